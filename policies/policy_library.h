@@ -1,0 +1,97 @@
+// PolicyLibrary: the payer registry and every payer policy, loaded from data files.
+//
+// policies/data/payers.json names each payer (id, display name, identifiers, plan codes and
+// the line of business each stands for, how a Coverage without a plan code maps to a plan),
+// and policies/data/<policy>.json each hold one policy document: source document and
+// revision, lines of business rules, sections (indication, CPT codes, criteria tree),
+// prior-authorization rule, documentation rules and interpretation notes. load() validates
+// every file against the MappingSet (each fact id, category, unit and ordinal value must
+// exist) and reports the first problem with file, field and reason.
+//
+//   Result<PolicyLibrary> lib = PolicyLibrary::load("policies/data", mappings);
+//   const Payer* payer = lib->payer_for(coverage.payer_identifiers);
+//   const Policy* policy = lib->policy_for(*payer, "47383");
+//   std::string lob = lib->line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
+//   Determination d = evaluate(*policy, *payer, lob, order, facts, documents);
+//
+// Thread safety: immutable after load(); all methods may be called concurrently.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "mappings/coverage_reader.h"
+#include "mappings/mapping_set.h"
+#include "policies/determination.h"
+
+namespace cryo::policies {
+
+struct Payer {
+  std::string id;                       // "florida-blue"
+  std::string name;                     // "Florida Blue"
+  std::vector<mappings::Identifier> identifiers;
+};
+
+class Policy;  // opaque: the parsed policy document (policies/policy.h is internal)
+
+// Summary of a policy for listing and for the policy page.
+struct PolicySummary {
+  std::string id;
+  std::string title;
+  std::string document;
+  std::string revision;
+  std::vector<std::string> payer_ids;
+  std::vector<std::string> billing_codes;
+};
+
+class PolicyLibrary {
+ public:
+  PolicyLibrary();
+  ~PolicyLibrary();
+  PolicyLibrary(PolicyLibrary&&) noexcept;
+  PolicyLibrary& operator=(PolicyLibrary&&) noexcept;
+
+  static Result<PolicyLibrary> load(const std::filesystem::path& dir,
+                                    const mappings::MappingSet& mappings);
+
+  // The payer with one of these identifiers (system + value), or nullptr.
+  const Payer* payer_for(std::span<const mappings::Identifier> identifiers) const;
+
+  // The payer's policy that lists `billing_code`, or nullptr (out of scope: no card).
+  const Policy* policy_for(const Payer& payer, std::string_view billing_code) const;
+
+  // The line of business: a plan code the payer lists (e.g. "FEP", "BCN65"), else the
+  // payer's default plan for the coverage type (e.g. BCN commercial -> "BCN-HMO"), else the
+  // generic coverage type ("commercial", "medicare-advantage", "medicare", "medicaid").
+  std::string line_of_business(const Payer& payer, std::span<const std::string> plan_codes,
+                               std::string_view coverage_type) const;
+
+  // Fact ids a policy's criteria and conditions use (what extract() must produce).
+  std::span<const std::string> facts_used(const Policy& policy) const;
+  // LOINC document codes a policy may check (what find_documents() must look for).
+  std::span<const std::string> document_codes(const Policy& policy) const;
+
+  // Evaluates one order. `documents` are the findings for document_codes(policy).
+  Determination evaluate(const Policy& policy, const Payer& payer, std::string_view lob,
+                         const mappings::OrderContext& order, const mappings::FactSheet& facts,
+                         std::span<const mappings::DocumentFinding> documents) const;
+
+  std::vector<PolicySummary> summaries() const;
+
+  // A readable HTML page of one policy (criteria, codes, documentation, source document,
+  // interpretation notes), or "" when `policy_id` is unknown.
+  std::string policy_page_html(std::string_view policy_id) const;
+
+  const std::vector<Payer>& payers() const;
+
+ private:
+  struct Data;
+  std::unique_ptr<Data> data_;
+};
+
+}  // namespace cryo::policies

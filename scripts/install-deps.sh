@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything Cryo CRD needs to build, run and test on Debian 12 (bookworm).
+# Idempotent: packages already present are left alone; npm packages come from the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config
+  libcpp-httplib-dev rapidjson-dev libhowardhinnant-date-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
+  nodejs npm curl ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The integration suite's FHIR server (a real FHIR implementation on Node.js).
+if [ -f tests/fhir-server/package.json ]; then
+  (cd tests/fhir-server && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
