@@ -1,0 +1,217 @@
+#include "cds/coverage_service.h"
+
+#include <set>
+#include <utility>
+
+#include "base/ids.h"
+#include "cds/operation_outcome.h"
+#include "cds/response_writer.h"
+#include "mappings/coverage_reader.h"
+
+namespace cryo::cds {
+namespace {
+
+using fhir::Json;
+using fhir::member;
+using fhir::string_or_empty;
+
+HookOutcome failure(HookOutcome out, int status, std::string_view code, std::string message) {
+  out.status = status;
+  out.body = operation_outcome(code, message);
+  out.error = std::move(message);
+  return out;
+}
+
+bool is_operation_outcome(const Json& value) {
+  return value.IsObject() && string_or_empty(member(value, "resourceType")) == "OperationOutcome";
+}
+
+// Declared prefetch keys the request did not satisfy: absent, or answered with an
+// OperationOutcome (the client could not get the data).
+std::vector<mappings::PrefetchTemplate> missing_prefetch(
+    const HookRequest& request, std::span<const mappings::PrefetchTemplate> templates) {
+  std::vector<mappings::PrefetchTemplate> missing;
+  for (const auto& t : templates) {
+    const Json* value = member(request.prefetch, t.key);
+    if (value == nullptr || is_operation_outcome(*value)) missing.push_back(t);
+  }
+  return missing;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+// The draft orders this call is about: every order in draftOrders, or for order-select only
+// the selected ones.
+std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request) {
+  std::vector<const Json*> orders;
+  std::set<std::string, std::less<>> selected(request.selections.begin(), request.selections.end());
+  for (const Json& entry : fhir::items(member(request.draft_orders, "entry"))) {
+    const Json* resource = member(entry, "resource");
+    if (resource == nullptr || !resource->IsObject()) continue;
+    if (request.hook == "order-select") {
+      std::string key = fhir::ResourceIndex::key_of(*resource);
+      if (!selected.contains(key)) continue;
+    }
+    orders.push_back(resource);
+  }
+  return orders;
+}
+
+}  // namespace
+
+CoverageService::CoverageService(const mappings::MappingSet& mappings,
+                                 const policies::PolicyLibrary& library, ServiceOptions options)
+    : mappings_(mappings), library_(library), options_(std::move(options)) {
+  while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+}
+
+void CoverageService::set_fetcher(MissingDataFetcher fetcher) { fetcher_ = std::move(fetcher); }
+
+std::string CoverageService::discovery() const {
+  return discovery_json(mappings_.prefetch_templates());
+}
+
+HookOutcome CoverageService::call(std::string_view service_id, std::string& body,
+                                  std::chrono::system_clock::time_point received) const {
+  HookOutcome out;
+  const ServiceDefinition* service = find_service(service_id);
+  if (service == nullptr) {
+    return failure(std::move(out), 404, "not-found",
+                   "no CDS service '" + std::string(service_id) + "'; see GET /cds-services");
+  }
+  fhir::JsonDocument doc;
+  if (auto err = fhir::parse_in_place(body, doc, options_.limits)) {
+    int status = err->kind == fhir::ParseError::kTooLarge ? 413 : 400;
+    std::string_view code = err->kind == fhir::ParseError::kTooLarge ? "too-long" : "structure";
+    return failure(std::move(out), status, code, "the request body is not acceptable JSON: " + err->message);
+  }
+  return call(*service, doc, received);
+}
+
+HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& request_json,
+                                  std::chrono::system_clock::time_point received) const {
+  HookOutcome out;
+  auto request = read_hook_request(request_json, service.hook);
+  if (!request) {
+    return failure(std::move(out), 400, "invalid",
+                   "not a valid " + std::string(service.hook) + " request: " + request.error().to_string());
+  }
+  out.hook = std::string(request->hook);
+  out.hook_instance = std::string(request->hook_instance);
+  out.patient_id = std::string(request->patient_id);
+
+  // Resources: every prefetch value and the draft orders.
+  fhir::ResourceIndex record;
+  if (request->prefetch != nullptr) {
+    for (auto it = request->prefetch->MemberBegin(); it != request->prefetch->MemberEnd(); ++it) {
+      if (it->value.IsNull()) continue;
+      record.add(it->value, "prefetch." + std::string(it->name.GetString(), it->name.GetStringLength()));
+    }
+  }
+  if (request->draft_orders != nullptr) record.add(*request->draft_orders, "context.draftOrders");
+
+  // What prefetch did not bring comes from the client's FHIR server, or the call cannot be
+  // answered (CDS Hooks: 412).
+  std::vector<std::string> fetch_problems;
+  auto missing = missing_prefetch(*request, mappings_.prefetch_templates());
+  if (!missing.empty()) {
+    std::vector<std::string> keys;
+    for (const auto& m : missing) keys.push_back(m.key);
+    if (request->fhir_server.empty()) {
+      return failure(std::move(out), 412, "incomplete",
+                     "prefetch key(s) " + join(keys, ", ") +
+                         " missing and no fhirServer was given to query them");
+    }
+    if (!fetcher_) {
+      return failure(std::move(out), 412, "incomplete",
+                     "prefetch key(s) " + join(keys, ", ") +
+                         " missing; this deployment does not query the client's FHIR server");
+    }
+    FetchReport report = fetcher_(*request, missing, record);
+    fetch_problems = report.problems;
+    bool coverage_missing = false;
+    for (const auto& k : report.missing) coverage_missing |= (k == "coverage");
+    if (!report.reached || coverage_missing) {
+      std::string why = report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
+      return failure(std::move(out), 412, "incomplete",
+                     "prefetch key(s) " + join(keys, ", ") + " missing and the FHIR server at " +
+                         std::string(request->fhir_server) + " could not supply them: " + why);
+    }
+  }
+
+  // Coverage, payer, line of business (CRD 2.1: 400 when any of them cannot be settled).
+  mappings::CoverageReading coverage = mappings::read_coverage(record, mappings_);
+  if (coverage.status != mappings::CoverageReading::kOne) {
+    return failure(std::move(out), 400, "business-rule",
+                   coverage.problem.empty() ? std::string("no single active Coverage for the patient")
+                                            : coverage.problem);
+  }
+  out.coverage_reference = coverage.reference;
+  const policies::Payer* payer = library_.payer_for(coverage.payer_identifiers);
+  if (payer == nullptr) {
+    std::string ids;
+    for (const auto& id : coverage.payer_identifiers) {
+      if (!ids.empty()) ids += ", ";
+      ids += id.system + "|" + id.value;
+    }
+    return failure(std::move(out), 400, "business-rule",
+                   "the Coverage's payer is not handled by this service (payer identifiers: " +
+                       (ids.empty() ? std::string("none") : ids) + ")");
+  }
+  out.payer_id = payer->id;
+  out.line_of_business = library_.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
+
+  // One determination per in-scope order.
+  const std::string assertion_id = random_uuid();
+  const fhir::Instant received_s = std::chrono::floor<std::chrono::seconds>(received);
+  for (const Json* order : orders_in_scope_of_hook(*request)) {
+    const policies::Policy* policy = nullptr;
+    std::string code;
+    for (const std::string& c : mappings::MappingSet::billing_codes(*order)) {
+      if ((policy = library_.policy_for(*payer, c)) != nullptr) {
+        code = c;
+        break;
+      }
+    }
+    if (policy == nullptr) continue;  // no policy for this order: no card, no action
+    mappings::OrderContext context{order, code, mappings::MappingSet::date_of_service(*order, received_s)};
+    mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
+    fhir::DateRange window = fhir::months_before(context.date_of_service, 6);
+    auto documents = mappings_.find_documents(record, library_.document_codes(*policy), window);
+
+    OrderDetermination od;
+    od.order = order;
+    od.order_reference = fhir::ResourceIndex::key_of(*order);
+    od.coverage_assertion_id = assertion_id;
+    od.determination = library_.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
+    od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;
+    for (const auto& p : fetch_problems) od.determination.notices.push_back("Data the EHR could not supply: " + p);
+    if (!service.primary) {
+      // Secondary hooks never ask for clinical or administrative documentation (CRD).
+      od.determination.doc_needed.clear();
+      od.determination.doc_purpose.clear();
+    }
+    out.orders.push_back(std::move(od));
+  }
+
+  ResponseInput input;
+  input.orders = out.orders;
+  input.coverage_reference = out.coverage_reference;
+  input.configuration = &request->configuration;
+  input.base_url = options_.base_url;
+  std::string date = fhir::day_text(received_s);
+  input.assertion_date = date;
+  input.secondary_hook = !service.primary;
+  out.body = write_response(input, out.card_uuids);
+  out.status = 200;
+  return out;
+}
+
+}  // namespace cryo::cds

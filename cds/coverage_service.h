@@ -1,0 +1,112 @@
+// CoverageService: one CDS Hooks call, from request body to response body.
+//
+// The pipeline runs in one direction, through a few named steps:
+//   parse (fhir::parse_in_place) -> read_hook_request -> ResourceIndex (prefetch, draftOrders,
+//   fetched data) -> read_coverage + payer + line of business -> per in-scope order:
+//   MappingSet::extract (facts) + find_documents -> PolicyLibrary::evaluate (Determination)
+//   -> write_response (cards + coverage-information) -> HookOutcome.
+// The HTTP layer adds authentication, the audit record and transport; `cryo-crd evaluate`
+// calls the same pipeline offline.
+//
+//   CoverageService service(mappings, library, {.base_url = "https://crd.example.org"});
+//   HookOutcome out = service.call("order-sign-crd", body, std::chrono::system_clock::now());
+//   reply(out.status, out.body);
+//
+// Thread safety: call() is const and may run concurrently; the service holds no per-request
+// state.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cds/catalog.h"
+#include "cds/hook_request.h"
+#include "fhir/datetime.h"
+#include "fhir/json.h"
+#include "fhir/resource_index.h"
+#include "mappings/mapping_set.h"
+#include "policies/determination.h"
+#include "policies/policy_library.h"
+
+namespace cryo::cds {
+
+// The determination for one in-scope order.
+struct OrderDetermination {
+  const fhir::Json* order = nullptr;  // the draft order, in the request document
+  std::string order_reference;        // "ServiceRequest/sr-1"
+  std::string coverage_assertion_id;
+  std::string card_uuid;              // the coverage card's uuid ("" when no card was sent)
+  std::string policy_url;             // absolute URL of the policy page
+  policies::Determination determination;
+};
+
+// Everything one call produced: the HTTP answer and what the audit record keeps.
+struct HookOutcome {
+  int status = 200;
+  std::string body;                   // the CDS Hooks response, or an OperationOutcome
+  std::string error;                  // for the log: why a 4xx/5xx was returned
+  std::string hook;
+  std::string hook_instance;
+  std::string patient_id;
+  std::string payer_id;
+  std::string line_of_business;
+  std::string coverage_reference;
+  std::vector<OrderDetermination> orders;
+  std::vector<std::string> card_uuids;  // every card uuid in the response
+};
+
+// What fetching data that prefetch did not bring reported.
+struct FetchReport {
+  bool reached = false;               // the FHIR server answered at all
+  std::vector<std::string> missing;   // keys still missing after fetching
+  std::vector<std::string> problems;  // "coverage: timed out after 1500 ms", for reasons
+};
+
+// Fetches missing prefetch keys from the client's FHIR server into `record`. Installed by
+// the server when FHIR queries are enabled; without one, missing keys answer 412.
+using MissingDataFetcher = std::function<FetchReport(
+    const HookRequest& request, std::span<const mappings::PrefetchTemplate> missing,
+    fhir::ResourceIndex& record)>;
+
+struct ServiceOptions {
+  std::string base_url = "http://127.0.0.1:8080";  // public URL, for absolute links
+  fhir::ParseLimits limits;
+  std::string service_version = "0.1.0";
+};
+
+class CoverageService {
+ public:
+  CoverageService(const mappings::MappingSet& mappings, const policies::PolicyLibrary& library,
+                  ServiceOptions options);
+
+  // Installs the fetcher for missing prefetch data (optional).
+  void set_fetcher(MissingDataFetcher fetcher);
+
+  // GET /cds-services.
+  std::string discovery() const;
+
+  // POST /cds-services/{service_id}. `body` is parsed in place (it is modified).
+  HookOutcome call(std::string_view service_id, std::string& body,
+                   std::chrono::system_clock::time_point received) const;
+
+  // The same for an already parsed request document (used by `evaluate`).
+  HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
+                   std::chrono::system_clock::time_point received) const;
+
+  const ServiceOptions& options() const { return options_; }
+  const mappings::MappingSet& mappings() const { return mappings_; }
+  const policies::PolicyLibrary& library() const { return library_; }
+
+ private:
+  const mappings::MappingSet& mappings_;
+  const policies::PolicyLibrary& library_;
+  ServiceOptions options_;
+  MissingDataFetcher fetcher_;
+};
+
+}  // namespace cryo::cds

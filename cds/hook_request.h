@@ -1,0 +1,57 @@
+// HookRequest: a CDS Hooks 2.0 service call, validated.
+//
+// read_hook_request() checks what the service relies on — `hook`, `hookInstance`,
+// `context.patientId`, the hook's order context (`draftOrders` Bundle for order-sign and
+// order-select, plus `selections` for order-select), the shape of `prefetch` and
+// `fhirAuthorization` — and reads the CRD configuration sent in
+// `extension["davinci-crd.configuration"]`. Unknown context elements and unknown
+// configuration options are ignored, as CRD requires. All views point into the parsed
+// request document, which must outlive the HookRequest.
+//
+//   Result<HookRequest> r = read_hook_request(doc, "order-sign");
+//   if (!r) return bad_request(r.error().to_string());
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "fhir/json.h"
+
+namespace cryo::cds {
+
+// The CRD configuration a client sent (extension["davinci-crd.configuration"]), applied on
+// top of the service's defaults.
+struct CardConfiguration {
+  std::map<std::string, bool, std::less<>> enabled;  // card-type code -> on/off (sent ones)
+  std::optional<int> max_cards;
+
+  // Whether cards of `type` may be returned (default: on).
+  bool allows(std::string_view type) const;
+};
+
+struct HookRequest {
+  std::string_view hook;
+  std::string_view hook_instance;
+  std::string_view fhir_server;           // "" when absent
+  bool has_access_token = false;          // fhirAuthorization.access_token present
+  std::string_view access_token;          // for FHIR queries only; never logged or stored
+  std::string_view patient_id;
+  std::string_view user_id;
+  std::string_view encounter_id;
+  const fhir::Json* context = nullptr;
+  const fhir::Json* draft_orders = nullptr;   // the draftOrders Bundle (order hooks)
+  std::vector<std::string_view> selections;   // order-select: "Type/id" of selected orders
+  const fhir::Json* prefetch = nullptr;       // object or nullptr
+  CardConfiguration configuration;
+};
+
+// Validates `request` as a call of `expected_hook`. Errors name the field and the problem.
+Result<HookRequest> read_hook_request(const fhir::Json& request, std::string_view expected_hook);
+
+}  // namespace cryo::cds

@@ -1,0 +1,488 @@
+#include "cds/response_writer.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "base/ids.h"
+#include "cds/catalog.h"
+#include "fhir/coding.h"
+
+namespace cryo::cds {
+namespace {
+
+using fhir::Json;
+using mappings::Truth;
+using policies::Determination;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr std::string_view kCoverageInformationUrl =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
+constexpr size_t kMaxSummaryChars = 139;
+
+void str(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void key_str(Writer& w, std::string_view key, std::string_view value) {
+  str(w, key);
+  str(w, value);
+}
+
+// Truncates to at most `max_chars` Unicode characters, ending with "…" when cut.
+std::string truncate_chars(std::string_view s, size_t max_chars) {
+  size_t chars = 0;
+  size_t cut = std::string_view::npos;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;  // continuation byte
+    if (chars == max_chars - 1 && cut == std::string_view::npos) cut = i;
+    if (++chars > max_chars) return std::string(s.substr(0, cut)) + "…";
+  }
+  return std::string(s);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+// Text safe inside a Markdown table cell.
+std::string cell(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string_view status_word(Truth t) {
+  switch (t) {
+    case Truth::kTrue: return "✔ Met";
+    case Truth::kFalse: return "✘ Not met";
+    case Truth::kUnknown: return "? Not documented";
+  }
+  return "";
+}
+
+std::string evidence_text(const std::vector<mappings::Evidence>& evidence) {
+  std::vector<std::string> parts;
+  for (const auto& e : evidence) {
+    std::string p = e.reference;
+    if (!e.date.empty()) p += (p.empty() ? "" : ", ") + e.date;
+    if (!e.text.empty()) p += (p.empty() ? "" : ": ") + e.text;
+    parts.push_back(std::move(p));
+  }
+  return join(parts, "; ");
+}
+
+std::string bottom_line(const Determination& d) {
+  if (d.covered == "covered") {
+    std::string s = "covered";
+    s += d.pa_needed == "auth-needed" ? "; prior auth required" : "; no prior auth needed";
+    if (!d.doc_needed.empty()) s += "; send documentation";
+    return s;
+  }
+  if (d.covered == "not-covered") {
+    return "not covered" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
+  }
+  if (d.basis == "line-of-business") {
+    return "decided by program rules" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
+  }
+  std::string s = "not yet determined";
+  if (!d.missing_facts.empty()) s += "; document " + join(d.missing_facts, ", ");
+  if (d.pa_needed == "auth-needed") s += "; prior auth required";
+  return s;
+}
+
+std::string prior_auth_line(const Determination& d) {
+  if (d.pa_needed == "auth-needed") return "**required** — submit a prior authorization request before the procedure.";
+  if (d.pa_needed == "no-auth") return "not required.";
+  if (d.pa_needed == "conditional") return "decided by the program's own rules.";
+  return "not applicable (the service is not covered).";
+}
+
+void write_coverage_information(Writer& w, const OrderDetermination& od,
+                                std::string_view coverage_reference, std::string_view date) {
+  const Determination& d = od.determination;
+  auto code_ext = [&](std::string_view url, std::string_view code) {
+    if (code.empty()) return;
+    w.StartObject();
+    key_str(w, "url", url);
+    key_str(w, "valueCode", code);
+    w.EndObject();
+  };
+  w.StartObject();
+  w.Key("extension");
+  w.StartArray();
+  w.StartObject();
+  key_str(w, "url", "coverage");
+  w.Key("valueReference");
+  w.StartObject();
+  key_str(w, "reference", coverage_reference);
+  w.EndObject();
+  w.EndObject();
+  code_ext("covered", d.covered);
+  code_ext("pa-needed", d.pa_needed);
+  code_ext("doc-needed", d.doc_needed);
+  code_ext("doc-purpose", d.doc_purpose);
+  code_ext("info-needed", d.info_needed);
+  w.StartObject();
+  key_str(w, "url", "billingCode");
+  w.Key("valueCoding");
+  w.StartObject();
+  key_str(w, "system", fhir::kCpt);
+  key_str(w, "code", d.billing_code);
+  if (!d.procedure.empty()) key_str(w, "display", d.procedure);
+  w.EndObject();
+  w.EndObject();
+  for (const auto& reason : d.reasons) {
+    w.StartObject();
+    key_str(w, "url", "reason");
+    w.Key("valueCodeableConcept");
+    w.StartObject();
+    key_str(w, "text", reason);
+    w.EndObject();
+    w.EndObject();
+  }
+  if (!od.policy_url.empty()) {
+    w.StartObject();
+    key_str(w, "url", "detail");
+    w.Key("extension");
+    w.StartArray();
+    w.StartObject();
+    key_str(w, "url", "code");
+    w.Key("valueCodeableConcept");
+    w.StartObject();
+    w.Key("coding");
+    w.StartArray();
+    w.StartObject();
+    key_str(w, "system", kCrdTempCodes);
+    key_str(w, "code", "policy-link");
+    key_str(w, "display", "Policy Link");
+    w.EndObject();
+    w.EndArray();
+    w.EndObject();
+    w.EndObject();
+    w.StartObject();
+    key_str(w, "url", "value");
+    key_str(w, "valueUrl", od.policy_url);
+    w.EndObject();
+    w.EndArray();
+    w.EndObject();
+  }
+  w.StartObject();
+  key_str(w, "url", "date");
+  key_str(w, "valueDate", date);
+  w.EndObject();
+  w.StartObject();
+  key_str(w, "url", "coverage-assertion-id");
+  key_str(w, "valueString", od.coverage_assertion_id);
+  w.EndObject();
+  w.EndArray();
+  key_str(w, "url", kCoverageInformationUrl);
+  w.EndObject();
+}
+
+bool is_coverage_information(const Json& extension) {
+  return fhir::string_or_empty(fhir::member(extension, "url")) == kCoverageInformationUrl;
+}
+
+// The draft order, element for element, with this response's coverage-information replacing
+// any earlier one.
+void write_annotated_order(Writer& w, const OrderDetermination& od,
+                           std::string_view coverage_reference, std::string_view date) {
+  const Json& order = *od.order;
+  bool wrote_extension = false;
+  w.StartObject();
+  for (auto it = order.MemberBegin(); it != order.MemberEnd(); ++it) {
+    std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (name == "extension" && it->value.IsArray()) {
+      w.Key("extension");
+      w.StartArray();
+      for (const Json& e : it->value.GetArray()) {
+        if (!is_coverage_information(e)) e.Accept(w);
+      }
+      write_coverage_information(w, od, coverage_reference, date);
+      w.EndArray();
+      wrote_extension = true;
+      continue;
+    }
+    it->name.Accept(w);
+    it->value.Accept(w);
+  }
+  if (!wrote_extension) {
+    w.Key("extension");
+    w.StartArray();
+    write_coverage_information(w, od, coverage_reference, date);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+void write_source(Writer& w, std::string_view label, std::string_view topic_code,
+                  std::string_view topic_display) {
+  w.Key("source");
+  w.StartObject();
+  key_str(w, "label", label);
+  w.Key("topic");
+  w.StartObject();
+  key_str(w, "system", kCrdTempCodes);
+  key_str(w, "code", topic_code);
+  key_str(w, "display", topic_display);
+  w.EndObject();
+  w.EndObject();
+}
+
+void write_associated(Writer& w, const std::vector<std::string>& references) {
+  w.Key("extension");
+  w.StartObject();
+  w.Key("davinci-crd.associated-resource");
+  w.StartArray();
+  for (const auto& r : references) {
+    w.StartObject();
+    key_str(w, "reference", r);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_link(Writer& w, std::string_view label, std::string_view url) {
+  w.StartObject();
+  key_str(w, "label", label);
+  key_str(w, "url", url);
+  key_str(w, "type", "absolute");
+  w.EndObject();
+}
+
+void write_coverage_card(Writer& w, const OrderDetermination& od) {
+  const Determination& d = od.determination;
+  w.StartObject();
+  key_str(w, "uuid", od.card_uuid);
+  key_str(w, "summary", card_summary(d));
+  key_str(w, "detail", card_detail(od));
+  key_str(w, "indicator", d.covered == "not-covered" ? "warning" : "info");
+  write_source(w, d.payer_name, kCoverageInfoType, "Coverage Information");
+  w.Key("links");
+  w.StartArray();
+  write_link(w, truncate_chars("Policy: " + d.policy_document, 100), od.policy_url);
+  w.EndArray();
+  write_associated(w, {od.order_reference});
+  w.EndObject();
+}
+
+struct PolicyCard {
+  const OrderDetermination* first = nullptr;
+  std::vector<std::string> orders;
+};
+
+void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uuid) {
+  const Determination& d = card.first->determination;
+  w.StartObject();
+  key_str(w, "uuid", uuid);
+  key_str(w, "summary", truncate_chars(d.payer_name + " policy for this order: " + d.policy_title, kMaxSummaryChars));
+  std::string detail = "The " + d.payer_name + " policy that decided coverage of " +
+                       join(card.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
+                       "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
+                       ". The linked page shows its criteria, codes, documentation rules and how "
+                       "the payer reads them.";
+  key_str(w, "detail", detail);
+  key_str(w, "indicator", "info");
+  write_source(w, d.payer_name, kGuidelineType, "Guideline");
+  w.Key("links");
+  w.StartArray();
+  write_link(w, truncate_chars(d.payer_name + ": " + d.policy_title, 100), card.first->policy_url);
+  w.EndArray();
+  write_associated(w, card.orders);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string card_summary(const Determination& d) {
+  return truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " + bottom_line(d), kMaxSummaryChars);
+}
+
+std::string card_detail(const OrderDetermination& od) {
+  const Determination& d = od.determination;
+  std::ostringstream md;
+  std::string line = bottom_line(d);
+  if (!line.empty()) line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
+  md << "**" << line << ".**";
+  md << " Order " << od.order_reference << " (CPT " << d.billing_code;
+  if (!d.procedure.empty()) md << ", " << d.procedure;
+  md << "); " << d.payer_name << ", line of business " << d.line_of_business << ".\n\n";
+  if (!d.reasons.empty() && d.covered != "covered") {
+    md << "**Why:** " << join(d.reasons, " ") << "\n\n";
+  }
+  md << "**Prior authorization:** " << prior_auth_line(d) << "\n\n";
+  if (!d.missing_facts.empty()) {
+    md << "**To document:** " << join(d.missing_facts, "; ") << ".\n\n";
+  }
+  for (const auto& section : d.sections) {
+    md << "**" << section.title << "** — ";
+    if (section.indication != Truth::kTrue) {
+      md << "indication " << (section.indication == Truth::kUnknown ? "not documented" : "not present") << "; ";
+    }
+    if (!section.code_listed) md << "CPT " << d.billing_code << " is not listed for this indication; ";
+    md << "criteria " << (section.criteria == Truth::kTrue ? "met" : section.criteria == Truth::kFalse ? "not met" : "not documented") << ".\n\n";
+    if (section.rows.empty()) continue;
+    md << "| Status | Criterion | In the record | Evidence |\n|---|---|---|---|\n";
+    std::vector<std::string> notes;
+    for (const auto& row : section.rows) {
+      std::string indent;
+      for (int i = 0; i < row.depth; ++i) indent += "&nbsp;&nbsp;&nbsp;";
+      md << "| " << status_word(row.value) << " | " << indent << cell(row.label) << " | "
+         << cell(row.observed.empty() ? (row.fact.empty() ? "" : "not found") : row.observed) << " | "
+         << cell(evidence_text(row.evidence)) << " |\n";
+      for (const auto& n : row.notes) notes.push_back(row.label + ": " + n);
+    }
+    md << "\n";
+    for (const auto& n : notes) md << "- Note — " << n << "\n";
+    if (!notes.empty()) md << "\n";
+  }
+  if (!d.documents.empty()) {
+    md << "**Documentation** (each dated within six months before the date of service):\n\n";
+    for (const auto& doc : d.documents) {
+      std::string codes = "LOINC " + join(doc.codes, " or ");
+      if (!doc.required) {
+        md << "- Not needed — " << doc.title << " (" << codes << ")";
+      } else if (doc.found) {
+        md << "- ✔ Found — " << doc.title << " (" << codes << "): " << doc.reference;
+        if (!doc.date.empty()) md << ", " << doc.date;
+      } else {
+        md << "- ✘ Missing — " << doc.title << " (" << codes << ")";
+      }
+      if (!doc.note.empty()) md << " — " << doc.note;
+      md << "\n";
+    }
+    md << "\n";
+  }
+  if (!d.requested_documents.empty()) {
+    md << "**Send with the " << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
+    for (const auto& r : d.requested_documents) md << "- " << r << "\n";
+    md << "\n";
+  }
+  for (const auto& notice : d.notices) md << "**Note:** " << notice << "\n\n";
+  md << "Policy: " << d.payer_name << " " << d.policy_document << ", *" << d.policy_title << "*";
+  if (!d.policy_revision.empty()) md << ", revision " << d.policy_revision;
+  md << " — [read the policy](" << od.policy_url << "). Coverage assertion " << od.coverage_assertion_id << ".";
+  return md.str();
+}
+
+std::string write_response(const ResponseInput& input, std::vector<std::string>& card_uuids) {
+  const CardConfiguration empty_config;
+  const CardConfiguration& config = input.configuration ? *input.configuration : empty_config;
+  const bool coverage_cards = config.allows(kCoverageInfoType);
+  const bool policy_cards = config.allows(kGuidelineType);
+  int budget = config.max_cards.value_or(kDefaultMaxCards);
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("cards");
+  w.StartArray();
+  if (coverage_cards) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      od.card_uuid = random_uuid();
+      card_uuids.push_back(od.card_uuid);
+      write_coverage_card(w, od);
+      --budget;
+    }
+  }
+  if (policy_cards) {
+    std::map<std::string, PolicyCard> by_policy;
+    std::vector<std::string> order;
+    for (const auto& od : input.orders) {
+      auto [it, inserted] = by_policy.try_emplace(od.determination.policy_id);
+      if (inserted) {
+        it->second.first = &od;
+        order.push_back(od.determination.policy_id);
+      }
+      it->second.orders.push_back(od.order_reference);
+    }
+    for (const auto& id : order) {
+      if (budget <= 0) break;
+      std::string uuid = random_uuid();
+      card_uuids.push_back(uuid);
+      write_policy_card(w, by_policy[id], uuid);
+      --budget;
+    }
+  }
+  w.EndArray();
+  if (coverage_cards && !input.orders.empty()) {
+    w.Key("systemActions");
+    w.StartArray();
+    for (const auto& od : input.orders) {
+      w.StartObject();
+      key_str(w, "type", "update");
+      key_str(w, "description",
+              "Record " + od.determination.payer_name + " coverage information (" +
+                  od.determination.covered + ") on " + od.order_reference);
+      w.Key("resource");
+      write_annotated_order(w, od, input.coverage_reference, input.assertion_date);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string explain_text(std::span<const OrderDetermination> orders) {
+  std::ostringstream out;
+  if (orders.empty()) {
+    out << "No order in this request is covered by a loaded policy of the patient's payer.\n";
+    return out.str();
+  }
+  for (const auto& od : orders) {
+    const Determination& d = od.determination;
+    out << od.order_reference << "  CPT " << d.billing_code << "  " << d.payer_name << " ("
+        << d.line_of_business << ")\n";
+    out << "  policy       " << d.policy_document << " — " << d.policy_title << " (" << d.policy_revision << ")\n";
+    out << "  covered      " << d.covered << "\n";
+    if (!d.pa_needed.empty()) out << "  pa-needed    " << d.pa_needed << "\n";
+    if (!d.doc_needed.empty()) out << "  doc-needed   " << d.doc_needed << " (" << d.doc_purpose << ")\n";
+    if (!d.info_needed.empty()) out << "  info-needed  " << d.info_needed << "\n";
+    for (const auto& r : d.reasons) out << "  reason       " << r << "\n";
+    for (const auto& section : d.sections) {
+      out << "  section " << section.title << ": " << mappings::to_string(section.result) << "\n";
+      for (const auto& row : section.rows) {
+        std::string label(static_cast<size_t>(row.depth) * 2, ' ');
+        label += row.label;
+        out << "    " << std::string(mappings::to_string(row.value)) << std::string(9 - mappings::to_string(row.value).size(), ' ')
+            << label;
+        if (!row.observed.empty()) out << "  [" << row.observed << "]";
+        std::string ev = evidence_text(row.evidence);
+        if (!ev.empty()) out << "  <- " << ev;
+        out << "\n";
+      }
+    }
+    for (const auto& doc : d.documents) {
+      out << "  document     " << (doc.required ? (doc.found ? "found    " : "MISSING  ") : "n/a      ") << doc.title;
+      if (doc.found) out << "  <- " << doc.reference << " " << doc.date;
+      out << "\n";
+    }
+    for (const auto& r : d.requested_documents) out << "  send         " << r << "\n";
+    for (const auto& n : d.notices) out << "  notice       " << n << "\n";
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace cryo::cds
