@@ -1,0 +1,37 @@
+// Signs CDS Hooks calls the way a CDS client does: a JWT in `Authorization: Bearer ...` with
+// header {alg, kid, typ: JWT} and claims {iss, aud, exp, iat, jti} (CDS Hooks 2.0 "Trusting CDS
+// Clients"), signed ES384 or RS384 with a private key taken from a JWK Set.
+//
+//   auto signer = load_jwks_signer("crd_jwks.json", "https://ehr.example", "4b49...");
+//   if (!signer) { report(signer.error()); }
+//   std::string jwt = (*signer)->token("https://crd.example/cds-services/order-sign");
+//
+// Thread safety: token() may be called from one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+
+namespace cryo::conformance {
+
+class RequestSigner {
+ public:
+  enum class Variant {
+    kValid,
+    kExpired,       // exp 10 minutes in the past
+    kBadSignature,  // signature bytes altered
+  };
+  virtual ~RequestSigner() = default;
+  // A compact JWT whose `aud` is the endpoint being called.
+  virtual std::string token(const std::string& audience, Variant variant = Variant::kValid) = 0;
+};
+
+// Reads the JWK Set at `jwks_path` and picks the private key (member `d`) with `kid`.
+// Supports EC P-384 (ES384) and RSA (RS384).
+Result<std::unique_ptr<RequestSigner>> load_jwks_signer(const std::string& jwks_path,
+                                                        const std::string& issuer,
+                                                        const std::string& kid);
+
+}  // namespace cryo::conformance
