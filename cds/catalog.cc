@@ -8,7 +8,7 @@
 namespace cryo::cds {
 namespace {
 
-constexpr std::array<ServiceDefinition, 2> kServices = {{
+constexpr std::array<ServiceDefinition, 4> kServices = {{
     {"order-sign-crd", "order-sign", "Cryoablation coverage requirements (order-sign)",
      "Tells whether the patient's plan covers a cryoablation order, which policy criteria are "
      "met, unmet or undocumented, whether prior authorization is needed and which documents "
@@ -18,6 +18,14 @@ constexpr std::array<ServiceDefinition, 2> kServices = {{
      "Early coverage guidance for selected cryoablation orders, before they are signed. Never "
      "asks for documentation.",
      false},
+    {"order-dispatch-crd", "order-dispatch", "Cryoablation coverage requirements (order-dispatch)",
+     "Coverage requirements for cryoablation orders dispatched to a performing organization; "
+     "annotates each dispatched order with CRD coverage information.",
+     true},
+    {"appointment-book-crd", "appointment-book", "Cryoablation coverage requirements (appointment-book)",
+     "Coverage requirements for the cryoablation orders behind proposed appointments; annotates "
+     "each order the appointment is based on with CRD coverage information.",
+     true},
 }};
 
 struct ConfigurationOption {

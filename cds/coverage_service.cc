@@ -47,10 +47,24 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-// The draft orders this call is about: every order in draftOrders, or for order-select only
-// the selected ones.
-std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request) {
+// The orders this call is about: every draft order (order-sign), the selected ones
+// (order-select), or the referenced ones (order-dispatch, appointment-book) as resolved in
+// `record`. `unresolved` receives references not found.
+std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request, const fhir::ResourceIndex& record,
+                                                 std::vector<std::string>* unresolved) {
   std::vector<const Json*> orders;
+  if (!request.order_references.empty() || request.hook == "order-dispatch" || request.hook == "appointment-book") {
+    std::set<std::string> seen;
+    for (std::string_view ref : request.order_references) {
+      const Json* order = record.resolve(ref);
+      if (order == nullptr) {
+        if (unresolved) unresolved->emplace_back(ref);
+        continue;
+      }
+      if (seen.insert(fhir::ResourceIndex::key_of(*order)).second) orders.push_back(order);
+    }
+    return orders;
+  }
   std::set<std::string, std::less<>> selected(request.selections.begin(), request.selections.end());
   for (const Json& entry : fhir::items(member(request.draft_orders, "entry"))) {
     const Json* resource = member(entry, "resource");
@@ -117,22 +131,25 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   }
   if (request->draft_orders != nullptr) record.add(*request->draft_orders, "context.draftOrders");
 
+  if (request->appointments != nullptr) record.add(*request->appointments, "context.appointments");
+
   // What prefetch did not bring comes from the client's FHIR server, or the call cannot be
   // answered (CDS Hooks: 412).
   std::vector<std::string> fetch_problems;
-  auto missing = missing_prefetch(*request, mappings_.prefetch_templates());
-  if (!missing.empty()) {
-    std::vector<std::string> keys;
-    for (const auto& m : missing) keys.push_back(m.key);
+  MissingData missing;
+  missing.templates = missing_prefetch(*request, mappings_.prefetch_templates());
+  orders_in_scope_of_hook(*request, record, &missing.references);
+  if (!missing.templates.empty() || !missing.references.empty()) {
+    std::vector<std::string> what;
+    for (const auto& m : missing.templates) what.push_back("prefetch key " + m.key);
+    for (const auto& r : missing.references) what.push_back(r);
     if (request->fhir_server.empty()) {
       return failure(std::move(out), 412, "incomplete",
-                     "prefetch key(s) " + join(keys, ", ") +
-                         " missing and no fhirServer was given to query them");
+                     join(what, ", ") + " missing and no fhirServer was given to query");
     }
     if (!fetcher_) {
       return failure(std::move(out), 412, "incomplete",
-                     "prefetch key(s) " + join(keys, ", ") +
-                         " missing; this deployment does not query the client's FHIR server");
+                     join(what, ", ") + " missing; this deployment does not query the client's FHIR server");
     }
     FetchReport report = fetcher_(*request, missing, record);
     fetch_problems = report.problems;
@@ -141,8 +158,8 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     if (!report.reached || coverage_missing) {
       std::string why = report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
       return failure(std::move(out), 412, "incomplete",
-                     "prefetch key(s) " + join(keys, ", ") + " missing and the FHIR server at " +
-                         std::string(request->fhir_server) + " could not supply them: " + why);
+                     join(what, ", ") + " missing and the FHIR server at " + std::string(request->fhir_server) +
+                         " could not supply them: " + why);
     }
   }
 
@@ -171,7 +188,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   // One determination per in-scope order.
   const std::string assertion_id = random_uuid();
   const fhir::Instant received_s = std::chrono::floor<std::chrono::seconds>(received);
-  for (const Json* order : orders_in_scope_of_hook(*request)) {
+  for (const Json* order : orders_in_scope_of_hook(*request, record, nullptr)) {
     const policies::Policy* policy = nullptr;
     std::string code;
     for (const std::string& c : mappings::MappingSet::billing_codes(*order)) {

@@ -67,11 +67,17 @@ struct FetchReport {
   std::vector<std::string> problems;  // "coverage: timed out after 1500 ms", for reasons
 };
 
-// Fetches missing prefetch keys from the client's FHIR server into `record`. Installed by
-// the server when FHIR queries are enabled; without one, missing keys answer 412.
-using MissingDataFetcher = std::function<FetchReport(
-    const HookRequest& request, std::span<const mappings::PrefetchTemplate> missing,
-    fhir::ResourceIndex& record)>;
+// What a call could not find in its prefetch: template keys to run and resources to read.
+struct MissingData {
+  std::vector<mappings::PrefetchTemplate> templates;  // declared keys absent or OperationOutcome
+  std::vector<std::string> references;                // "ServiceRequest/123" not in the request
+};
+
+// Fetches missing data from the client's FHIR server into `record`. Installed by the server
+// when FHIR queries are enabled; without one, missing data answers 412.
+using MissingDataFetcher =
+    std::function<FetchReport(const HookRequest& request, const MissingData& missing,
+                              fhir::ResourceIndex& record)>;
 
 struct ServiceOptions {
   std::string base_url = "http://127.0.0.1:8080";  // public URL, for absolute links

@@ -112,6 +112,50 @@ Result<HookRequest> read_hook_request(const Json& request, std::string_view expe
     }
     r.draft_orders = orders;
   }
+  if (r.hook == "order-dispatch") {
+    // The hook's table says dispatchedOrders; its example and older versions say
+    // dispatched-orders and order. All are accepted.
+    const Json* dispatched = nullptr;
+    std::string_view name;
+    for (std::string_view n : {"dispatchedOrders", "dispatched-orders", "order"}) {
+      if ((dispatched = member(context, n)) != nullptr) {
+        name = n;
+        break;
+      }
+    }
+    if (dispatched == nullptr) return invalid("context.dispatchedOrders", "is required");
+    auto add = [&](const Json& v) -> Status {
+      if (!v.IsString() || v.GetStringLength() == 0) {
+        return invalid("context." + std::string(name), "must hold references like 'ServiceRequest/123'");
+      }
+      r.order_references.emplace_back(v.GetString(), v.GetStringLength());
+      return {};
+    };
+    if (dispatched->IsArray()) {
+      for (const Json& v : dispatched->GetArray()) {
+        if (auto s = add(v); !s) return s.error();
+      }
+    } else if (auto s = add(*dispatched); !s) {
+      return s.error();
+    }
+    r.performer = optional_string(context, "performer");
+  }
+  if (r.hook == "appointment-book") {
+    const Json* appointments = member(context, "appointments");
+    if (appointments == nullptr) return invalid("context.appointments", "is required");
+    if (!appointments->IsObject() || string_or_empty(member(appointments, "resourceType")) != "Bundle") {
+      return invalid("context.appointments", "must be a FHIR Bundle of Appointments");
+    }
+    r.appointments = appointments;
+    for (const Json& entry : fhir::items(member(appointments, "entry"))) {
+      const Json* appointment = member(entry, "resource");
+      if (string_or_empty(member(appointment, "resourceType")) != "Appointment") continue;
+      for (const Json& based_on : fhir::items(member(appointment, "basedOn"))) {
+        std::string_view ref = string_or_empty(member(based_on, "reference"));
+        if (!ref.empty()) r.order_references.push_back(ref);
+      }
+    }
+  }
   if (r.hook == "order-select") {
     const Json* selections = member(context, "selections");
     if (selections == nullptr) return invalid("context.selections", "is required");

@@ -2,7 +2,9 @@
 //
 // read_hook_request() checks what the service relies on — `hook`, `hookInstance`,
 // `context.patientId`, the hook's order context (`draftOrders` Bundle for order-sign and
-// order-select, plus `selections` for order-select), the shape of `prefetch` and
+// order-select, plus `selections` for order-select; `dispatchedOrders` and `performer` for
+// order-dispatch, also in their kebab-case and older spellings; the `appointments` Bundle for
+// appointment-book), the shape of `prefetch` and
 // `fhirAuthorization` — and reads the CRD configuration sent in
 // `extension["davinci-crd.configuration"]`. Unknown context elements and unknown
 // configuration options are ignored, as CRD requires. All views point into the parsed
@@ -47,6 +49,11 @@ struct HookRequest {
   const fhir::Json* context = nullptr;
   const fhir::Json* draft_orders = nullptr;   // the draftOrders Bundle (order hooks)
   std::vector<std::string_view> selections;   // order-select: "Type/id" of selected orders
+  // order-dispatch: the dispatched orders; appointment-book: the orders the proposed
+  // appointments are basedOn. References ("ServiceRequest/123"), resolved later.
+  std::vector<std::string_view> order_references;
+  const fhir::Json* appointments = nullptr;   // appointment-book: the Bundle of Appointments
+  std::string_view performer;                 // order-dispatch
   const fhir::Json* prefetch = nullptr;       // object or nullptr
   CardConfiguration configuration;
 };
