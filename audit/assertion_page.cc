@@ -1,0 +1,176 @@
+#include "audit/assertion_page.h"
+
+#include <rapidjson/document.h>
+
+namespace cryo::audit {
+namespace {
+
+constexpr const char* kStyle =
+    "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b;max-width:60rem}"
+    "h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}"
+    "table{border-collapse:collapse;width:100%}"
+    "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    "th{background:#f3f3f3;width:14rem}"
+    ".v-true{color:#0a6b2d}.v-false{color:#a31515}.v-unknown{color:#8a6100}"
+    "code{font-size:.9em}";
+
+std::string_view string_member(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return {};
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+void row(std::string& out, std::string_view label, std::string_view value) {
+  out += "<tr><th>";
+  out += html_escape(label);
+  out += "</th><td>";
+  out += value.empty() ? std::string("&mdash;") : html_escape(value);
+  out += "</td></tr>\n";
+}
+
+std::string value_cell(std::string_view v) {
+  std::string cls = (v == "true" || v == "false" || v == "unknown") ? std::string(v) : "unknown";
+  return "<td class=\"v-" + cls + "\">" + html_escape(v) + "</td>";
+}
+
+void criteria(std::string& out, const std::string& criteria_json) {
+  rapidjson::Document doc;
+  doc.Parse(criteria_json.data(), criteria_json.size());
+  if (doc.HasParseError() || !doc.IsArray() || doc.Empty()) {
+    out += "<p>No criteria were recorded.</p>\n";
+    return;
+  }
+  for (const auto& section : doc.GetArray()) {
+    std::string_view title = string_member(section, "title");
+    std::string_view id = string_member(section, "section");
+    out += "<h2>";
+    out += html_escape(title.empty() ? id : title);
+    if (!id.empty() && !title.empty()) {
+      out += " <code>";
+      out += html_escape(id);
+      out += "</code>";
+    }
+    out += "</h2>\n<table>\n";
+    std::string_view result = string_member(section, "result");
+    if (!result.empty()) out += "<tr><th>Section result</th>" + value_cell(result) + "</tr>\n";
+    std::string_view indication = string_member(section, "indication");
+    if (!indication.empty()) out += "<tr><th>Indication</th>" + value_cell(indication) + "</tr>\n";
+    if (section.IsObject() && section.HasMember("codeListed") && section["codeListed"].IsBool()) {
+      row(out, "Code listed", section["codeListed"].GetBool() ? "yes" : "no");
+    }
+    out += "</table>\n";
+    if (!section.IsObject() || !section.HasMember("rows") || !section["rows"].IsArray() ||
+        section["rows"].Empty()) {
+      continue;
+    }
+    out += "<table>\n<tr><th>Criterion</th><th>Value</th><th>Observed</th><th>Evidence</th></tr>\n";
+    for (const auto& r : section["rows"].GetArray()) {
+      int depth =
+          r.IsObject() && r.HasMember("depth") && r["depth"].IsInt() ? r["depth"].GetInt() : 0;
+      if (depth < 0) depth = 0;
+      if (depth > 12) depth = 12;
+      out += "<tr><td style=\"padding-left:" + std::to_string(0.5 + 1.2 * depth).substr(0, 4) +
+             "rem\">";
+      out += html_escape(string_member(r, "label"));
+      std::string_view fact = string_member(r, "fact");
+      if (!fact.empty()) {
+        out += " <code>";
+        out += html_escape(fact);
+        out += "</code>";
+      }
+      out += "</td>" + value_cell(string_member(r, "value")) + "<td>";
+      out += html_escape(string_member(r, "observed"));
+      out += "</td><td>";
+      if (r.IsObject() && r.HasMember("evidence") && r["evidence"].IsArray()) {
+        bool first = true;
+        for (const auto& e : r["evidence"].GetArray()) {
+          if (!first) out += "<br>";
+          first = false;
+          out += html_escape(string_member(e, "reference"));
+          std::string_view date = string_member(e, "date");
+          if (!date.empty()) {
+            out += " (";
+            out += html_escape(date);
+            out += ")";
+          }
+        }
+      }
+      out += "</td></tr>\n";
+    }
+    out += "</table>\n";
+  }
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_assertion_page(const AssertionRecord& a) {
+  const DeterminationRecord& d = a.determination;
+  std::string out;
+  out.reserve(4096);
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>Coverage assertion ";
+  out += html_escape(d.coverage_assertion_id);
+  out += "</title>\n<style>";
+  out += kStyle;
+  out += "</style>\n</head>\n<body>\n<h1>Coverage assertion <code>";
+  out += html_escape(d.coverage_assertion_id);
+  out += "</code></h1>\n";
+
+  out += "<h2>Determination</h2>\n<table>\n";
+  row(out, "Order", d.order_ref);
+  row(out, "Covered", d.covered);
+  row(out, "Prior authorization", d.pa_needed);
+  row(out, "Documentation", d.doc_needed);
+  row(out, "Documentation purpose", d.doc_purpose);
+  row(out, "Information needed", d.info_needed);
+  row(out, "Policy", d.policy_id);
+  row(out, "Policy revision", d.policy_revision);
+  row(out, "Service version", d.service_version);
+  out += "</table>\n";
+
+  out += "<h2>Hook call</h2>\n<table>\n";
+  row(out, "Received", format_time(a.call.received_at));
+  row(out, "Hook", a.call.hook);
+  row(out, "hookInstance", a.call.hook_instance);
+  row(out, "Service", a.call.service_id);
+  row(out, "Client (iss)", a.call.client_iss);
+  row(out, "Patient", a.call.patient_id);
+  row(out, "Payer", a.call.payer_id);
+  row(out, "Line of business", a.call.line_of_business);
+  out += "</table>\n";
+
+  criteria(out, d.criteria_json);
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace cryo::audit

@@ -1,0 +1,23 @@
+// A self-contained HTML page showing one stored coverage assertion, for payer staff who look
+// up the coverage-assertion-id quoted on a claim. Inline style only, no scripts, no external
+// resources; every stored value is HTML-escaped.
+//
+//   auto a = store->find_assertion(id);
+//   if (a.ok() && *a) { respond(200, "text/html; charset=utf-8", render_assertion_page(**a)); }
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "audit/store.h"
+
+namespace cryo::audit {
+
+std::string render_assertion_page(const AssertionRecord& assertion);
+
+// Escapes & < > " ' for HTML text and attribute values.
+std::string html_escape(std::string_view text);
+
+}  // namespace cryo::audit

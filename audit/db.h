@@ -1,0 +1,96 @@
+// Internal to audit/: the small SQL connection interface both back ends implement, so that
+// the schema, the migrations and every statement of the store are written once.
+//
+// Statements use PostgreSQL-style numbered parameters ($1, $2, ...); the SQLite connection
+// maps them to ?1, ?2. Values are bound, never spliced into SQL text. Prepared statements are
+// cached per connection.
+//
+// Thread safety: a Conn is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/result.h"
+
+namespace cryo::audit::db {
+
+// A bound value. Strings are borrowed for the duration of the call.
+using Param = std::variant<std::nullptr_t, std::int64_t, std::string_view>;
+
+struct Row {
+  std::vector<std::optional<std::string>> cols;
+
+  const std::string& text(std::size_t i) const;  // "" for NULL
+  std::int64_t int64(std::size_t i) const;       // 0 for NULL or non-numbers
+};
+using Rows = std::vector<Row>;
+
+enum class TxMode {
+  kRead,       // a consistent snapshot for several reads
+  kWrite,      // a write transaction
+  kExclusive,  // a write transaction serialised against every other process (migrations)
+};
+
+class Conn {
+ public:
+  virtual ~Conn() = default;
+
+  // Runs one statement and returns its rows (none for statements without results).
+  virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
+  // Runs one statement and returns the number of rows it inserted, updated or deleted.
+  virtual Result<std::int64_t> execute(std::string_view sql, std::span<const Param> params) = 0;
+  // Runs several parameterless statements (schema changes).
+  virtual Status exec_script(std::string_view sql) = 0;
+
+  virtual Status begin(TxMode mode) = 0;
+  virtual Status commit() = 0;
+  virtual void rollback() = 0;
+
+  // True once the connection is unusable (server gone); the owner discards it.
+  virtual bool broken() const = 0;
+  virtual std::string_view backend() const = 0;
+
+  Result<Rows> query(std::string_view sql, std::initializer_list<Param> params = {}) {
+    return query(sql, std::span<const Param>(params.begin(), params.size()));
+  }
+  Result<std::int64_t> execute(std::string_view sql, std::initializer_list<Param> params = {}) {
+    return execute(sql, std::span<const Param>(params.begin(), params.size()));
+  }
+};
+
+using ConnFactory = std::function<Result<std::unique_ptr<Conn>>()>;
+
+enum class SqliteRole { kWriter, kReader };
+
+// Opens the SQLite file (created if missing, mode 0600). Writers set WAL mode,
+// synchronous=FULL and foreign keys; readers are query-only.
+Result<std::unique_ptr<Conn>> open_sqlite(const std::string& file, SqliteRole role);
+
+// Connects with a libpq connection URI; the session commits synchronously.
+Result<std::unique_ptr<Conn>> open_postgres(const std::string& url);
+
+// Migrations (audit/schema.cc).
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+std::span<const Migration> migrations();
+int latest_schema_version();
+
+// Applies every migration above the stored version up to `up_to`, in one exclusive
+// transaction. Fails when the store was migrated by a newer service.
+Status migrate(Conn& conn, int up_to);
+// The stored schema version; 0 for an empty store.
+Result<int> schema_version(Conn& conn);
+
+}  // namespace cryo::audit::db

@@ -1,0 +1,141 @@
+#include "audit/json_text.h"
+
+#include <chrono>
+
+#include <date/date.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "audit/store.h"
+
+namespace cryo::audit {
+namespace json {
+namespace {
+
+bool parse(std::string_view text, rapidjson::Document& doc) {
+  doc.Parse(text.data(), text.size());
+  return !doc.HasParseError();
+}
+
+}  // namespace
+
+Result<std::string> strip_authorization(std::string request_json) {
+  rapidjson::Document doc;
+  if (!parse(request_json, doc) || !doc.IsObject()) {
+    return Error{"request", "not a JSON object"};
+  }
+  if (!doc.HasMember("fhirAuthorization")) return request_json;
+  while (doc.RemoveMember("fhirAuthorization")) {
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  doc.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<std::vector<std::string>> card_uuids(std::string_view response_json) {
+  rapidjson::Document doc;
+  if (!parse(response_json, doc) || !doc.IsObject()) {
+    return Error{"response", "not a JSON object"};
+  }
+  std::vector<std::string> out;
+  auto cards = doc.FindMember("cards");
+  if (cards == doc.MemberEnd() || !cards->value.IsArray()) return out;
+  for (const auto& card : cards->value.GetArray()) {
+    if (!card.IsObject()) continue;
+    auto uuid = card.FindMember("uuid");
+    if (uuid != card.MemberEnd() && uuid->value.IsString() && uuid->value.GetStringLength() > 0) {
+      out.emplace_back(uuid->value.GetString(), uuid->value.GetStringLength());
+    }
+  }
+  return out;
+}
+
+bool is_array(std::string_view text) {
+  rapidjson::Document doc;
+  return parse(text, doc) && doc.IsArray();
+}
+
+bool is_object(std::string_view text) {
+  rapidjson::Document doc;
+  return parse(text, doc) && doc.IsObject();
+}
+
+}  // namespace json
+
+std::string format_time(TimePoint t) {
+  return date::format("%FT%TZ", t);
+}
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void field(Writer& w, const char* name, const std::string& value, bool omit_empty = true) {
+  if (omit_empty && value.empty()) return;
+  w.Key(name);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void write_assertion(Writer& w, const AssertionRecord& a) {
+  const DeterminationRecord& d = a.determination;
+  w.StartObject();
+  field(w, "coverageAssertionId", d.coverage_assertion_id, false);
+  field(w, "order", d.order_ref, false);
+  field(w, "covered", d.covered, false);
+  field(w, "paNeeded", d.pa_needed);
+  field(w, "docNeeded", d.doc_needed);
+  field(w, "docPurpose", d.doc_purpose);
+  field(w, "infoNeeded", d.info_needed);
+  w.Key("criteria");
+  rapidjson::Document criteria;
+  criteria.Parse(d.criteria_json.data(), d.criteria_json.size());
+  if (criteria.HasParseError()) {
+    w.StartArray();
+    w.EndArray();
+  } else {
+    criteria.Accept(w);
+  }
+  w.Key("policy");
+  w.StartObject();
+  field(w, "id", d.policy_id, false);
+  field(w, "revision", d.policy_revision, false);
+  w.EndObject();
+  field(w, "serviceVersion", d.service_version, false);
+  w.Key("hookCall");
+  w.StartObject();
+  field(w, "hookInstance", a.call.hook_instance, false);
+  field(w, "hook", a.call.hook, false);
+  field(w, "serviceId", a.call.service_id, false);
+  field(w, "receivedAt", format_time(a.call.received_at), false);
+  field(w, "clientIss", a.call.client_iss, false);
+  field(w, "patientId", a.call.patient_id, false);
+  field(w, "payerId", a.call.payer_id, false);
+  field(w, "lineOfBusiness", a.call.line_of_business, false);
+  w.EndObject();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string to_json(const AssertionRecord& assertion) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  write_assertion(w, assertion);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string to_json(const std::vector<AssertionRecord>& assertions) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("assertions");
+  w.StartArray();
+  for (const auto& a : assertions) write_assertion(w, a);
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace cryo::audit

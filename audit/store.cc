@@ -1,0 +1,530 @@
+// The audit store over either back end: a group-committing writer thread and a pool of
+// reader connections.
+#include "audit/store.h"
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "audit/db.h"
+#include "audit/json_text.h"
+#include "base/log.h"
+
+namespace cryo::audit {
+namespace {
+
+using db::Conn;
+using db::Param;
+using db::Row;
+
+// Upper bound of calls committed in one transaction.
+constexpr std::size_t kMaxBatch = 512;
+// Idle reader connections kept open.
+constexpr std::size_t kMaxIdleReaders = 8;
+
+std::int64_t to_ms(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint(std::chrono::milliseconds(ms));
+}
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- Statements ------------------------------------------------------------------------------
+
+constexpr const char* kInsertCall =
+    "INSERT INTO hook_calls (hook_instance, hook, service_id, received_at_ms, client_iss,"
+    " patient_id, payer_id, line_of_business, request_json, response_json, recorded_at_ms)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (hook_instance) DO NOTHING";
+constexpr const char* kInsertDetermination =
+    "INSERT INTO determinations (coverage_assertion_id, hook_instance, position, order_ref,"
+    " covered, pa_needed, doc_needed, doc_purpose, info_needed, criteria_json, policy_id,"
+    " policy_revision, service_version)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+constexpr const char* kInsertCard =
+    "INSERT INTO cards (card_uuid, hook_instance) VALUES ($1, $2)"
+    " ON CONFLICT (card_uuid) DO NOTHING";
+
+constexpr const char* kCallColumns =
+    "h.hook_instance, h.hook, h.service_id, h.received_at_ms, h.client_iss, h.patient_id,"
+    " h.payer_id, h.line_of_business";
+constexpr const char* kDeterminationColumns =
+    "d.order_ref, d.coverage_assertion_id, d.covered, d.pa_needed, d.doc_needed,"
+    " d.doc_purpose, d.info_needed, d.criteria_json, d.policy_id, d.policy_revision,"
+    " d.service_version";
+
+HookCallInfo read_call(const Row& r, std::size_t at) {
+  HookCallInfo c;
+  c.hook_instance = r.text(at + 0);
+  c.hook = r.text(at + 1);
+  c.service_id = r.text(at + 2);
+  c.received_at = from_ms(r.int64(at + 3));
+  c.client_iss = r.text(at + 4);
+  c.patient_id = r.text(at + 5);
+  c.payer_id = r.text(at + 6);
+  c.line_of_business = r.text(at + 7);
+  return c;
+}
+
+DeterminationRecord read_determination(const Row& r, std::size_t at) {
+  DeterminationRecord d;
+  d.order_ref = r.text(at + 0);
+  d.coverage_assertion_id = r.text(at + 1);
+  d.covered = r.text(at + 2);
+  d.pa_needed = r.text(at + 3);
+  d.doc_needed = r.text(at + 4);
+  d.doc_purpose = r.text(at + 5);
+  d.info_needed = r.text(at + 6);
+  d.criteria_json = r.text(at + 7);
+  d.policy_id = r.text(at + 8);
+  d.policy_revision = r.text(at + 9);
+  d.service_version = r.text(at + 10);
+  return d;
+}
+
+// ---- Writes: jobs run by the writer thread inside a transaction ----------------------------
+
+struct Job {
+  virtual ~Job() = default;
+  // Runs inside an open transaction; may run again (in a new one) if the first did not commit.
+  virtual Status apply(Conn& conn) = 0;
+
+  Status status;
+  bool done = false;
+};
+
+struct RecordJob final : Job {
+  const HookRecord* call = nullptr;
+  const std::vector<std::string>* cards = nullptr;
+  bool duplicate = false;
+
+  Status apply(Conn& conn) override {
+    const HookRecord& c = *call;
+    duplicate = false;
+    auto inserted = conn.execute(
+        kInsertCall,
+        {std::string_view(c.hook_instance), std::string_view(c.hook),
+         std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
+         std::string_view(c.patient_id), std::string_view(c.payer_id),
+         std::string_view(c.line_of_business), std::string_view(c.request_json),
+         std::string_view(c.response_json), now_ms()});
+    if (!inserted) return inserted.error();
+    if (*inserted == 0) {
+      duplicate = true;  // stored before (or earlier in this batch): write nothing
+      return {};
+    }
+    std::int64_t position = 0;
+    for (const DeterminationRecord& d : c.determinations) {
+      auto r = conn.execute(
+          kInsertDetermination,
+          {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance), position++,
+           std::string_view(d.order_ref), std::string_view(d.covered),
+           std::string_view(d.pa_needed), std::string_view(d.doc_needed),
+           std::string_view(d.doc_purpose), std::string_view(d.info_needed),
+           std::string_view(d.criteria_json), std::string_view(d.policy_id),
+           std::string_view(d.policy_revision), std::string_view(d.service_version)});
+      if (!r) return r.error();
+    }
+    for (const std::string& uuid : *cards) {
+      auto r =
+          conn.execute(kInsertCard, {std::string_view(uuid), std::string_view(c.hook_instance)});
+      if (!r) return r.error();
+    }
+    return {};
+  }
+};
+
+struct FeedbackJob final : Job {
+  const FeedbackRecord* fb = nullptr;
+  FeedbackOutcome outcome = FeedbackOutcome::kStored;
+
+  Status apply(Conn& conn) override {
+    const FeedbackRecord& f = *fb;
+    // The card must have been handed out by this service.
+    auto card = conn.query(
+        "SELECT 1 FROM cards c JOIN hook_calls h ON h.hook_instance = c.hook_instance"
+        " WHERE c.card_uuid = $1 AND h.service_id = $2",
+        {std::string_view(f.card_uuid), std::string_view(f.service_id)});
+    if (!card) return card.error();
+    if (card->empty()) {
+      outcome = FeedbackOutcome::kUnknownCard;
+      return {};
+    }
+    auto n = conn.execute(
+        "INSERT INTO feedback (service_id, card_uuid, outcome, outcome_timestamp,"
+        " accepted_suggestions_json, override_reason_json, received_at_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (service_id, card_uuid, outcome, outcome_timestamp) DO NOTHING",
+        {std::string_view(f.service_id), std::string_view(f.card_uuid), std::string_view(f.outcome),
+         std::string_view(f.outcome_timestamp), std::string_view(f.accepted_suggestions_json),
+         std::string_view(f.override_reason_json), now_ms()});
+    if (!n) return n.error();
+    outcome = *n == 1 ? FeedbackOutcome::kStored : FeedbackOutcome::kDuplicate;
+    return {};
+  }
+};
+
+struct PurgeJob final : Job {
+  std::int64_t cutoff_ms = 0;
+  std::int64_t deleted = 0;
+
+  Status apply(Conn& conn) override {
+    // Children first, so the purge does not depend on foreign-key enforcement.
+    constexpr const char* kStatements[] = {
+        "DELETE FROM feedback WHERE card_uuid IN (SELECT c.card_uuid FROM cards c JOIN hook_calls"
+        " h ON h.hook_instance = c.hook_instance WHERE h.received_at_ms < $1)",
+        "DELETE FROM cards WHERE hook_instance IN"
+        " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
+        "DELETE FROM determinations WHERE hook_instance IN"
+        " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
+    };
+    for (const char* sql : kStatements) {
+      auto r = conn.execute(sql, {cutoff_ms});
+      if (!r) return r.error();
+    }
+    auto n = conn.execute("DELETE FROM hook_calls WHERE received_at_ms < $1", {cutoff_ms});
+    if (!n) return n.error();
+    deleted = *n;
+    return {};
+  }
+};
+
+// ---- Reader pool -----------------------------------------------------------------------------
+
+class ReaderPool {
+ public:
+  explicit ReaderPool(db::ConnFactory factory) : factory_(std::move(factory)) {}
+
+  // Runs fn(conn) on an idle connection; once more on a fresh one if the connection broke.
+  template <class Fn>
+  auto with(Fn&& fn) -> decltype(fn(std::declval<Conn&>())) {
+    for (int attempt = 0;; ++attempt) {
+      auto conn = take();
+      if (!conn) return conn.error();
+      auto result = fn(**conn);
+      if ((*conn)->broken()) {
+        if (attempt == 0) continue;  // dropped; retry once on a new connection
+        return result;
+      }
+      give_back(std::move(*conn));
+      return result;
+    }
+  }
+
+ private:
+  Result<std::unique_ptr<Conn>> take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return factory_();
+  }
+  void give_back(std::unique_ptr<Conn> c) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdleReaders) idle_.push_back(std::move(c));
+  }
+
+  db::ConnFactory factory_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+};
+
+// ---- The store -------------------------------------------------------------------------------
+
+class Store final : public AuditStore {
+ public:
+  Store(std::string backend, db::ConnFactory writer_factory, std::unique_ptr<Conn> writer,
+        db::ConnFactory reader_factory)
+      : backend_(std::move(backend)),
+        writer_factory_(std::move(writer_factory)),
+        writer_conn_(std::move(writer)),
+        readers_(std::move(reader_factory)) {
+    writer_ = std::thread([this] { writer_loop(); });
+  }
+
+  ~Store() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+
+  Result<RecordOutcome> record(HookRecord call) override {
+    if (call.hook_instance.empty()) return Error{"hookInstance", "missing"};
+    auto request = json::strip_authorization(std::move(call.request_json));
+    if (!request) return request.error();
+    call.request_json = std::move(*request);
+    auto cards = json::card_uuids(call.response_json);
+    if (!cards) return cards.error();
+    for (const auto& d : call.determinations) {
+      if (d.coverage_assertion_id.empty()) {
+        return Error{"determination " + d.order_ref, "missing coverage-assertion-id"};
+      }
+      if (!json::is_array(d.criteria_json)) {
+        return Error{"determination " + d.coverage_assertion_id, "criteria are not a JSON array"};
+      }
+    }
+
+    RecordJob job;
+    job.call = &call;
+    job.cards = &*cards;
+    if (Status s = submit(job); !s) return s.error();
+    if (!job.duplicate) return RecordOutcome{};
+
+    auto existing = find_by_hook_instance(call.hook_instance);
+    if (!existing) return existing.error();
+    if (!*existing) return Error{call.hook_instance, "stored call disappeared (purged?)"};
+    return RecordOutcome{true, std::move(**existing)};
+  }
+
+  Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) override {
+    return readers_.with([&](Conn& conn) -> Result<std::optional<HookRecord>> {
+      if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+      auto result = load_call(conn, id);
+      conn.rollback();  // read-only snapshot: nothing to commit
+      return result;
+    });
+  }
+
+  Result<std::optional<AssertionRecord>> find_assertion(std::string_view id) override {
+    return readers_.with([&](Conn& conn) -> Result<std::optional<AssertionRecord>> {
+      auto rows = conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                                 " FROM determinations d JOIN hook_calls h"
+                                 " ON h.hook_instance = d.hook_instance"
+                                 " WHERE d.coverage_assertion_id = $1",
+                             {id});
+      if (!rows) return rows.error();
+      if (rows->empty()) return std::optional<AssertionRecord>();
+      const Row& r = rows->front();
+      return std::optional<AssertionRecord>(
+          AssertionRecord{read_call(r, 0), read_determination(r, 8)});
+    });
+  }
+
+  Result<std::vector<AssertionRecord>> find_assertions(std::string_view patient_id,
+                                                       TimePoint since) override {
+    return readers_.with([&](Conn& conn) -> Result<std::vector<AssertionRecord>> {
+      auto rows = conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                                 " FROM hook_calls h JOIN determinations d"
+                                 " ON d.hook_instance = h.hook_instance"
+                                 " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
+                                 " ORDER BY h.received_at_ms, h.hook_instance, d.position",
+                             {patient_id, to_ms(since)});
+      if (!rows) return rows.error();
+      std::vector<AssertionRecord> out;
+      out.reserve(rows->size());
+      for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+      return out;
+    });
+  }
+
+  Result<FeedbackOutcome> record_feedback(FeedbackRecord feedback) override {
+    if (feedback.card_uuid.empty()) return FeedbackOutcome::kUnknownCard;
+    if (feedback.accepted_suggestions_json.empty()) feedback.accepted_suggestions_json = "[]";
+    if (!json::is_array(feedback.accepted_suggestions_json)) {
+      return Error{"acceptedSuggestions", "not a JSON array"};
+    }
+    if (!feedback.override_reason_json.empty() && !json::is_object(feedback.override_reason_json)) {
+      return Error{"overrideReason", "not a JSON object"};
+    }
+    FeedbackJob job;
+    job.fb = &feedback;
+    if (Status s = submit(job); !s) return s.error();
+    return job.outcome;
+  }
+
+  Result<bool> card_exists(std::string_view card_uuid) override {
+    return readers_.with([&](Conn& conn) -> Result<bool> {
+      auto rows = conn.query("SELECT 1 FROM cards WHERE card_uuid = $1", {card_uuid});
+      if (!rows) return rows.error();
+      return !rows->empty();
+    });
+  }
+
+  Result<std::int64_t> purge_before(TimePoint cutoff) override {
+    PurgeJob job;
+    job.cutoff_ms = to_ms(cutoff);
+    if (Status s = submit(job); !s) return s.error();
+    return job.deleted;
+  }
+
+  std::string_view backend() const override { return backend_; }
+
+ private:
+  static Result<std::optional<HookRecord>> load_call(Conn& conn, std::string_view id) {
+    auto calls = conn.query(std::string("SELECT ") + kCallColumns +
+                                ", h.request_json, h.response_json FROM hook_calls h"
+                                " WHERE h.hook_instance = $1",
+                            {id});
+    if (!calls) return calls.error();
+    if (calls->empty()) return std::optional<HookRecord>();
+    const Row& r = calls->front();
+    HookCallInfo info = read_call(r, 0);
+    HookRecord rec;
+    rec.hook_instance = std::move(info.hook_instance);
+    rec.hook = std::move(info.hook);
+    rec.service_id = std::move(info.service_id);
+    rec.received_at = info.received_at;
+    rec.client_iss = std::move(info.client_iss);
+    rec.patient_id = std::move(info.patient_id);
+    rec.payer_id = std::move(info.payer_id);
+    rec.line_of_business = std::move(info.line_of_business);
+    rec.request_json = r.text(8);
+    rec.response_json = r.text(9);
+
+    auto dets = conn.query(std::string("SELECT ") + kDeterminationColumns +
+                               " FROM determinations d WHERE d.hook_instance = $1"
+                               " ORDER BY d.position",
+                           {id});
+    if (!dets) return dets.error();
+    for (const Row& d : *dets) rec.determinations.push_back(read_determination(d, 0));
+    return std::optional<HookRecord>(std::move(rec));
+  }
+
+  // Queues the job and waits until the writer has committed it (or failed).
+  Status submit(Job& job) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Error{"audit store", "closing"};
+      queue_.push_back(&job);
+    }
+    queue_cv_.notify_one();
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return job.done; });
+    return job.status;
+  }
+
+  void writer_loop() {
+    std::vector<Job*> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        const std::size_t n = std::min(queue_.size(), kMaxBatch);
+        batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+      commit_batch(batch);
+      {
+        std::lock_guard lock(mu_);
+        for (Job* j : batch) j->done = true;
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  Status ensure_writer() {
+    if (writer_conn_ && !writer_conn_->broken()) return {};
+    writer_conn_.reset();
+    auto c = writer_factory_();
+    if (!c) return c.error();
+    writer_conn_ = std::move(*c);
+    return {};
+  }
+
+  // Everything queued in one transaction; if that fails, each job on its own so that one bad
+  // call does not fail the others.
+  void commit_batch(const std::vector<Job*>& batch) {
+    if (batch.size() > 1 && ensure_writer()) {
+      Conn& conn = *writer_conn_;
+      Status s = conn.begin(db::TxMode::kWrite);
+      for (std::size_t i = 0; s && i < batch.size(); ++i) s = batch[i]->apply(conn);
+      if (s) s = conn.commit();
+      if (s) {
+        for (Job* j : batch) j->status = Status::Ok();
+        return;
+      }
+      conn.rollback();
+    }
+    for (Job* j : batch) j->status = commit_one(*j);
+  }
+
+  Status commit_one(Job& job) {
+    Status s;
+    // A second attempt only after a lost connection. Retrying is safe even if the first commit
+    // did reach the database: calls and feedback are keyed, purges are repeatable.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      s = ensure_writer();
+      if (!s) continue;
+      Conn& conn = *writer_conn_;
+      s = conn.begin(db::TxMode::kWrite);
+      if (s) s = job.apply(conn);
+      if (s) s = conn.commit();
+      if (s) return s;
+      conn.rollback();
+      if (!conn.broken()) break;
+    }
+    log::error("audit store write failed", {{"error", s.error().to_string()}});
+    return s;
+  }
+
+  const std::string backend_;
+  db::ConnFactory writer_factory_;
+  std::unique_ptr<Conn> writer_conn_;  // used by the writer thread only
+  ReaderPool readers_;
+
+  std::mutex mu_;
+  std::condition_variable queue_cv_;
+  std::condition_variable done_cv_;
+  std::deque<Job*> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+Result<std::unique_ptr<AuditStore>> open_with(std::string backend, db::ConnFactory writer_factory,
+                                              db::ConnFactory reader_factory) {
+  auto writer = writer_factory();
+  if (!writer) return writer.error();
+  if (Status s = db::migrate(**writer, db::latest_schema_version()); !s) return s.error();
+  return std::unique_ptr<AuditStore>(
+      std::make_unique<Store>(std::move(backend), std::move(writer_factory), std::move(*writer),
+                              std::move(reader_factory)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir) {
+  if (url_or_dir.starts_with("postgresql://") || url_or_dir.starts_with("postgres://")) {
+    std::string url(url_or_dir);
+    db::ConnFactory factory = [url] { return db::open_postgres(url); };
+    return open_with("postgresql", factory, factory);
+  }
+
+  std::string file;
+  if (url_or_dir.starts_with("sqlite:")) {
+    file = std::string(url_or_dir.substr(7));
+    if (file.empty()) return Error{"audit store", "sqlite: needs a file name"};
+  } else {
+    std::filesystem::path dir(url_or_dir.empty() ? std::string_view("./var") : url_or_dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return Error{dir.string(), "cannot create the data directory: " + ec.message()};
+      ::chmod(dir.c_str(), 0700);
+    }
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return Error{dir.string(), "not a directory"};
+    }
+    file = (dir / "cryo-audit.sqlite3").string();
+  }
+  return open_with(
+      "sqlite", [file] { return db::open_sqlite(file, db::SqliteRole::kWriter); },
+      [file] { return db::open_sqlite(file, db::SqliteRole::kReader); });
+}
+
+}  // namespace cryo::audit

@@ -1,0 +1,180 @@
+// AuditStore: the durable record of every hook call and every coverage determination.
+//
+// CRD servers SHALL retain logs of all hook invocations and their responses, and the
+// coverage-assertion-id handed to an EHR is later quoted on the claim, so an id the service
+// hands out must never be lost. The HTTP layer therefore calls record() before it sends a
+// response, and record() returns only once the call is durably committed.
+//
+// Two back ends share one schema and one behaviour:
+//   - SQLite (default, embedded): open_store("./var") keeps one file, ./var/cryo-audit.sqlite3,
+//     in WAL mode with synchronous=FULL. "sqlite:/path/file.sqlite3" names the file directly.
+//   - PostgreSQL: open_store("postgresql://user@host:5432/db?...") so that several server
+//     replicas share one store (libpq connection URI; "postgres://" works too).
+// The schema is created and migrated on open (table schema_migrations, one row per version).
+//
+// Concurrency: record() calls from many threads are committed in groups by one writer thread
+// (one transaction, one fsync, for everything queued at that moment). Look-ups use their own
+// connections and never wait for the writer.
+//
+//   auto store = cryo::audit::open_store("./var");
+//   if (!store) { fail(store.error()); }
+//   auto prior = (*store)->find_by_hook_instance(hook_instance);   // EHR retry?
+//   if (prior.ok() && *prior) { return (*prior)->response_json; }
+//   ... evaluate ...
+//   auto rec = (*store)->record(std::move(call));                   // durable after this
+//   if (!rec) { return http_500(); }                                // never send unstored ids
+//   if (rec->duplicate) { return rec->existing->response_json; }   // lost a race with a retry
+//
+// Only what a dispute needs is kept: the hook call (request without fhirAuthorization, the
+// response) and the determination per order. Nothing else about the patient.
+//
+// Thread safety: every method may be called from any thread at once. Destroying the store
+// waits for queued writes; no call may be in progress or follow it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace cryo::audit {
+
+using Clock = std::chrono::system_clock;
+using TimePoint = std::chrono::time_point<Clock, std::chrono::milliseconds>;
+
+// The determination for one order, as handed out in the coverage-information extension.
+struct DeterminationRecord {
+  std::string order_ref;              // "ServiceRequest/sr-1"
+  std::string coverage_assertion_id;  // unique across the store
+  std::string covered;                // covered | not-covered | conditional
+  std::string pa_needed;              // "" | no-auth | auth-needed | conditional
+  std::string doc_needed;             // "" | clinical
+  std::string doc_purpose;            // "" | withpa | withclaim
+  std::string info_needed;            // "" | OTH
+  // Every criterion's value with its evidence references, a JSON array (see
+  // criteria_json() in audit/determination_record.h for the shape). "[]" when none.
+  std::string criteria_json = "[]";
+  std::string policy_id;
+  std::string policy_revision;
+  std::string service_version;  // the Cryo CRD version that decided
+};
+
+// One hook call: what was asked, what was answered, and the determinations handed out.
+struct HookRecord {
+  std::string hook_instance;  // unique: a second record() of the same one is a no-op
+  std::string hook;           // "order-sign"
+  std::string service_id;     // "cryoablation-crd"
+  TimePoint received_at{};
+  std::string client_iss;  // the client's JWT issuer
+  std::string patient_id;
+  std::string payer_id;
+  std::string line_of_business;
+  // The request body. The caller strips fhirAuthorization; record() strips it again if
+  // present, so an access token never reaches the store. Must be a JSON object.
+  std::string request_json;
+  // The response body. The uuid of every card in it is kept (see card_exists()).
+  std::string response_json;
+  std::vector<DeterminationRecord> determinations;
+};
+
+struct RecordOutcome {
+  // True when the hookInstance was already stored (an EHR retry, or a concurrent call with the
+  // same hookInstance won the race): nothing was written and `existing` is the stored call.
+  bool duplicate = false;
+  std::optional<HookRecord> existing;
+};
+
+// The metadata of the hook call a determination was made in.
+struct HookCallInfo {
+  std::string hook_instance;
+  std::string hook;
+  std::string service_id;
+  TimePoint received_at{};
+  std::string client_iss;
+  std::string patient_id;
+  std::string payer_id;
+  std::string line_of_business;
+};
+
+// A stored determination with the hook call it belongs to (the payer's look-up by the
+// coverage-assertion-id quoted on a claim).
+struct AssertionRecord {
+  HookCallInfo call;
+  DeterminationRecord determination;
+};
+
+// CDS Hooks feedback for one card.
+struct FeedbackRecord {
+  std::string service_id;
+  std::string card_uuid;
+  std::string outcome;                    // "accepted" | "overridden"
+  std::string accepted_suggestions_json;  // JSON array of {"id": uuid}; "[]" when none
+  std::string override_reason_json;       // JSON object as received; "" when none
+  std::string outcome_timestamp;          // as received (ISO 8601)
+};
+
+enum class FeedbackOutcome {
+  kStored,       // first time this feedback was seen
+  kDuplicate,    // same service, card, outcome and outcomeTimestamp already stored
+  kUnknownCard,  // no response handed out this card uuid: reject with 400
+};
+
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+
+  // Stores the call durably; returns after the commit. Fails (and stores nothing of the call)
+  // when the request is not a JSON object, the response is not JSON, an assertion id is
+  // already taken, or the store cannot commit.
+  virtual Result<RecordOutcome> record(HookRecord call) = 0;
+
+  // The stored call for a hookInstance (with its response, to answer a retry identically).
+  virtual Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) = 0;
+
+  // The determination handed out under a coverage-assertion-id, with its hook call.
+  virtual Result<std::optional<AssertionRecord>> find_assertion(std::string_view id) = 0;
+
+  // Every determination for a patient whose call was received at or after `since`, oldest
+  // first.
+  virtual Result<std::vector<AssertionRecord>> find_assertions(std::string_view patient_id,
+                                                               TimePoint since) = 0;
+
+  // Stores feedback once per (service, card, outcome, outcomeTimestamp).
+  virtual Result<FeedbackOutcome> record_feedback(FeedbackRecord feedback) = 0;
+
+  // Whether a stored response handed out a card with this uuid.
+  virtual Result<bool> card_exists(std::string_view card_uuid) = 0;
+
+  // Deletes every hook call received before `cutoff`, with its determinations, cards and
+  // feedback. Returns the number of hook calls deleted.
+  virtual Result<std::int64_t> purge_before(TimePoint cutoff) = 0;
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view backend() const = 0;
+};
+
+// Opens (creating and migrating as needed) the store named by `url_or_dir`:
+//   "postgresql://..." or "postgres://..."  PostgreSQL (libpq connection URI)
+//   "sqlite:<file>"                         SQLite, that file
+//   anything else                           SQLite, <dir>/cryo-audit.sqlite3 (dir created 0700)
+// An empty string means "./var".
+Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir);
+
+// The store's JSON view of a determination (the admin look-up):
+//   {"coverageAssertionId", "order", "covered", "paNeeded", "docNeeded", "docPurpose",
+//    "infoNeeded", "criteria": [...], "policy": {"id", "revision"}, "serviceVersion",
+//    "hookCall": {"hookInstance", "hook", "serviceId", "receivedAt", "clientIss", "patientId",
+//                 "payerId", "lineOfBusiness"}}
+// Empty codes are omitted. receivedAt is ISO 8601 UTC with milliseconds.
+std::string to_json(const AssertionRecord& assertion);
+std::string to_json(const std::vector<AssertionRecord>& assertions);  // {"assertions": [...]}
+
+// ISO 8601 UTC with milliseconds, e.g. "2026-02-01T10:20:30.123Z".
+std::string format_time(TimePoint t);
+
+}  // namespace cryo::audit
