@@ -18,6 +18,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,13 +29,27 @@
 #include "mappings/coverage_reader.h"
 #include "mappings/mapping_set.h"
 #include "policies/determination.h"
+#include "policies/fact_vocabulary.h"
 
 namespace cryo::policies {
 
+// A plan code of a payer (Coverage.class of type "plan") and what it stands for.
+struct Plan {
+  std::string code;           // "BCN65"
+  std::string name;           // "BCN65 (Medicare complementary)"
+  std::string coverage_type;  // "medicare"; "" for programs with their own rules (FEP, SAO)
+};
+
 struct Payer {
-  std::string id;                       // "florida-blue"
-  std::string name;                     // "Florida Blue"
+  std::string id;    // "florida-blue"
+  std::string name;  // "Florida Blue"
   std::vector<mappings::Identifier> identifiers;
+  std::vector<Plan> plans;  // plan codes the payer uses
+  // Plan code a Coverage without a known plan code maps to, by coverage type
+  // ("commercial" -> "BCN-HMO"); empty when the payer has none.
+  std::map<std::string, std::string> default_plans;
+
+  const Plan* plan(std::string_view code) const;
 };
 
 class Policy;  // opaque: the parsed policy document (policies/policy.h is internal)
@@ -58,6 +73,9 @@ class PolicyLibrary {
 
   static Result<PolicyLibrary> load(const std::filesystem::path& dir,
                                     const mappings::MappingSet& mappings);
+  // Same, validating against any fact vocabulary (tests, tools).
+  static Result<PolicyLibrary> load(const std::filesystem::path& dir,
+                                    const FactVocabulary& vocabulary);
 
   // The payer with one of these identifiers (system + value), or nullptr.
   const Payer* payer_for(std::span<const mappings::Identifier> identifiers) const;
@@ -75,6 +93,12 @@ class PolicyLibrary {
   std::span<const std::string> facts_used(const Policy& policy) const;
   // LOINC document codes a policy may check (what find_documents() must look for).
   std::span<const std::string> document_codes(const Policy& policy) const;
+  // How many calendar months before the date of service a document may be dated
+  // (fhir::months_before(dos, n) is the window for find_documents()); 0 when the policy
+  // checks no documents.
+  int document_window_months(const Policy& policy) const;
+  // The policy's id, for logs and audit.
+  static const std::string& policy_id(const Policy& policy);
 
   // Evaluates one order. `documents` are the findings for document_codes(policy).
   Determination evaluate(const Policy& policy, const Payer& payer, std::string_view lob,
