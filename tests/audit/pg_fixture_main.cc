@@ -1,5 +1,6 @@
-// audit_test_pg start|stop <state-file>: the ctest fixture that runs one PostgreSQL server for
-// all audit store tests of a ctest run (started once, stopped and removed at the end).
+// audit_test_pg start|stop <state-file> [--durable]: the ctest fixture that runs one PostgreSQL
+// server for all audit store tests of a ctest run (started once, stopped and removed at the
+// end). The tests' server does not fsync; --durable starts one that does (for benchmarks).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -9,15 +10,16 @@
 using namespace cryo::audit::testing;
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s start|stop <state-file>\n", argv[0]);
+  const bool durable = argc == 4 && std::string(argv[3]) == "--durable";
+  if (argc != 3 && !durable) {
+    std::fprintf(stderr, "usage: %s start|stop <state-file> [--durable]\n", argv[0]);
     return 2;
   }
   const std::string cmd = argv[1];
   const std::string state = argv[2];
   if (cmd == "start") {
     if (auto old = read_state(state); old) (void)stop_pg_server(*old);  // an interrupted run
-    auto server = start_pg_server(Lifetime::kDetached);
+    auto server = start_pg_server(Lifetime::kDetached, /*fast=*/!durable);
     if (!server) {
       std::fprintf(stderr, "%s\n", server.error().to_string().c_str());
       return 1;
