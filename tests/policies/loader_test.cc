@@ -1,0 +1,229 @@
+// The loader's reports for broken policy files: every error names the file, the field (JSON
+// path) and the problem. Each test copies the bundled data to a temporary directory and
+// breaks one thing.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support.h"
+
+namespace cryo::policies::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream out(p);
+  out << text;
+}
+
+class BrokenPolicy : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("cryo-policies-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (const auto& e : fs::directory_iterator(policy_dir())) {
+      fs::copy_file(e.path(), dir_ / e.path().filename());
+    }
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Replaces the first occurrence of `from` in `file` (which must contain it).
+  void edit(const std::string& file, const std::string& from, const std::string& to) {
+    std::string text = read(dir_ / file);
+    size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    write(dir_ / file, text);
+  }
+
+  Error load_error() {
+    FactsMdVocabulary vocabulary;
+    Result<PolicyLibrary> r = PolicyLibrary::load(dir_, vocabulary);
+    EXPECT_FALSE(r.ok()) << "the broken file was accepted";
+    return r.ok() ? Error{} : r.error();
+  }
+
+  void expect_error(const std::string& file, const std::string& field,
+                    const std::string& message_part) {
+    Error e = load_error();
+    EXPECT_EQ(e.where, (dir_ / file).generic_string() + ": " + field) << e.to_string();
+    EXPECT_NE(e.message.find(message_part), std::string::npos) << e.to_string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(BrokenPolicy, TheCopiedDataLoads) {
+  FactsMdVocabulary vocabulary;
+  Result<PolicyLibrary> r = PolicyLibrary::load(dir_, vocabulary);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+}
+
+TEST_F(BrokenPolicy, MisspeltFact) {
+  edit("florida-blue.json", R"("fact": "unresectable", "label": "The disease)",
+       R"("fact": "unresectible", "label": "The disease)");
+  Error e = load_error();
+  EXPECT_EQ(e.where,
+            (dir_ / "florida-blue.json").generic_string() + ": sections[0].criteria.any[0].fact");
+  EXPECT_EQ(e.message, "unknown fact 'unresectible'");
+}
+
+TEST_F(BrokenPolicy, UnknownKeyIsAnError) {
+  edit("florida-blue.json", R"("criteria": {)", R"("critera": {)");
+  expect_error("florida-blue.json", "sections[0].critera", "unknown key 'critera'");
+}
+
+TEST_F(BrokenPolicy, UnknownKeyOnALeaf) {
+  edit("medical-mutual.json", R"("op": "<=", "value": 5,)", R"("op": "<=", "valeu": 5,)");
+  expect_error("medical-mutual.json", "sections[0].criteria.all[2].valeu", "unknown key 'valeu'");
+}
+
+TEST_F(BrokenPolicy, UnknownCategoryMember) {
+  edit("medical-mutual.json", R"("is": "hcc")", R"("is": "hepatoma")");
+  expect_error("medical-mutual.json", "sections[0].indication.is",
+               "unknown member 'hepatoma' of category fact 'liver-tumor-type'");
+}
+
+TEST_F(BrokenPolicy, UnknownOrdinalValue) {
+  edit("medical-mutual.json", R"("value": "T2b")", R"("value": "T2d")");
+  expect_error("medical-mutual.json", "sections[2].criteria.any[1].all[2].any[2].value",
+               "unknown value 'T2d' of ordinal fact 'prostate-t-stage'");
+}
+
+TEST_F(BrokenPolicy, ComparisonOnABooleanFact) {
+  edit("florida-blue.json", R"({ "fact": "unresectable", "label")",
+       R"({ "fact": "unresectable", "op": "<=", "value": 5, "label")");
+  expect_error("florida-blue.json", "sections[0].criteria.any[0].op",
+               "does not apply to boolean fact 'unresectable'");
+}
+
+TEST_F(BrokenPolicy, TextThresholdOnAMeasure) {
+  edit("medical-mutual.json", R"("op": "<=", "value": 5,)", R"("op": "<=", "value": "5 cm",)");
+  expect_error("medical-mutual.json", "sections[0].criteria.all[2].value",
+               "expected a number for measure fact 'largest-liver-lesion'");
+}
+
+TEST_F(BrokenPolicy, WrongUnit) {
+  edit("medical-mutual.json", R"("op": "<=", "value": 5,)",
+       R"("op": "<=", "value": 50, "unit": "mm",)");
+  expect_error("medical-mutual.json", "sections[0].criteria.all[2].unit",
+               "is measured in 'cm', not 'mm'");
+}
+
+TEST_F(BrokenPolicy, UnknownOperator) {
+  edit("medical-mutual.json", R"("op": "<=", "value": 5,)", R"("op": "=<", "value": 5,)");
+  expect_error("medical-mutual.json", "sections[0].criteria.all[2].op", "unknown operator '=<'");
+}
+
+TEST_F(BrokenPolicy, LeafWithoutLabel) {
+  edit("florida-blue.json",
+       R"({ "fact": "unresectable", "label": "The disease cannot be resected" })",
+       R"({ "fact": "unresectable" })");
+  expect_error("florida-blue.json", "sections[0].criteria.any[0].label", "needs a label");
+}
+
+TEST_F(BrokenPolicy, CodeNotAmongTheProcedures) {
+  edit("medical-mutual.json", R"("codes": ["47371", "47381"])", R"("codes": ["47371", "47380"])");
+  expect_error("medical-mutual.json", "sections[0].codes[1]",
+               "code '47380' is not among the policy's procedures");
+}
+
+TEST_F(BrokenPolicy, UnknownLineOfBusiness) {
+  edit("florida-blue.json", R"("lines_of_business": ["SAO"])", R"("lines_of_business": ["SOA"])");
+  expect_error("florida-blue.json", "lines_of_business[1].lines_of_business[0]",
+               "unknown line of business 'SOA'");
+}
+
+TEST_F(BrokenPolicy, UnknownOutcome) {
+  edit("bcbsri.json", R"("outcome": "not-covered")", R"("outcome": "denied")");
+  expect_error("bcbsri.json", "lines_of_business[0].outcome", "unknown outcome 'denied'");
+}
+
+TEST_F(BrokenPolicy, ProgramRuleNeedsAReason) {
+  edit(
+      "florida-blue.json",
+      R"("reason": "Federal Employee Program members: coverage follows the FEP guidelines, not this guideline.")",
+      R"("note": "FEP")");
+  expect_error("florida-blue.json", "lines_of_business[0].reason", "missing required key 'reason'");
+}
+
+TEST_F(BrokenPolicy, UnknownPayer) {
+  edit("bcbsri.json", R"("payers": ["bcbsri"])", R"("payers": ["bcbs-ri"])");
+  expect_error("bcbsri.json", "payers[0]", "unknown payer 'bcbs-ri'");
+}
+
+TEST_F(BrokenPolicy, MissingRequiredKey) {
+  edit("pacificsource.json", R"("revision": "2023-12",)", "");
+  expect_error("pacificsource.json", "revision", "missing required key 'revision'");
+}
+
+TEST_F(BrokenPolicy, NotLoinc) {
+  edit("florida-blue.json", R"("codes": ["28626-0"])", R"("codes": ["history"])");
+  expect_error("florida-blue.json", "documentation.required_documents[0].codes[0]",
+               "'history' is not a LOINC code");
+}
+
+TEST_F(BrokenPolicy, EmptyAnyList) {
+  edit("medical-mutual.json", R"({ "fact": "symptomatic", "label": "The patient is symptomatic" })",
+       R"({ "any": [] })");
+  expect_error("medical-mutual.json", "sections[4].criteria.all[1].any",
+               "needs at least one criterion");
+}
+
+TEST_F(BrokenPolicy, TwoShapesInOneCriterion) {
+  edit("medical-mutual.json", R"({ "fact": "symptomatic", "label")",
+       R"({ "fact": "symptomatic", "any": [], "label")");
+  expect_error("medical-mutual.json", "sections[4].criteria.all[1]", "exactly one of");
+}
+
+TEST_F(BrokenPolicy, InvalidJsonNamesTheLine) {
+  edit("bcbsri.json", R"("id": "bcbsri-liver-cryoablation",)",
+       R"("id": "bcbsri-liver-cryoablation")");
+  Error e = load_error();
+  EXPECT_EQ(e.where, (dir_ / "bcbsri.json").generic_string());
+  EXPECT_NE(e.message.find("invalid JSON at line 3"), std::string::npos) << e.to_string();
+}
+
+TEST_F(BrokenPolicy, TwoPoliciesForTheSamePayerAndCode) {
+  std::string text = read(dir_ / "bcbsri.json");
+  size_t at = text.find(R"("id": "bcbsri-liver-cryoablation")");
+  text.replace(at, 33, R"("id": "bcbsri-second-policy-copy")");
+  write(dir_ / "zz-bcbsri-copy.json", text);
+  Error e = load_error();
+  EXPECT_NE(e.where.find("zz-bcbsri-copy.json: procedures"), std::string::npos) << e.to_string();
+  EXPECT_NE(e.message.find("47371"), std::string::npos) << e.to_string();
+}
+
+TEST_F(BrokenPolicy, PolicyWithoutSectionsNeedsACatchAllRule) {
+  edit("bcbsri.json", R"("lines_of_business": ["*"],)", R"("lines_of_business": ["medicaid"],)");
+  expect_error("bcbsri.json", "sections", "needs a lines_of_business rule for \"*\"");
+}
+
+TEST_F(BrokenPolicy, PayerRegistryTypos) {
+  edit("payers.json", R"("default_plans": {
+        "commercial": "BCN-HMO",)",
+       R"("default_plans": {
+        "commercial": "BCN-PPO",)");
+  expect_error("payers.json", "payers[3].default_plans.commercial",
+               "plan 'BCN-PPO' is not in the payer's plans");
+}
+
+TEST_F(BrokenPolicy, PayerRegistryUnknownKey) {
+  edit("payers.json", R"("name": "Florida Blue",)", R"("nmae": "Florida Blue",)");
+  expect_error("payers.json", "payers[0].nmae", "unknown key 'nmae'");
+}
+
+}  // namespace
+}  // namespace cryo::policies::testing

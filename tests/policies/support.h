@@ -1,0 +1,295 @@
+// Shared helpers for the policy tests: the fact vocabulary of docs/facts.md, builders for
+// fact sheets, and the bundled policy library loaded once.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fhir/quantity.h"
+#include "mappings/fact.h"
+#include "mappings/mapping_set.h"
+#include "policies/fact_vocabulary.h"
+#include "policies/policy_library.h"
+
+namespace cryo::policies::testing {
+
+inline std::filesystem::path source_dir() {
+  return CRYO_SOURCE_DIR;
+}
+inline std::filesystem::path policy_dir() {
+  return source_dir() / "policies" / "data";
+}
+
+inline const std::vector<std::string>& tumor_types() {
+  static const std::vector<std::string> kTypes = {"hcc", "icc", "crc-liver-mets", "net-liver-mets",
+                                                  "other-liver-mets"};
+  return kTypes;
+}
+
+// The ranks of the prostate T-stage scale (docs/facts.md).
+inline std::optional<fhir::Interval> t_stage(std::string_view v) {
+  static const std::map<std::string, std::pair<double, double>, std::less<>> kScale = {
+      {"T0", {0, 0}},  {"T1a", {1, 1}}, {"T1b", {2, 2}}, {"T1c", {3, 3}}, {"T2a", {4, 4}},
+      {"T2b", {5, 5}}, {"T2c", {6, 6}}, {"T3a", {7, 7}}, {"T3b", {8, 8}}, {"T4", {9, 9}},
+      {"T1", {1, 3}},  {"T2", {4, 6}},  {"T3", {7, 8}}};
+  auto it = kScale.find(v);
+  if (it == kScale.end()) return std::nullopt;
+  return fhir::Interval{it->second.first, it->second.second, true, true};
+}
+
+// docs/facts.md as a vocabulary, so the engine tests do not depend on mappings/data.
+class FactsMdVocabulary final : public FactVocabulary {
+ public:
+  FactsMdVocabulary() {
+    using mappings::FactKind;
+    for (const char* b : {"unresectable",
+                          "poor-surgical-candidate",
+                          "extrahepatic-disease",
+                          "awaiting-liver-transplant",
+                          "ablatable-with-margin",
+                          "location-accessible",
+                          "near-complete-treatment",
+                          "systemic-therapy-failed",
+                          "metabolically-active",
+                          "bridge-to-transplant",
+                          "lymph-node-involvement",
+                          "salvage-after-radiation",
+                          "localized-disease",
+                          "rcc-histologic",
+                          "metastatic-disease",
+                          "solitary-kidney",
+                          "chronic-renal-insufficiency",
+                          "renal-preservation-necessary",
+                          "soft-tissue-sarcoma-trunk-extremity",
+                          "symptomatic"}) {
+      kinds_[b] = {FactKind::kBoolean, ""};
+    }
+    kinds_["liver-tumor-type"] = {FactKind::kCategory, ""};
+    kinds_["largest-liver-lesion"] = {FactKind::kMeasure, "cm"};
+    kinds_["largest-kidney-lesion"] = {FactKind::kMeasure, "cm"};
+    kinds_["liver-lesion-count"] = {FactKind::kMeasure, "1"};
+    kinds_["psa"] = {FactKind::kMeasure, "ng/mL"};
+    kinds_["gleason-score"] = {FactKind::kMeasure, "1"};
+    kinds_["prostate-t-stage"] = {FactKind::kOrdinal, ""};
+  }
+  bool has_fact(std::string_view id) const override { return kinds_.count(std::string(id)) > 0; }
+  std::optional<mappings::FactKind> fact_kind(std::string_view id) const override {
+    auto it = kinds_.find(std::string(id));
+    if (it == kinds_.end()) return std::nullopt;
+    return it->second.first;
+  }
+  std::string fact_unit(std::string_view id) const override {
+    auto it = kinds_.find(std::string(id));
+    return it == kinds_.end() ? "" : it->second.second;
+  }
+  bool has_category(std::string_view id, std::string_view member) const override {
+    if (id != "liver-tumor-type") return false;
+    for (const std::string& t : tumor_types()) {
+      if (t == member) return true;
+    }
+    return false;
+  }
+  std::optional<fhir::Interval> ordinal_value(std::string_view id,
+                                              std::string_view value) const override {
+    if (id != "prostate-t-stage") return std::nullopt;
+    return t_stage(value);
+  }
+  std::string fact_label(std::string_view id) const override { return std::string(id); }
+
+ private:
+  std::map<std::string, std::pair<mappings::FactKind, std::string>> kinds_;
+};
+
+// Builds a FactSheet the way mappings/ would fill it.
+class Facts {
+ public:
+  Facts& set(std::string id, mappings::Truth t) {
+    mappings::Fact f;
+    f.id = std::move(id);
+    f.kind = mappings::FactKind::kBoolean;
+    f.truth = t;
+    if (t != mappings::Truth::kUnknown) {
+      f.evidence.push_back({"Observation/" + f.id, "2026-01-15", f.id});
+    }
+    sheet_.put(std::move(f));
+    return *this;
+  }
+  Facts& yes(std::string id) { return set(std::move(id), mappings::Truth::kTrue); }
+  Facts& no(std::string id) { return set(std::move(id), mappings::Truth::kFalse); }
+
+  Facts& measure(std::string id, fhir::Interval v, std::string unit) {
+    mappings::Fact f;
+    f.id = std::move(id);
+    f.kind = mappings::FactKind::kMeasure;
+    f.measure = v;
+    f.unit = std::move(unit);
+    f.evidence.push_back({"Observation/" + f.id, "2026-01-10", "measured"});
+    sheet_.put(std::move(f));
+    return *this;
+  }
+  Facts& measure(std::string id, double v, std::string unit) {
+    return measure(std::move(id), fhir::Interval::point(v), std::move(unit));
+  }
+  Facts& size_cm(double v) { return measure("largest-liver-lesion", v, "cm"); }
+  Facts& count(double n) { return measure("liver-lesion-count", n, "1"); }
+
+  Facts& stage(const std::string& s) {
+    mappings::Fact f;
+    f.id = "prostate-t-stage";
+    f.kind = mappings::FactKind::kOrdinal;
+    f.measure = t_stage(s);  // TX: nullopt
+    f.display = s;
+    f.evidence.push_back({"Observation/stage", "2026-01-10", s});
+    sheet_.put(std::move(f));
+    return *this;
+  }
+
+  // A definite diagnosis: that member true, the others false.
+  Facts& tumor(const std::string& type) {
+    std::map<std::string, mappings::Truth> c;
+    for (const std::string& t : tumor_types()) {
+      c[t] = t == type ? mappings::Truth::kTrue : mappings::Truth::kFalse;
+    }
+    return tumors(c, type);
+  }
+  // Liver malignancy of unspecified type (C22.9): every member unknown, with evidence.
+  Facts& unspecified_liver_malignancy() {
+    std::map<std::string, mappings::Truth> c;
+    for (const std::string& t : tumor_types()) c[t] = mappings::Truth::kUnknown;
+    return tumors(c, "liver malignancy, primary or secondary unknown");
+  }
+  // Liver metastases of unknown primary: HCC and ICC false, metastases unknown.
+  Facts& metastases_unknown_primary() {
+    std::map<std::string, mappings::Truth> c;
+    for (const std::string& t : tumor_types()) {
+      c[t] = t == "hcc" || t == "icc" ? mappings::Truth::kFalse : mappings::Truth::kUnknown;
+    }
+    return tumors(c, "liver metastases of unknown primary");
+  }
+  Facts& tumors(std::map<std::string, mappings::Truth> members, std::string display) {
+    mappings::Fact f;
+    f.id = "liver-tumor-type";
+    f.kind = mappings::FactKind::kCategory;
+    f.categories = std::move(members);
+    f.display = std::move(display);
+    f.evidence.push_back({"Condition/dx", "2025-12-01", f.display});
+    sheet_.put(std::move(f));
+    return *this;
+  }
+
+  const mappings::FactSheet& sheet() const { return sheet_; }
+  operator const mappings::FactSheet&() const { return sheet_; }  // NOLINT
+
+ private:
+  mappings::FactSheet sheet_;
+};
+
+// The bundled policies, loaded once against docs/facts.md.
+inline const PolicyLibrary& library() {
+  static const PolicyLibrary* lib = [] {
+    FactsMdVocabulary vocabulary;
+    Result<PolicyLibrary> r = PolicyLibrary::load(policy_dir(), vocabulary);
+    if (!r) {
+      fprintf(stderr, "cannot load bundled policies: %s\n", r.error().to_string().c_str());
+      abort();
+    }
+    return new PolicyLibrary(std::move(*r));
+  }();
+  return *lib;
+}
+
+inline const Payer& payer(std::string_view id) {
+  for (const Payer& p : library().payers()) {
+    if (p.id == id) return p;
+  }
+  fprintf(stderr, "no payer %s\n", std::string(id).c_str());
+  abort();
+}
+
+struct Documents {
+  std::vector<mappings::DocumentFinding> findings;
+  Documents& found(std::string code, std::string date = "2026-01-20") {
+    findings.push_back({std::move(code),
+                        true,
+                        "DocumentReference/" + std::string("d") + std::to_string(findings.size()),
+                        std::move(date),
+                        {}});
+    return *this;
+  }
+  Documents& missing(std::string code) {
+    findings.push_back({std::move(code), false, "", "", {}});
+    return *this;
+  }
+};
+
+// Evaluates an order for `code` for the payer's policy that lists it.
+inline Determination decide(std::string_view payer_id, std::string_view lob, std::string code,
+                            const mappings::FactSheet& facts, const Documents& docs = {}) {
+  const Payer& p = payer(payer_id);
+  const Policy* policy = library().policy_for(p, code);
+  if (policy == nullptr) {
+    fprintf(stderr, "no policy of %s for %s\n", std::string(payer_id).c_str(), code.c_str());
+    abort();
+  }
+  mappings::OrderContext order;
+  order.billing_code = std::move(code);
+  return library().evaluate(*policy, p, lob, order, facts, docs.findings);
+}
+
+inline bool contains(const std::vector<std::string>& list, std::string_view needle) {
+  for (const std::string& s : list) {
+    if (s.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+inline std::string all_text(const std::vector<std::string>& list) {
+  std::string out;
+  for (const std::string& s : list) out += s + "\n";
+  return out;
+}
+
+}  // namespace cryo::policies::testing
+
+#include <gtest/gtest.h>
+
+namespace cryo::policies::testing {
+
+// The CRD coverage-information invariants (spec-crd §6.3 q2, q3, q6) and the reading guide's
+// rules for which fields go together.
+inline ::testing::AssertionResult crd_consistent(const Determination& d) {
+  auto fail = [&](std::string_view why) {
+    return ::testing::AssertionFailure()
+           << why << " [covered=" << d.covered << " pa=" << d.pa_needed << " doc=" << d.doc_needed
+           << " purpose=" << d.doc_purpose << " info=" << d.info_needed << "]";
+  };
+  if (d.covered != "covered" && d.covered != "not-covered" && d.covered != "conditional") {
+    return fail("covered is not a CRD code");
+  }
+  if (d.covered == "not-covered" && !d.pa_needed.empty()) return fail("q2: not-covered with pa");
+  if (d.covered == "not-covered" && !d.doc_needed.empty()) return fail("not-covered with doc");
+  if (d.covered == "conditional" && d.info_needed.empty()) return fail("q3: no info-needed");
+  if (d.info_needed == "OTH" && d.reasons.empty()) return fail("q6: OTH without reason");
+  if (d.covered != "covered" && d.reasons.empty()) return fail("no reason");
+  if (d.doc_needed.empty() != d.doc_purpose.empty()) return fail("doc-purpose without doc");
+  if (!d.doc_needed.empty() && d.doc_needed != "clinical") return fail("doc-needed not clinical");
+  if (d.doc_purpose == "withpa" && d.pa_needed != "auth-needed") return fail("withpa without PA");
+  if (d.doc_purpose == "withclaim" && d.pa_needed == "auth-needed") return fail("withclaim w/ PA");
+  if (d.covered == "covered" && d.pa_needed != "no-auth" && d.pa_needed != "auth-needed") {
+    return fail("covered without a pa-needed value");
+  }
+  if (d.pa_needed == "conditional" && (d.covered != "conditional" || !d.doc_needed.empty())) {
+    return fail("program rule must be conditional without doc-needed");
+  }
+  for (const std::string& r : d.reasons) {
+    if (r.empty()) return fail("empty reason text (q7)");
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace cryo::policies::testing
