@@ -79,8 +79,21 @@ void criteria(std::string& out, const std::string& criteria_json) {
         out += html_escape(fact);
         out += "</code>";
       }
+      std::string_view condition = string_member(r, "condition");
+      if (!condition.empty()) {
+        out += " &mdash; ";
+        out += html_escape(condition);
+      }
       out += "</td>" + value_cell(string_member(r, "value")) + "<td>";
       out += html_escape(string_member(r, "observed"));
+      if (r.IsObject() && r.HasMember("notes") && r["notes"].IsArray()) {
+        for (const auto& n : r["notes"].GetArray()) {
+          if (!n.IsString()) continue;
+          out += "<br><small>";
+          out += html_escape(std::string_view(n.GetString(), n.GetStringLength()));
+          out += "</small>";
+        }
+      }
       out += "</td><td>";
       if (r.IsObject() && r.HasMember("evidence") && r["evidence"].IsArray()) {
         bool first = true;

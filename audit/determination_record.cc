@@ -51,9 +51,18 @@ std::string criteria_json(const policies::Determination& d) {
       w.Int(row.depth);
       str(w, "label", row.label);
       str(w, "fact", row.fact);
+      if (!row.role.empty()) str(w, "role", row.role);
+      if (!row.condition.empty()) str(w, "condition", row.condition);
       w.Key("value");
       w.String(truth(row.value));
       str(w, "observed", row.observed);
+      if (!row.notes.empty()) {
+        w.Key("notes");
+        w.StartArray();
+        for (const std::string& n : row.notes)
+          w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
+        w.EndArray();
+      }
       w.Key("evidence");
       w.StartArray();
       for (const mappings::Evidence& e : row.evidence) {

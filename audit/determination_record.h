@@ -6,9 +6,11 @@
 // criteria_json is a JSON array with one object per evaluated policy section:
 //   [{"section": "hcc", "title": "...", "indication": "true", "codeListed": true,
 //     "criteria": "true", "result": "true",
-//     "rows": [{"depth": 0, "label": "...", "fact": "largest-liver-lesion", "value": "true",
-//               "observed": "4.2 cm",
+//     "rows": [{"depth": 0, "label": "...", "fact": "largest-liver-lesion",
+//               "role": "criteria", "condition": "≤ 5 cm", "value": "true",
+//               "observed": "4.2 cm", "notes": ["..."],
 //               "evidence": [{"reference": "Observation/obs-7", "date": "2026-02-01"}]}]}]
+// ("role", "condition" and "notes" only when set).
 // A program (line-of-business) rule with no sections gives
 //   [{"section": "", "title": "<basis>", "result": "...", "rows": []}] only when basis is set,
 // otherwise "[]". Evidence keeps references and dates, not the resources' text: the request

@@ -265,6 +265,9 @@ class Store final : public AuditStore {
 
   Result<RecordOutcome> record(HookRecord call) override {
     if (call.hook_instance.empty()) return Error{"hookInstance", "missing"};
+    if (call.received_at == TimePoint{}) {
+      call.received_at = std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
+    }
     auto request = json::strip_authorization(std::move(call.request_json));
     if (!request) return request.error();
     call.request_json = std::move(*request);

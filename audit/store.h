@@ -69,8 +69,8 @@ struct HookRecord {
   std::string hook_instance;  // unique: a second record() of the same one is a no-op
   std::string hook;           // "order-sign"
   std::string service_id;     // "cryoablation-crd"
-  TimePoint received_at{};
-  std::string client_iss;  // the client's JWT issuer
+  TimePoint received_at{};    // the epoch (unset) means "now"
+  std::string client_iss;     // the client's JWT issuer
   std::string patient_id;
   std::string payer_id;
   std::string line_of_business;
@@ -134,6 +134,8 @@ class AuditStore {
   virtual Result<RecordOutcome> record(HookRecord call) = 0;
 
   // The stored call for a hookInstance (with its response, to answer a retry identically).
+  // Answer a retry from it only when its client_iss (and patient) match the retrying request:
+  // a hookInstance is not a secret.
   virtual Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) = 0;
 
   // The determination handed out under a coverage-assertion-id, with its hook call.

@@ -133,9 +133,27 @@ bool exists(pid_t pid) {
   return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
 
+// Removes what test runs that were killed outright left behind: directories of ours whose
+// postmaster no longer runs, once they are old enough not to be a server still starting.
+void remove_stale_servers() {
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("cryo-audit-pg-") || !e.is_directory(ec)) continue;
+    auto mtime = fs::last_write_time(e.path(), ec);
+    if (ec || now - mtime < 10min) continue;
+    std::string pidfile = read_file(e.path() / "data" / "postmaster.pid");
+    pid_t pid = static_cast<pid_t>(std::atoi(pidfile.c_str()));
+    if (pid > 0 && exists(pid)) continue;
+    fs::remove_all(e.path(), ec);
+  }
+}
+
 }  // namespace
 
 Result<PgServer> start_pg_server(Lifetime lifetime, bool fast) {
+  remove_stale_servers();
   auto bin = bin_dir();
   if (!bin) return bin.error();
   auto as = run_as();

@@ -54,7 +54,8 @@ AssertionRecord sample() {
   a.determination.pa_needed = "auth-needed";
   a.determination.criteria_json =
       R"([{"section":"hcc","title":"Hepatocellular <b>carcinoma</b>","result":"true","rows":[)"
-      R"({"depth":1,"label":"Lesion & size","fact":"largest-liver-lesion","value":"true",)"
+      R"({"depth":1,"label":"Lesion & size","fact":"largest-liver-lesion","condition":"<= 5",)"
+      R"("value":"true","notes":["<i>x</i>"],)"
       R"("observed":"<script>alert(1)</script>","evidence":[{"reference":"Observation/o'7",)"
       R"("date":"2026-02-01"}]}]}])";
   return a;
@@ -66,6 +67,8 @@ TEST(AssertionPage, EscapesEveryStoredValue) {
   EXPECT_EQ(html.find("<b>"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(html.find("Lesion &amp; size"), std::string::npos);
+  EXPECT_NE(html.find("&lt;= 5"), std::string::npos);
+  EXPECT_NE(html.find("&lt;i&gt;x&lt;/i&gt;"), std::string::npos);
   EXPECT_NE(html.find("Observation/o&#39;7 (2026-02-01)"), std::string::npos);
   EXPECT_NE(html.find("pat-&quot;1&quot;"), std::string::npos);
   EXPECT_NE(html.find("hi-&lt;1&gt;"), std::string::npos);
@@ -104,6 +107,9 @@ TEST(DeterminationRecord, KeepsEveryCriterionWithItsEvidenceReferences) {
   leaf.fact = "largest-liver-lesion";
   leaf.value = mappings::Truth::kTrue;
   leaf.observed = "4.2 cm";
+  leaf.role = "criteria";
+  leaf.condition = "<= 5 cm";
+  leaf.notes.push_back("two measurements disagree");
   leaf.evidence.push_back({"Observation/obs-7", "2026-02-01", "Tumor size 42 mm"});
   s.rows = {all, leaf};
   d.sections.push_back(s);
@@ -120,6 +126,10 @@ TEST(DeterminationRecord, KeepsEveryCriterionWithItsEvidenceReferences) {
   ASSERT_EQ(rows.Size(), 2u);
   EXPECT_STREQ(rows[1]["fact"].GetString(), "largest-liver-lesion");
   EXPECT_STREQ(rows[1]["value"].GetString(), "true");
+  EXPECT_STREQ(rows[1]["condition"].GetString(), "<= 5 cm");
+  EXPECT_STREQ(rows[1]["role"].GetString(), "criteria");
+  EXPECT_STREQ(rows[1]["notes"][0].GetString(), "two measurements disagree");
+  EXPECT_FALSE(rows[0].HasMember("condition"));
   EXPECT_STREQ(rows[1]["evidence"][0]["reference"].GetString(), "Observation/obs-7");
   // References and dates only: the resources' text stays in the stored request.
   EXPECT_FALSE(rows[1]["evidence"][0].HasMember("text"));
