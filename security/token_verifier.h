@@ -1,0 +1,90 @@
+// Verifies the JWT a CDS client sends with every call (CDS Hooks 2.0 "Trusting CDS Clients").
+//
+// A token is accepted only when all of these hold:
+//   - the Authorization header is "Bearer <compact JWS>" (strict base64url, three parts);
+//   - header: `alg` is one of the configured algorithms (never "none" or HMAC), `typ` is
+//     "JWT", `kid` is present, no `crit`; `jku`, if present, is on the issuer's allowlist;
+//   - payload: `iss` is a configured issuer; `aud` (string or array) contains exactly the URL
+//     of the endpoint called; `exp` has not passed and `iat` is not in the future (both with
+//     the configured skew); exp - iat is within max_token_lifetime; `jti` is present;
+//   - the signature verifies with the issuer's key of that `kid` (from its JWKS file or URL,
+//     or the allowlisted `jku`; an unknown kid triggers one rate-limited reload);
+//   - (iss, jti) was not accepted before within the token's lifetime.
+// Cheap checks run before any key lookup or signature check; the jti is recorded only after
+// the signature verified, so forged tokens cannot fill the replay cache.
+//
+// On failure the Verdict carries a short reason for the server log; it never contains the
+// token. The HTTP layer answers 401 with `WWW-Authenticate: Bearer` and no detail.
+//
+//   auto verifier = TokenVerifier::create(trust_config);
+//   if (!verifier) { /* configuration or JWKS file error */ }
+//   Verdict v = (*verifier)->verify(req.get_header_value("Authorization"),
+//                                   "https://crd.example.org/cds-services/cryo-order-sign");
+//   if (!v) { log::warn("client token refused", {{"reason", v.reason}, {"iss", v.issuer}}); }
+//
+// Thread safety: verify() may be called concurrently from any number of threads. No lock is
+// held during signature verification; key sets are shared immutable snapshots and the replay
+// cache is sharded.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "security/config.h"
+#include "security/jwks.h"
+#include "security/replay_cache.h"
+
+namespace cryo::security {
+
+struct Verdict {
+  bool ok = false;
+  std::string issuer;  // the token's iss (unverified when !ok; empty if unreadable)
+  std::string jti;     // the token's jti (unverified when !ok; empty if unreadable)
+  std::string reason;  // why it was refused, for the log; empty when ok
+
+  explicit operator bool() const { return ok; }
+};
+
+class TokenVerifier {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+  // Builds a verifier. JWKS files are loaded now (an unreadable or invalid file is an Error
+  // naming it); JWKS URLs are fetched on first use. `clock` defaults to the system clock.
+  static Result<std::unique_ptr<TokenVerifier>> create(TrustConfig config, Clock clock = {});
+
+  // Checks the value of an Authorization header for a call to the endpoint whose absolute URL
+  // is `audience_url` (discovery ".../cds-services", a service ".../cds-services/{id}",
+  // feedback ".../cds-services/{id}/feedback").
+  Verdict verify(std::string_view authorization_header, std::string_view audience_url);
+
+  // Whether any issuer is configured. With none, no token verifies; the server may then take
+  // unsigned calls, but only while it listens on loopback (see bind_address.h).
+  bool has_issuers() const { return !issuers_.empty(); }
+
+  TokenVerifier(const TokenVerifier&) = delete;
+  TokenVerifier& operator=(const TokenVerifier&) = delete;
+
+ private:
+  struct Issuer {
+    IssuerConfig config;
+    std::shared_ptr<JwksSource> keys;                                     // jwks_file or jwks_url
+    std::map<std::string, std::shared_ptr<JwksSource>, std::less<>> jku;  // allowlisted jku
+  };
+
+  TokenVerifier(TrustConfig config, Clock clock);
+  std::chrono::system_clock::time_point now() const;
+
+  const TrustConfig config_;
+  const Clock clock_;
+  std::map<std::string, Issuer, std::less<>> issuers_;
+  ReplayCache replay_;
+};
+
+}  // namespace cryo::security
