@@ -46,6 +46,9 @@ enum class FactKind : unsigned char { kBoolean, kMeasure, kOrdinal, kCategory };
 enum class Comparison : unsigned char { kLess, kLessOrEqual, kGreater, kGreaterOrEqual, kEqual };
 Truth compare(const std::optional<fhir::Interval>& value, Comparison op, double threshold);
 
+// A measure for people: "4.2 cm", "< 3 cm", "≥ 5 ng/mL", "3" (unit "1"), "not documented".
+std::string format_measure(const std::optional<fhir::Interval>& value, std::string_view unit);
+
 struct Evidence {
   std::string reference;  // "Observation/obs-7"; may be empty for derived values
   std::string date;       // clinical date as written, e.g. "2026-02-01"; may be empty
@@ -55,13 +58,13 @@ struct Evidence {
 struct Fact {
   std::string id;
   FactKind kind = FactKind::kBoolean;
-  Truth truth = Truth::kUnknown;                 // kBoolean
-  std::optional<fhir::Interval> measure;         // kMeasure / kOrdinal; nullopt = unknown
-  std::string unit;                              // kMeasure: UCUM unit of `measure`
-  std::string display;                           // the value for people: "4.2 cm", "T2b"
-  std::map<std::string, Truth> categories;       // kCategory: every member of the category
-  std::vector<Evidence> evidence;                // resources the value came from
-  std::vector<std::string> notes;                // conflicts, skipped measurements, ...
+  Truth truth = Truth::kUnknown;            // kBoolean
+  std::optional<fhir::Interval> measure;    // kMeasure / kOrdinal; nullopt = unknown
+  std::string unit;                         // kMeasure: UCUM unit of `measure`
+  std::string display;                      // the value for people: "4.2 cm", "T2b"
+  std::map<std::string, Truth> categories;  // kCategory: every member of the category
+  std::vector<Evidence> evidence;           // resources the value came from
+  std::vector<std::string> notes;           // conflicts, skipped measurements, ...
 
   // Whether the record said anything usable about this fact.
   bool known() const;

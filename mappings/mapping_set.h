@@ -28,6 +28,7 @@
 #include "fhir/datetime.h"
 #include "fhir/json.h"
 #include "fhir/resource_index.h"
+#include "mappings/coverage_reader.h"
 #include "mappings/fact.h"
 
 namespace cryo::mappings {
@@ -41,7 +42,7 @@ struct OrderContext {
 
 // Whether a required document type was found in the record within the window.
 struct DocumentFinding {
-  std::string code;       // the LOINC document type asked for, e.g. "28626-0"
+  std::string code;  // the LOINC document type asked for, e.g. "28626-0"
   bool found = false;
   std::string reference;  // the latest matching DocumentReference/DiagnosticReport
   std::string date;       // its clinical date as written
@@ -50,8 +51,8 @@ struct DocumentFinding {
 
 // One prefetch template the service declares in discovery.
 struct PrefetchTemplate {
-  std::string key;       // e.g. "coverage"
-  std::string query;     // e.g. "Coverage?patient={{context.patientId}}&status=active"
+  std::string key;    // e.g. "coverage"
+  std::string query;  // e.g. "Coverage?patient={{context.patientId}}&status=active"
 };
 
 // A code of the service's own criteria CodeSystem.
@@ -82,6 +83,12 @@ class MappingSet {
   std::vector<DocumentFinding> find_documents(const fhir::ResourceIndex& record,
                                               std::span<const std::string> codes,
                                               const fhir::DateRange& window) const;
+  // Same, for the patient `patient_id` (documents of other patients never count). The form
+  // above takes the patient from the record's single Patient resource, if there is one.
+  std::vector<DocumentFinding> find_documents(const fhir::ResourceIndex& record,
+                                              std::span<const std::string> codes,
+                                              const fhir::DateRange& window,
+                                              std::string_view patient_id) const;
 
   // What the policy loader needs to validate criteria.
   bool has_fact(std::string_view id) const;
@@ -100,6 +107,13 @@ class MappingSet {
 
   // The service's criteria CodeSystem concepts (data: mappings/data/criteria-codesystem.json).
   const std::vector<CriteriaConcept>& criteria_concepts() const;
+  // The criteria CodeSystem resource as stored (FHIR JSON), to serve at GET /CodeSystem/criteria,
+  // and its canonical URL.
+  const std::string& criteria_codesystem_json() const;
+  const std::string& criteria_system() const;
+
+  // The organ an order's billing code treats ("liver", "kidney", ...), or "" when none.
+  std::string organ_for_billing_code(std::string_view cpt) const;
 
   // The billing codes (CPT) an order carries: code.coding[] with the CPT system, plus the
   // CRD billing-options extension on `code`.
@@ -110,7 +124,13 @@ class MappingSet {
   static fhir::DateRange date_of_service(const fhir::Json& order, fhir::Instant received);
 
  private:
-  struct Data;
+  friend CoverageReading read_coverage(const fhir::ResourceIndex& record,
+                                       const MappingSet& mappings);
+
+ public:
+  struct Data;  // parsed data files (mappings/detail/model.h); opaque to other modules
+
+ private:
   std::unique_ptr<Data> data_;
 };
 

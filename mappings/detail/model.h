@@ -1,0 +1,161 @@
+// The parsed form of mappings/data: fact definitions and shared reading rules.
+//
+// Internal to mappings/: built once by MappingSet::load() (loader.cc), read by extraction
+// (extract.cc), document search and coverage reading. Every code set is built at load time.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fhir/coding.h"
+#include "fhir/json.h"
+#include "fhir/quantity.h"
+#include "mappings/fact.h"
+#include "mappings/mapping_set.h"
+
+namespace cryo::mappings::detail {
+
+inline constexpr size_t kNone = static_cast<size_t>(-1);
+
+// The kinds of rule a fact source may use; each is implemented once in extract.cc.
+enum class Rule : unsigned char {
+  kBooleanObservation,       // Observation with the code: valueBoolean or yes/no answer
+  kCodedObservation,         // Observation with the code: valueCodeableConcept in true/false
+  kFindingObservation,       // Observation whose code is the finding: true unless it says no
+  kConditionPresence,        // an active Condition with the code makes the fact true
+  kOrderReason,              // the order's reasonCode holds the code: true
+  kConditionClassification,  // active Conditions of a family classify true/false/unknown
+  kLatestQuantity,           // latest usable quantity of an Observation with the code
+  kLargestLesion,            // largest lesion of an organ, latest per lesion
+  kLesionCount,              // explicit count, else distinct lesions of an organ
+  kOrdinalObservation,       // Observation valueCodeableConcept on the fact's ordinal scale
+  kConditionCategory,        // category members from diagnoses (tumor type)
+};
+
+struct SizePattern {
+  fhir::CodeSet code;       // Observation.code
+  fhir::CodeSet component;  // empty: the Observation's own valueQuantity
+};
+
+struct Diagnosis {
+  fhir::CodeSet codes;
+  std::string member;                // definite: this member true, the others false
+  std::vector<std::string> unknown;  // indeterminate: these members unknown, the others false
+  bool yields_to_definite = false;   // ignored when a definite diagnosis is present
+};
+
+struct PrimaryClass {
+  std::string member;
+  fhir::CodeSet codes;
+};
+
+struct Metastases {
+  bool present = false;
+  fhir::CodeSet codes;
+  std::string extension_url;
+  std::vector<PrimaryClass> primaries;
+  std::vector<std::string> unknown_primary;
+};
+
+struct Source {
+  Rule rule = Rule::kBooleanObservation;
+  fhir::CodeSet codes;
+  fhir::CodeSet true_codes;
+  fhir::CodeSet false_codes;
+  fhir::CodeSet family;
+  size_t organ = kNone;              // index into Model::organs
+  std::vector<SizePattern> sizes;    // kLargestLesion
+  fhir::CodeSet count_codes;         // kLesionCount
+  size_t size_fact = kNone;          // kLesionCount: the largest-lesion fact it reuses
+  std::vector<Diagnosis> diagnoses;  // kConditionCategory
+  Metastases metastases;             // kConditionCategory
+};
+
+struct Member {
+  std::string id;
+  std::string label;
+};
+
+struct OrdinalValue {
+  std::string value;
+  fhir::CodeSet codes;
+  std::optional<fhir::Interval> ranks;  // nullopt: the value means "cannot be assessed"
+};
+
+struct FactDef {
+  std::string id;
+  std::string label;
+  FactKind kind = FactKind::kBoolean;
+  std::string unit;
+  bool closed_world = false;
+  std::vector<Member> members;       // kCategory
+  std::vector<std::string> scale;    // kOrdinal: ranks in order
+  std::vector<OrdinalValue> values;  // kOrdinal
+  std::vector<Source> sources;
+};
+
+struct Organ {
+  std::string id;
+  std::string label;
+  fhir::CodeSet billing;
+  fhir::CodeSet locations;
+};
+
+struct FieldRule {
+  std::string field;
+  std::vector<std::string> values;
+};
+
+struct StatusRule {
+  std::string resource_type;
+  std::string use;  // "" for the general rule; e.g. "linked-primary"
+  std::vector<FieldRule> void_when;
+  std::vector<FieldRule> valid_only;
+};
+
+struct CoverageRules {
+  std::string plan_system;
+  std::string plan_code;
+  std::vector<std::string> type_systems;
+  std::vector<std::pair<std::string, std::string>> type_prefixes;  // prefix -> line of business
+  std::string default_line;
+};
+
+}  // namespace cryo::mappings::detail
+
+namespace cryo::mappings {
+
+struct MappingSet::Data {
+  std::vector<detail::FactDef> facts;
+  std::unordered_map<std::string, size_t> fact_index;
+  std::vector<detail::Organ> organs;
+  std::vector<detail::StatusRule> status_rules;
+  fhir::CodeSet yes;
+  fhir::CodeSet no;
+  std::vector<fhir::UnitConversion> conversions;
+  std::string document_system;
+  detail::CoverageRules coverage;
+  std::vector<PrefetchTemplate> prefetch;
+  std::vector<CriteriaConcept> concepts;
+  std::string criteria_system;
+  std::string criteria_codesystem_json;
+
+  const detail::FactDef* fact(std::string_view id) const {
+    auto it = fact_index.find(std::string(id));
+    return it == fact_index.end() ? nullptr : &facts[it->second];
+  }
+
+  // Whether a status rule makes `resource` void. `use` selects a special-purpose rule
+  // (falling back to the general rule for the type when there is none).
+  bool is_void(const fhir::Json& resource, std::string_view use = {}) const;
+
+  // The organ an order's billing code treats, or nullptr.
+  const detail::Organ* organ_for_billing(std::string_view cpt) const;
+};
+
+}  // namespace cryo::mappings

@@ -1,0 +1,759 @@
+// MappingSet::extract: each kind of rule, implemented once, parameterised by the data.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fhir/datetime.h"
+#include "mappings/detail/model.h"
+#include "mappings/mapping_set.h"
+
+namespace cryo::mappings {
+namespace {
+
+using detail::FactDef;
+using detail::Rule;
+using detail::Source;
+using fhir::CodeSet;
+using fhir::DateRange;
+using fhir::Json;
+using fhir::member;
+using fhir::ResourceIndex;
+using fhir::string_or_empty;
+
+// A resource that passed the status rules and belongs to the patient, with its clinical date
+// and its position in input order.
+struct Item {
+  const Json* r = nullptr;
+  std::optional<DateRange> date;
+  size_t pos = 0;
+  std::string ref() const { return ResourceIndex::key_of(*r); }
+  std::string date_text() const { return date ? date->text : std::string(); }
+  std::string where() const {
+    std::string s = ref();
+    if (date) s += " (" + date->text + ")";
+    return s;
+  }
+};
+
+// Whether `candidate` (met later in input order) replaces `best` as the latest: a later
+// clinical date, or an equal one (ties: the later in input order). Dated beats undated.
+bool replaces(const Item& candidate, const Item* best) {
+  if (best == nullptr) return true;
+  if (candidate.date && best->date) return !fhir::ends_after(*best->date, *candidate.date);
+  if (candidate.date) return true;
+  return !best->date;
+}
+
+// "C78.0 Secondary malignant neoplasm of lung": the matching coding (or the first), with its
+// display, else the concept_json's text.
+std::string coding_text(const Json* concept_json, const CodeSet* set) {
+  if (concept_json == nullptr) return {};
+  const Json* chosen = nullptr;
+  for (const Json& coding : fhir::items(member(*concept_json, "coding"))) {
+    if (chosen == nullptr) chosen = &coding;
+    if (set != nullptr && set->matches(coding)) {
+      chosen = &coding;
+      break;
+    }
+  }
+  if (chosen == nullptr) chosen = concept_json;  // a bare Coding
+  std::string out(string_or_empty(member(*chosen, "code")));
+  std::string_view display = string_or_empty(member(*chosen, "display"));
+  if (display.empty()) display = string_or_empty(member(*concept_json, "text"));
+  if (!display.empty()) out += out.empty() ? std::string(display) : " " + std::string(display);
+  return out;
+}
+
+std::string yes_no(Truth t) {
+  switch (t) {
+    case Truth::kTrue:
+      return "yes";
+    case Truth::kFalse:
+      return "no";
+    default:
+      return "not documented";
+  }
+}
+
+bool is_observation_rule(Rule r) {
+  return r == Rule::kBooleanObservation || r == Rule::kCodedObservation ||
+         r == Rule::kFindingObservation;
+}
+
+fhir::Interval max_of(const fhir::Interval& a, const fhir::Interval& b) {
+  fhir::Interval m;
+  if (a.low > b.low) {
+    m.low = a.low;
+    m.low_closed = a.low_closed;
+  } else if (b.low > a.low) {
+    m.low = b.low;
+    m.low_closed = b.low_closed;
+  } else {
+    m.low = a.low;
+    m.low_closed = a.low_closed && b.low_closed;
+  }
+  if (a.high > b.high) {
+    m.high = a.high;
+    m.high_closed = a.high_closed;
+  } else if (b.high > a.high) {
+    m.high = b.high;
+    m.high_closed = b.high_closed;
+  } else {
+    m.high = a.high;
+    m.high_closed = a.high_closed || b.high_closed;
+  }
+  return m;
+}
+
+class Extractor {
+ public:
+  Extractor(const MappingSet::Data& d, const ResourceIndex& record, const OrderContext& order)
+      : d_(d), record_(record), order_(order) {
+    std::string billing = order.billing_code;
+    if (order.order != nullptr) {
+      if (billing.empty()) {
+        for (const std::string& c : MappingSet::billing_codes(*order.order)) {
+          if (d.organ_for_billing(c) != nullptr) {
+            billing = c;
+            break;
+          }
+        }
+      }
+      std::string_view type, id;
+      if (fhir::split_reference(
+              string_or_empty(member(member(*order.order, "subject"), "reference")), type, id) &&
+          type == "Patient") {
+        patient_id_ = std::string(id);
+      }
+    }
+    order_organ_ = d.organ_for_billing(billing);
+    if (patient_id_.empty()) {
+      auto patients = record.of_type("Patient");
+      if (patients.size() == 1)
+        patient_id_ = std::string(string_or_empty(member(*patients[0], "id")));
+    }
+  }
+
+  Fact evaluate(const FactDef& f) {
+    switch (f.kind) {
+      case FactKind::kBoolean:
+        return boolean(f);
+      case FactKind::kMeasure:
+        return measure(f);
+      case FactKind::kOrdinal:
+        return ordinal(f);
+      case FactKind::kCategory:
+        return category(f);
+    }
+    return Fact::boolean(f.id, Truth::kUnknown);
+  }
+
+ private:
+  // ---- the record, filtered once per call ----
+
+  bool belongs(const Json& r) const {
+    if (patient_id_.empty()) return true;
+    const Json* subject = member(r, "subject");
+    if (subject == nullptr) subject = member(r, "patient");
+    std::string_view ref = string_or_empty(member(subject, "reference"));
+    if (ref.empty()) return true;
+    std::string_view type, id;
+    if (fhir::split_reference(ref, type, id)) return type == "Patient" && id == patient_id_;
+    const Json* target = record_.resolve(ref, &r);
+    if (target == nullptr) return true;
+    return string_or_empty(member(*target, "resourceType")) == "Patient" &&
+           string_or_empty(member(*target, "id")) == patient_id_;
+  }
+
+  const std::vector<Item>& valid(std::string_view type, std::optional<std::vector<Item>>& cache) {
+    if (!cache) {
+      cache.emplace();
+      size_t pos = 0;
+      for (const Json* r : record_.of_type(type)) {
+        ++pos;
+        if (d_.is_void(*r) || !belongs(*r)) continue;
+        cache->push_back(Item{r, fhir::clinical_date(*r), pos});
+      }
+    }
+    return *cache;
+  }
+  const std::vector<Item>& observations() { return valid("Observation", observations_); }
+  const std::vector<Item>& conditions() { return valid("Condition", conditions_); }
+  const std::vector<Item>& body_structures() { return valid("BodyStructure", body_structures_); }
+
+  Evidence evidence(const Item& item, std::string text) const {
+    return Evidence{item.ref(), item.date_text(), std::move(text)};
+  }
+
+  // ---- boolean facts ----
+
+  std::optional<bool> answer(const Json* concept_json) const {
+    if (concept_json == nullptr) return std::nullopt;
+    if (d_.yes.matches(*concept_json)) return true;
+    if (d_.no.matches(*concept_json)) return false;
+    return std::nullopt;
+  }
+
+  // What one Observation says for a boolean source; nullopt when it has no usable value.
+  std::optional<bool> read_boolean(const Source& src, const Json& obs) const {
+    const Json* b = member(obs, "valueBoolean");
+    const Json* cc = member(obs, "valueCodeableConcept");
+    switch (src.rule) {
+      case Rule::kBooleanObservation:
+        if (b != nullptr && b->IsBool()) return b->GetBool();
+        return answer(cc);
+      case Rule::kCodedObservation:
+        if (cc == nullptr) return std::nullopt;
+        if (src.true_codes.matches(*cc)) return true;
+        if (src.false_codes.matches(*cc)) return false;
+        return std::nullopt;
+      case Rule::kFindingObservation:
+        if (b != nullptr && b->IsBool()) return b->GetBool();
+        if (auto a = answer(cc)) return a;
+        return true;  // the finding itself was recorded
+      default:
+        return std::nullopt;
+    }
+  }
+
+  std::string observation_value_text(const Json& obs) const {
+    if (const Json* b = member(obs, "valueBoolean"); b != nullptr && b->IsBool()) {
+      return b->GetBool() ? "yes" : "no";
+    }
+    if (const Json* cc = member(obs, "valueCodeableConcept")) {
+      if (auto a = answer(cc)) return *a ? "yes" : "no";
+      return coding_text(cc, nullptr);
+    }
+    return "recorded";
+  }
+
+  Truth classify(const Source& src, std::vector<Evidence>& ev) {
+    bool any = false, any_true = false, all_false = true;
+    for (const Item& c : conditions()) {
+      const Json* code = member(*c.r, "code");
+      if (code == nullptr || !src.family.matches(*code)) continue;
+      any = true;
+      ev.push_back(evidence(c, "Condition " + coding_text(code, &src.family) + " (active)"));
+      if (src.true_codes.matches(*code)) {
+        any_true = true;
+      } else if (!src.false_codes.matches(*code)) {
+        all_false = false;
+      }
+    }
+    if (any_true) return Truth::kTrue;
+    if (any && all_false) return Truth::kFalse;
+    return Truth::kUnknown;
+  }
+
+  Fact boolean(const FactDef& f) {
+    Fact fact = Fact::boolean(f.id, Truth::kUnknown);
+    std::vector<Evidence> support;  // active Conditions / order reasons: make it true
+    std::vector<Evidence> classified_ev;
+    Truth classified = Truth::kUnknown;
+    bool has_classification = false, has_observation_sources = false;
+    for (const Source& src : f.sources) {
+      switch (src.rule) {
+        case Rule::kConditionPresence:
+          for (const Item& c : conditions()) {
+            const Json* code = member(*c.r, "code");
+            if (code != nullptr && src.codes.matches(*code)) {
+              support.push_back(
+                  evidence(c, "Condition " + coding_text(code, &src.codes) + " (active)"));
+            }
+          }
+          break;
+        case Rule::kOrderReason:
+          if (order_.order != nullptr) {
+            for (const Json& reason : fhir::items(member(*order_.order, "reasonCode"))) {
+              if (src.codes.matches(reason)) {
+                support.push_back(Evidence{ResourceIndex::key_of(*order_.order),
+                                           order_.date_of_service.text,
+                                           "Order reason: " + coding_text(&reason, &src.codes)});
+              }
+            }
+          }
+          break;
+        case Rule::kConditionClassification: {
+          Truth t = classify(src, classified_ev);
+          classified = has_classification ? truth_or(classified, t) : t;
+          has_classification = true;
+          break;
+        }
+        default:
+          has_observation_sources = has_observation_sources || is_observation_rule(src.rule);
+          break;
+      }
+    }
+
+    // Observations: the latest usable one wins.
+    const Item* latest = nullptr;
+    bool latest_value = false;
+    if (has_observation_sources) {
+      for (const Item& item : observations()) {
+        const Json* code = member(*item.r, "code");
+        if (code == nullptr) continue;
+        for (const Source& src : f.sources) {
+          if (!is_observation_rule(src.rule) || !src.codes.matches(*code)) continue;
+          std::optional<bool> v = read_boolean(src, *item.r);
+          if (!v) {
+            fact.notes.push_back(item.where() + ": no usable value for " + f.label + "; skipped");
+          } else if (replaces(item, latest)) {
+            latest = &item;
+            latest_value = *v;
+          }
+          break;
+        }
+      }
+    }
+
+    if (!support.empty()) {
+      fact.truth = Truth::kTrue;
+      fact.evidence = support;
+      if (latest != nullptr && !latest_value) {
+        fact.evidence.push_back(evidence(*latest, f.label + ": no"));
+        fact.notes.push_back("Conflict: " + support.front().reference + " supports " + f.label +
+                             ", but " + latest->where() +
+                             " says no; the active diagnosis decides.");
+      }
+    } else if (latest != nullptr) {
+      fact.truth = latest_value ? Truth::kTrue : Truth::kFalse;
+      fact.evidence.push_back(
+          evidence(*latest, f.label + ": " + observation_value_text(*latest->r)));
+    } else if (has_classification && !classified_ev.empty()) {
+      fact.truth = classified;
+      fact.evidence = classified_ev;
+    } else if (f.closed_world) {
+      fact.truth = Truth::kFalse;
+      fact.notes.push_back("Nothing in the record indicates " + f.label + "; taken as no.");
+    }
+    fact.display = yes_no(fact.truth);
+    return fact;
+  }
+
+  // ---- measures ----
+
+  fhir::QuantityReading read_value(const Json& value_holder, std::string_view unit) const {
+    if (const Json* q = member(value_holder, "valueQuantity")) {
+      return fhir::read_quantity(*q, unit, d_.conversions);
+    }
+    fhir::QuantityReading r;
+    const Json* i = member(value_holder, "valueInteger");
+    if (i != nullptr && i->IsInt64() && unit == "1") {
+      r.value = fhir::Interval::point(static_cast<double>(i->GetInt64()));
+      r.text = std::to_string(i->GetInt64());
+      return r;
+    }
+    r.problem = "no valueQuantity";
+    return r;
+  }
+
+  Fact latest_quantity(const FactDef& f, const Source& src, Fact fact) {
+    const Item* latest = nullptr;
+    fhir::QuantityReading latest_reading;
+    for (const Item& item : observations()) {
+      const Json* code = member(*item.r, "code");
+      if (code == nullptr || !src.codes.matches(*code)) continue;
+      fhir::QuantityReading q = read_value(*item.r, f.unit);
+      if (!q.value) {
+        fact.notes.push_back(item.where() + ": " + f.label + " '" + q.text +
+                             "' skipped: " + q.problem);
+      } else if (replaces(item, latest)) {
+        latest = &item;
+        latest_reading = std::move(q);
+      }
+    }
+    if (latest != nullptr) {
+      fact.measure = latest_reading.value;
+      fact.evidence.push_back(evidence(*latest, f.label + " " + latest_reading.text));
+    }
+    return fact;
+  }
+
+  struct LesionMeasurement {
+    const Item* item;
+    std::string lesion;  // "" for the unfocused series
+    fhir::QuantityReading reading;
+  };
+
+  // The size measurements of lesions in the source's organ, in input order.
+  std::vector<LesionMeasurement> lesion_measurements(const FactDef& f, const Source& src) {
+    std::vector<LesionMeasurement> out;
+    const detail::Organ& organ = d_.organs[src.organ];
+    const bool order_treats_organ = order_organ_ == &organ;
+    for (const Item& item : observations()) {
+      const Json* code = member(*item.r, "code");
+      if (code == nullptr) continue;
+      const detail::SizePattern* pattern = nullptr;
+      for (const auto& p : src.sizes) {
+        if (p.code.matches(*code)) {
+          pattern = &p;
+          break;
+        }
+      }
+      if (pattern == nullptr) continue;
+
+      // Which lesion, and is it in this organ?
+      std::string lesion;
+      auto focus = fhir::items(member(*item.r, "focus"));
+      if (!focus.empty()) {
+        const Json& ref = focus[0];
+        const Json* target = record_.resolve(ref, item.r);
+        if (target != nullptr &&
+            string_or_empty(member(*target, "resourceType")) == "BodyStructure") {
+          const Json* location = member(*target, "location");
+          if (location != nullptr) {
+            if (!organ.locations.matches(*location)) continue;  // another organ's lesion
+          } else if (!order_treats_organ) {
+            continue;
+          }
+          lesion = ResourceIndex::key_of(*target);
+        } else {
+          // Cannot be resolved: still a distinct lesion, in the organ the order treats.
+          if (!order_treats_organ) continue;
+        }
+        if (lesion.empty()) lesion = std::string(string_or_empty(member(ref, "reference")));
+        if (lesion.empty()) {
+          lesion = std::string(string_or_empty(member(member(ref, "identifier"), "value")));
+        }
+        if (lesion.empty()) lesion = fhir::to_string(ref);
+      } else if (!order_treats_organ) {
+        continue;  // unfocused: read as the treated organ's lesion
+      }
+
+      const Json* holder = item.r;
+      if (!pattern->component.empty()) {
+        holder = nullptr;
+        for (const Json& comp : fhir::items(member(*item.r, "component"))) {
+          const Json* ccode = member(comp, "code");
+          if (ccode != nullptr && pattern->component.matches(*ccode)) {
+            holder = &comp;
+            break;
+          }
+        }
+      }
+      fhir::QuantityReading reading;
+      if (holder == nullptr) {
+        reading.problem = "no longest-dimension component";
+      } else {
+        reading = read_value(*holder, f.unit);
+      }
+      out.push_back(LesionMeasurement{&item, std::move(lesion), std::move(reading)});
+    }
+    return out;
+  }
+
+  static std::string lesion_text(const std::string& lesion) {
+    return lesion.empty() ? "no focus" : lesion;
+  }
+
+  Fact largest_lesion(const FactDef& f, const Source& src, Fact fact) {
+    std::vector<LesionMeasurement> all = lesion_measurements(f, src);
+    // Per lesion, in order of first appearance: the latest usable measurement.
+    std::vector<std::string> order;
+    std::map<std::string, const LesionMeasurement*> latest;
+    for (const LesionMeasurement& m : all) {
+      if (!m.reading.value) {
+        fact.notes.push_back(m.item->where() + ": tumor size '" + m.reading.text + "' (" +
+                             lesion_text(m.lesion) + ") skipped: " + m.reading.problem);
+        continue;
+      }
+      auto it = latest.find(m.lesion);
+      if (it == latest.end()) {
+        order.push_back(m.lesion);
+        latest.emplace(m.lesion, &m);
+      } else if (replaces(*m.item, it->second->item)) {
+        it->second = &m;
+      }
+    }
+    for (const std::string& lesion : order) {
+      const LesionMeasurement* m = latest.at(lesion);
+      fact.measure = fact.measure ? max_of(*fact.measure, *m->reading.value) : *m->reading.value;
+      fact.evidence.push_back(
+          evidence(*m->item, "Tumor size " + m->reading.text + " (" + lesion_text(lesion) + ")"));
+    }
+    return fact;
+  }
+
+  Fact lesion_count(const FactDef& f, const Source& src, Fact fact) {
+    // 1. An explicit count: the latest usable one wins.
+    Source explicit_src;
+    explicit_src.codes = src.count_codes;
+    fact = latest_quantity(f, explicit_src, std::move(fact));
+    if (fact.measure) return fact;
+
+    // 2. Distinct lesions: BodyStructures located in the organ, or distinct foci of the
+    //    organ's size observations, whichever is more. Unfocused sizes never add.
+    const detail::Organ& organ = d_.organs[src.organ];
+    std::set<std::string> structures;
+    std::vector<Evidence> structure_ev;
+    for (const Item& bs : body_structures()) {
+      const Json* location = member(*bs.r, "location");
+      if (location == nullptr || !organ.locations.matches(*location)) continue;
+      std::string key;
+      for (const Json& ident : fhir::items(member(*bs.r, "identifier"))) {
+        std::string_view value = string_or_empty(member(ident, "value"));
+        if (!value.empty()) {
+          key = std::string(string_or_empty(member(ident, "system"))) + "|" + std::string(value);
+          break;
+        }
+      }
+      if (key.empty()) key = bs.ref();
+      if (structures.insert(key).second) {
+        structure_ev.push_back(
+            evidence(bs, "Lesion in " + coding_text(location, &organ.locations)));
+      }
+    }
+    std::set<std::string> foci;
+    std::vector<Evidence> focus_ev;
+    if (src.size_fact != detail::kNone) {
+      const FactDef& size_fact = d_.facts[src.size_fact];
+      for (const LesionMeasurement& m : lesion_measurements(size_fact, size_fact.sources[0])) {
+        if (m.lesion.empty()) continue;
+        if (foci.insert(m.lesion).second) {
+          focus_ev.push_back(evidence(*m.item, "Measured lesion " + m.lesion));
+        }
+      }
+    }
+    const size_t n = std::max(structures.size(), foci.size());
+    if (n == 0) return fact;
+    fact.measure = fhir::Interval::point(static_cast<double>(n));
+    fact.evidence = structures.size() >= foci.size() ? structure_ev : focus_ev;
+    fact.notes.push_back("Counted " + std::to_string(n) + " distinct lesion(s) in the " +
+                         organ.label + " from the record; no explicit lesion count.");
+    return fact;
+  }
+
+  Fact measure(const FactDef& f) {
+    Fact fact = Fact::measured(f.id, std::nullopt, f.unit);
+    const Source& src = f.sources[0];
+    switch (src.rule) {
+      case Rule::kLatestQuantity:
+        fact = latest_quantity(f, src, std::move(fact));
+        break;
+      case Rule::kLargestLesion:
+        fact = largest_lesion(f, src, std::move(fact));
+        break;
+      case Rule::kLesionCount:
+        fact = lesion_count(f, src, std::move(fact));
+        break;
+      default:
+        break;
+    }
+    fact.display = format_measure(fact.measure, f.unit);
+    return fact;
+  }
+
+  // ---- ordinal ----
+
+  Fact ordinal(const FactDef& f) {
+    Fact fact;
+    fact.id = f.id;
+    fact.kind = FactKind::kOrdinal;
+    const Item* latest = nullptr;
+    const detail::OrdinalValue* latest_value = nullptr;
+    for (const Item& item : observations()) {
+      const Json* code = member(*item.r, "code");
+      if (code == nullptr) continue;
+      bool ours = std::any_of(f.sources.begin(), f.sources.end(),
+                              [&](const Source& s) { return s.codes.matches(*code); });
+      if (!ours) continue;
+      const Json* cc = member(*item.r, "valueCodeableConcept");
+      const detail::OrdinalValue* value = nullptr;
+      if (cc != nullptr) {
+        for (const auto& v : f.values) {
+          if (v.codes.matches(*cc)) {
+            value = &v;
+            break;
+          }
+        }
+      }
+      if (value == nullptr) {
+        fact.notes.push_back(item.where() + ": " + f.label + " value not recognised; skipped");
+      } else if (replaces(item, latest)) {
+        latest = &item;
+        latest_value = value;
+      }
+    }
+    if (latest != nullptr) {
+      fact.measure = latest_value->ranks;
+      fact.display = latest_value->value;
+      fact.evidence.push_back(evidence(*latest, f.label + ": " + latest_value->value));
+      if (!latest_value->ranks) {
+        fact.notes.push_back(f.label + " " + latest_value->value + ": cannot be assessed");
+      }
+    } else {
+      fact.display = "not documented";
+    }
+    return fact;
+  }
+
+  // ---- category (tumor type) ----
+
+  struct Assessment {
+    std::map<std::string, Truth> members;
+    bool yields = false;
+    Evidence ev;
+  };
+
+  Assessment blank(const FactDef& f) const {
+    Assessment a;
+    for (const auto& m : f.members) a.members[m.id] = Truth::kFalse;
+    return a;
+  }
+
+  Assessment metastasis(const FactDef& f, const Source& src, const Item& c, Fact& fact) {
+    const detail::Metastases& mets = src.metastases;
+    Assessment a = blank(f);
+    const Json* code = member(*c.r, "code");
+    std::string text = "Condition " + coding_text(code, &mets.codes);
+
+    auto primary_class = [&](const Json& condition) -> const detail::PrimaryClass* {
+      const Json* pcode = member(condition, "code");
+      if (pcode == nullptr) return nullptr;
+      for (const auto& pc : mets.primaries) {
+        if (pc.codes.matches(*pcode)) return &pc;
+      }
+      return nullptr;
+    };
+
+    // 1. The primary named by the related-primary extension.
+    const Json* linked = nullptr;
+    for (const Json& ext : fhir::items(member(*c.r, "extension"))) {
+      if (string_or_empty(member(ext, "url")) != mets.extension_url) continue;
+      const Json* ref = member(ext, "valueReference");
+      const Json* target = ref != nullptr ? record_.resolve(*ref, c.r) : nullptr;
+      if (target != nullptr && string_or_empty(member(*target, "resourceType")) == "Condition" &&
+          !d_.is_void(*target, "linked-primary")) {
+        linked = target;
+        break;
+      }
+    }
+    if (linked != nullptr) {
+      std::string primary_text =
+          ResourceIndex::key_of(*linked) + " " + coding_text(member(*linked, "code"), nullptr);
+      if (const detail::PrimaryClass* pc = primary_class(*linked)) {
+        a.members[pc->member] = Truth::kTrue;
+        a.ev = evidence(c, text + "; primary " + primary_text + " (related primary)");
+        return a;
+      }
+      fact.notes.push_back(c.ref() + ": related primary " + primary_text +
+                           " is not a recognised primary cancer; primary taken as unknown");
+      for (const auto& m : mets.unknown_primary) a.members[m] = Truth::kUnknown;
+      a.ev = evidence(c, text + "; primary " + primary_text + " not recognised");
+      return a;
+    }
+
+    // 2. Another active primary cancer Condition of the patient.
+    std::vector<std::string> classes;
+    std::string found;
+    for (const Item& other : conditions()) {
+      if (other.r == c.r) continue;
+      if (const detail::PrimaryClass* pc = primary_class(*other.r)) {
+        if (std::find(classes.begin(), classes.end(), pc->member) == classes.end()) {
+          classes.push_back(pc->member);
+        }
+        found += (found.empty() ? "" : ", ") + other.ref() + " " +
+                 coding_text(member(*other.r, "code"), &pc->codes);
+      }
+    }
+    if (classes.size() == 1) {
+      a.members[classes[0]] = Truth::kTrue;
+      a.ev = evidence(c, text + "; primary " + found + " (active primary Condition)");
+    } else if (classes.size() > 1) {
+      for (const auto& m : classes) a.members[m] = Truth::kUnknown;
+      a.ev = evidence(c, text + "; several active primary cancers: " + found);
+      fact.notes.push_back(c.ref() + ": several active primary cancers (" + found +
+                           "); the origin of the liver metastases is not determined");
+    } else {
+      for (const auto& m : mets.unknown_primary) a.members[m] = Truth::kUnknown;
+      a.ev = evidence(c, text + "; primary unknown");
+    }
+    return a;
+  }
+
+  Fact category(const FactDef& f) {
+    Fact fact;
+    fact.id = f.id;
+    fact.kind = FactKind::kCategory;
+    std::vector<Assessment> found;
+    for (const Source& src : f.sources) {
+      if (src.rule != Rule::kConditionCategory) continue;
+      for (const Item& c : conditions()) {
+        const Json* code = member(*c.r, "code");
+        if (code == nullptr) continue;
+        const detail::Diagnosis* dx = nullptr;
+        for (const auto& candidate : src.diagnoses) {
+          if (candidate.codes.matches(*code)) {
+            dx = &candidate;
+            break;
+          }
+        }
+        if (dx != nullptr) {
+          Assessment a = blank(f);
+          if (!dx->member.empty()) a.members[dx->member] = Truth::kTrue;
+          for (const auto& m : dx->unknown) a.members[m] = Truth::kUnknown;
+          a.yields = dx->yields_to_definite;
+          a.ev = evidence(c, "Condition " + coding_text(code, &dx->codes));
+          found.push_back(std::move(a));
+        } else if (src.metastases.present && src.metastases.codes.matches(*code)) {
+          found.push_back(metastasis(f, src, c, fact));
+        }
+      }
+    }
+    for (const auto& m : f.members) fact.categories[m.id] = Truth::kUnknown;
+    if (found.empty()) {
+      fact.display = "no liver malignancy diagnosis in the record";
+      return fact;
+    }
+    const bool definite = std::any_of(found.begin(), found.end(), [](const Assessment& a) {
+      return std::any_of(a.members.begin(), a.members.end(),
+                         [](const auto& m) { return m.second == Truth::kTrue; });
+    });
+    for (auto& [id, t] : fact.categories) t = Truth::kFalse;
+    for (const Assessment& a : found) {
+      if (definite && a.yields) {
+        fact.notes.push_back(a.ev.reference + ": " + a.ev.text +
+                             " is less specific than another diagnosis in the record; not used");
+        continue;
+      }
+      for (const auto& [id, t] : a.members) fact.categories[id] = truth_or(fact.categories[id], t);
+      fact.evidence.push_back(a.ev);
+    }
+    std::string yes, maybe;
+    for (const auto& m : f.members) {
+      Truth t = fact.categories[m.id];
+      if (t == Truth::kTrue) yes += (yes.empty() ? "" : "; ") + m.label;
+      if (t == Truth::kUnknown) maybe += (maybe.empty() ? "" : ", ") + m.label;
+    }
+    if (!yes.empty()) {
+      fact.display = yes;
+      if (!maybe.empty()) fact.display += "; possibly " + maybe;
+    } else if (!maybe.empty()) {
+      fact.display = "not determined (" + maybe + ")";
+    } else {
+      fact.display = "none";
+    }
+    return fact;
+  }
+
+  const MappingSet::Data& d_;
+  const ResourceIndex& record_;
+  const OrderContext& order_;
+  const detail::Organ* order_organ_ = nullptr;
+  std::string patient_id_;
+  std::optional<std::vector<Item>> observations_, conditions_, body_structures_;
+};
+
+}  // namespace
+
+FactSheet MappingSet::extract(const fhir::ResourceIndex& record, const OrderContext& order,
+                              std::span<const std::string> fact_ids) const {
+  Extractor x(*data_, record, order);
+  FactSheet sheet;
+  for (const std::string& id : fact_ids) {
+    if (const FactDef* f = data_->fact(id)) sheet.put(x.evaluate(*f));
+  }
+  return sheet;
+}
+
+}  // namespace cryo::mappings

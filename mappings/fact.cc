@@ -1,0 +1,149 @@
+#include "mappings/fact.h"
+
+namespace cryo::mappings {
+
+Truth truth_and(Truth a, Truth b) {
+  if (a == Truth::kFalse || b == Truth::kFalse) return Truth::kFalse;
+  if (a == Truth::kTrue && b == Truth::kTrue) return Truth::kTrue;
+  return Truth::kUnknown;
+}
+
+Truth truth_or(Truth a, Truth b) {
+  if (a == Truth::kTrue || b == Truth::kTrue) return Truth::kTrue;
+  if (a == Truth::kFalse && b == Truth::kFalse) return Truth::kFalse;
+  return Truth::kUnknown;
+}
+
+Truth truth_not(Truth a) {
+  switch (a) {
+    case Truth::kTrue:
+      return Truth::kFalse;
+    case Truth::kFalse:
+      return Truth::kTrue;
+    default:
+      return Truth::kUnknown;
+  }
+}
+
+std::string_view to_string(Truth t) {
+  switch (t) {
+    case Truth::kTrue:
+      return "true";
+    case Truth::kFalse:
+      return "false";
+    default:
+      return "unknown";
+  }
+}
+
+Truth compare(const std::optional<fhir::Interval>& value, Comparison op, double t) {
+  if (!value) return Truth::kUnknown;
+  const fhir::Interval& v = *value;
+  bool all = false;
+  bool none = false;
+  switch (op) {
+    case Comparison::kLess:
+      all = v.high < t || (v.high == t && !v.high_closed);
+      none = v.low >= t;
+      break;
+    case Comparison::kLessOrEqual:
+      all = v.high <= t;
+      none = v.low > t || (v.low == t && !v.low_closed);
+      break;
+    case Comparison::kGreater:
+      all = v.low > t || (v.low == t && !v.low_closed);
+      none = v.high <= t;
+      break;
+    case Comparison::kGreaterOrEqual:
+      all = v.low >= t;
+      none = v.high < t || (v.high == t && !v.high_closed);
+      break;
+    case Comparison::kEqual:
+      all = v.is_point() && v.low == t;
+      none = t < v.low || (t == v.low && !v.low_closed) || t > v.high ||
+             (t == v.high && !v.high_closed);
+      break;
+  }
+  if (all) return Truth::kTrue;
+  if (none) return Truth::kFalse;
+  return Truth::kUnknown;
+}
+
+bool Fact::known() const {
+  switch (kind) {
+    case FactKind::kBoolean:
+      return truth != Truth::kUnknown;
+    case FactKind::kMeasure:
+    case FactKind::kOrdinal:
+      return measure.has_value();
+    case FactKind::kCategory:
+      for (const auto& [member, t] : categories) {
+        if (t != Truth::kUnknown) return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+Fact Fact::boolean(std::string id, Truth t) {
+  Fact f;
+  f.id = std::move(id);
+  f.kind = FactKind::kBoolean;
+  f.truth = t;
+  return f;
+}
+
+Fact Fact::measured(std::string id, std::optional<fhir::Interval> v, std::string unit) {
+  Fact f;
+  f.id = std::move(id);
+  f.kind = FactKind::kMeasure;
+  f.measure = v;
+  f.unit = std::move(unit);
+  return f;
+}
+
+void FactSheet::put(Fact fact) {
+  auto it = by_id_.find(fact.id);
+  if (it != by_id_.end()) {
+    facts_[it->second] = std::move(fact);
+    return;
+  }
+  by_id_.emplace(fact.id, facts_.size());
+  facts_.push_back(std::move(fact));
+}
+
+const Fact* FactSheet::find(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : &facts_[it->second];
+}
+
+Truth FactSheet::truth(std::string_view id) const {
+  const Fact* f = find(id);
+  return f != nullptr && f->kind == FactKind::kBoolean ? f->truth : Truth::kUnknown;
+}
+
+Truth FactSheet::category(std::string_view id, std::string_view member) const {
+  const Fact* f = find(id);
+  if (f == nullptr) return Truth::kUnknown;
+  auto it = f->categories.find(std::string(member));
+  return it == f->categories.end() ? Truth::kUnknown : it->second;
+}
+
+}  // namespace cryo::mappings
+
+namespace cryo::mappings {
+
+std::string format_measure(const std::optional<fhir::Interval>& value, std::string_view unit) {
+  if (!value) return "not documented";
+  const fhir::Interval& v = *value;
+  const std::string u = unit.empty() || unit == "1" ? "" : " " + std::string(unit);
+  const bool low_open_end = v.low == -std::numeric_limits<double>::infinity();
+  const bool high_open_end = v.high == std::numeric_limits<double>::infinity();
+  if (v.is_point()) return fhir::format_number(v.low) + u;
+  if (low_open_end && high_open_end) return "any value";
+  if (low_open_end) return (v.high_closed ? "≤ " : "< ") + fhir::format_number(v.high) + u;
+  if (high_open_end) return (v.low_closed ? "≥ " : "> ") + fhir::format_number(v.low) + u;
+  return fhir::format_number(v.low) + "–" + fhir::format_number(v.high) + u;
+}
+
+}  // namespace cryo::mappings
