@@ -12,7 +12,10 @@
 //   const Payer* payer = lib->payer_for(coverage.payer_identifiers);
 //   const Policy* policy = lib->policy_for(*payer, "47383");
 //   std::string lob = lib->line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
-//   Determination d = evaluate(*policy, *payer, lob, order, facts, documents);
+//   FactSheet facts = mappings.extract(record, order, lib->facts_used(*policy));
+//   auto window = fhir::months_before(order.date_of_service, lib->document_window_months(*policy));
+//   auto documents = mappings.find_documents(record, lib->document_codes(*policy), window);
+//   Determination d = lib->evaluate(*policy, *payer, lob, order, facts, documents);
 //
 // Thread safety: immutable after load(); all methods may be called concurrently.
 #pragma once
