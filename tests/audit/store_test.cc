@@ -63,12 +63,27 @@ Status pg_admin(const std::string& url, const std::string& sql) {
   if (PQstatus(c) != CONNECTION_OK) {
     st = Error{"postgresql", PQerrorMessage(c)};
   } else {
-    PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) st = Error{"postgresql", PQresultErrorMessage(r)};
+    PGresult* r = PQexec(c, ("SET client_min_messages = warning; " + sql).c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+      st = Error{"postgresql", PQresultErrorMessage(r)};
+    }
     PQclear(r);
   }
   PQfinish(c);
   return st;
+}
+
+std::int64_t pg_admin_count(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  std::int64_t n = -1;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+      n = std::atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  }
+  PQfinish(c);
+  return n;
 }
 
 // ---- Test data -------------------------------------------------------------------------------
@@ -155,7 +170,7 @@ class AuditStoreTest : public ::testing::TestWithParam<std::string> {
       std::string id = random_uuid();
       schema_ = "t_" + id.substr(0, 8) + id.substr(9, 4);
       ASSERT_TRUE(pg_admin(admin_url_, "CREATE SCHEMA " + schema_).ok());
-      url_ = admin_url_ + "?options=-csearch_path%3D" + schema_;
+      url_ = admin_url_ + "?options=-csearch_path%3D" + schema_ + "&application_name=" + schema_;
     }
   }
 
@@ -500,6 +515,28 @@ TEST_P(AuditStoreTest, ABadCallDoesNotFailTheOthersCommittedWithIt) {
   for (int i = 0; i < kThreads; ++i) EXPECT_EQ(ok[i], i == 5 ? 0 : 1) << i;
   EXPECT_FALSE(store->find_by_hook_instance("batch-5")->has_value());
   EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), kThreads);  // 11 + "first"
+}
+
+TEST_P(AuditStoreTest, StoreReconnectsWhenTheDatabaseDropsItsConnections) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "PostgreSQL only: a server-side disconnect";
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->record(make_call("before")).ok());
+  ASSERT_TRUE(store->find_by_hook_instance("before")->has_value());
+  // As when the database restarts or fails over: every connection of this store is cut.
+  EXPECT_GE(pg_admin_count(admin_url_,
+                           "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                           " WHERE application_name = '" +
+                               schema_ + "'"),
+            2);  // the writer and a reader
+  HookRecord after = make_call("after");
+  auto r = store->record(after);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_FALSE(r->duplicate);
+  auto found = store->find_assertion(after.determinations[0].coverage_assertion_id);
+  ASSERT_TRUE(found.ok()) << found.error().to_string();
+  EXPECT_TRUE(found->has_value());
+  EXPECT_TRUE(store->find_by_hook_instance("before")->has_value());
 }
 
 // ---- Feedback --------------------------------------------------------------------------------
