@@ -40,6 +40,12 @@ enum class TxMode {
   kExclusive,  // a write transaction serialised against every other process (migrations)
 };
 
+// A statement with its values, for execute_all().
+struct Statement {
+  std::string_view sql;
+  std::vector<Param> params;
+};
+
 class Conn {
  public:
   virtual ~Conn() = default;
@@ -50,6 +56,10 @@ class Conn {
   virtual Result<std::int64_t> execute(std::string_view sql, std::span<const Param> params) = 0;
   // Runs several parameterless statements (schema changes).
   virtual Status exec_script(std::string_view sql) = 0;
+  // Runs independent statements in order and returns each one's changed-row count; fails at
+  // the first error (inside a transaction, which is then to be rolled back). PostgreSQL sends
+  // them all in one round trip.
+  virtual Result<std::vector<std::int64_t>> execute_all(std::span<const Statement> statements);
 
   virtual Status begin(TxMode mode) = 0;
   virtual Status commit() = 0;

@@ -1,8 +1,10 @@
 // PostgreSQL connection for the shared audit store (several server replicas, one database).
 #include <libpq-fe.h>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "audit/db.h"
 
@@ -69,6 +71,65 @@ class PgConn final : public Conn {
     return {};
   }
 
+  // Pipeline mode: every statement is sent before any result is read.
+  Result<std::vector<std::int64_t>> execute_all(std::span<const Statement> statements) override {
+    std::vector<const std::string*> names;
+    names.reserve(statements.size());
+    for (const Statement& s : statements) {
+      auto name = prepared(s.sql, s.params.size());
+      if (!name) return name.error();
+      names.push_back(*name);
+    }
+    if (PQenterPipelineMode(conn_) != 1) return Error{"postgresql", "cannot enter pipeline mode"};
+
+    std::size_t sent = 0;
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      Values v(statements[i].params);
+      if (!PQsendQueryPrepared(conn_, names[i]->c_str(), v.count(), v.values.data(),
+                               v.lengths.data(), nullptr, 0)) {
+        break;
+      }
+      ++sent;
+    }
+    const bool synced = PQpipelineSync(conn_) == 1;
+
+    std::vector<std::int64_t> counts;
+    std::optional<Error> failure;
+    if (sent < statements.size()) failure = Error{"postgresql", trimmed(PQerrorMessage(conn_))};
+    for (std::size_t i = 0; i < sent; ++i) {
+      PgResult r(PQgetResult(conn_));
+      if (!r) {
+        failure = Error{"postgresql", "pipeline ended early: " + trimmed(PQerrorMessage(conn_))};
+        poisoned_ = true;
+        break;
+      }
+      auto st = PQresultStatus(r.get());
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        const char* n = PQcmdTuples(r.get());
+        counts.push_back(n && *n ? std::stoll(n) : 0);
+      } else if (!failure) {
+        failure = error(r.get());
+      }
+      PgResult end(PQgetResult(conn_));  // the NULL that ends this statement's results
+    }
+    if (synced && !poisoned_) {
+      for (int nulls = 0; nulls < 2;) {
+        PgResult r(PQgetResult(conn_));
+        if (!r) {
+          ++nulls;
+          continue;
+        }
+        if (PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
+      }
+    }
+    if (PQexitPipelineMode(conn_) != 1) {
+      poisoned_ = true;  // results left unread: this connection cannot be trusted any more
+      if (!failure) failure = Error{"postgresql", "cannot leave pipeline mode"};
+    }
+    if (failure) return *failure;
+    return counts;
+  }
+
   Status begin(TxMode mode) override {
     switch (mode) {
       case TxMode::kRead:
@@ -85,7 +146,7 @@ class PgConn final : public Conn {
   void rollback() override {
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
   }
-  bool broken() const override { return PQstatus(conn_) == CONNECTION_BAD; }
+  bool broken() const override { return poisoned_ || PQstatus(conn_) == CONNECTION_BAD; }
   std::string_view backend() const override { return "postgresql"; }
 
  private:
@@ -95,39 +156,54 @@ class PgConn final : public Conn {
     return Error{"postgresql", m};
   }
 
-  Result<PgResult> run(std::string_view sql, std::span<const Param> params) {
+  // Parameter values in libpq's text form.
+  struct Values {
+    explicit Values(std::span<const Param> params)
+        : storage(params.size()), values(params.size(), nullptr), lengths(params.size(), 0) {
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        if (auto* v = std::get_if<std::int64_t>(&params[i])) {
+          storage[i] = std::to_string(*v);
+        } else if (auto* s = std::get_if<std::string_view>(&params[i])) {
+          storage[i].assign(s->data(), s->size());
+        } else {
+          continue;  // NULL
+        }
+        values[i] = storage[i].c_str();
+        lengths[i] = static_cast<int>(storage[i].size());
+      }
+    }
+    int count() const { return static_cast<int>(values.size()); }
+    std::vector<std::string> storage;
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+  };
+
+  // The name of the prepared statement for `sql`, preparing it on first use.
+  Result<const std::string*> prepared(std::string_view sql, std::size_t nparams) {
     std::string key(sql);
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       std::string name = "s" + std::to_string(cache_.size());
-      PgResult p(
-          PQprepare(conn_, name.c_str(), key.c_str(), static_cast<int>(params.size()), nullptr));
+      PgResult p(PQprepare(conn_, name.c_str(), key.c_str(), static_cast<int>(nparams), nullptr));
       if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) return error(p.get());
       it = cache_.emplace(std::move(key), std::move(name)).first;
     }
+    return &it->second;
+  }
 
-    std::vector<std::string> storage(params.size());
-    std::vector<const char*> values(params.size(), nullptr);
-    std::vector<int> lengths(params.size(), 0);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      if (auto* v = std::get_if<std::int64_t>(&params[i])) {
-        storage[i] = std::to_string(*v);
-      } else if (auto* s = std::get_if<std::string_view>(&params[i])) {
-        storage[i].assign(s->data(), s->size());
-      } else {
-        continue;  // NULL
-      }
-      values[i] = storage[i].c_str();
-      lengths[i] = static_cast<int>(storage[i].size());
-    }
-    PgResult r(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                              values.data(), lengths.data(), nullptr, 0));
+  Result<PgResult> run(std::string_view sql, std::span<const Param> params) {
+    auto name = prepared(sql, params.size());
+    if (!name) return name.error();
+    Values v(params);
+    PgResult r(PQexecPrepared(conn_, (*name)->c_str(), v.count(), v.values.data(), v.lengths.data(),
+                              nullptr, 0));
     auto st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(r.get());
     return r;
   }
 
   PGconn* conn_;
+  bool poisoned_ = false;
   std::unordered_map<std::string, std::string> cache_;  // SQL -> prepared statement name
 };
 

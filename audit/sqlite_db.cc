@@ -23,6 +23,17 @@ std::int64_t Row::int64(std::size_t i) const {
   return v;
 }
 
+Result<std::vector<std::int64_t>> Conn::execute_all(std::span<const Statement> statements) {
+  std::vector<std::int64_t> counts;
+  counts.reserve(statements.size());
+  for (const Statement& s : statements) {
+    auto n = execute(s.sql, std::span<const Param>(s.params));
+    if (!n) return n.error();
+    counts.push_back(*n);
+  }
+  return counts;
+}
+
 namespace {
 
 // "$12" -> "?12": SQLite's numbered parameters.

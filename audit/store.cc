@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "audit/db.h"
@@ -97,6 +98,12 @@ struct Job {
   // Runs inside an open transaction; may run again (in a new one) if the first did not commit.
   virtual Status apply(Conn& conn) = 0;
 
+  // Jobs whose statements do not depend on earlier results can be sent all at once: append
+  // them and return true. accept() then gets their changed-row counts and returns whether the
+  // job is complete as sent (false: redo it with apply()).
+  virtual bool append(std::vector<db::Statement>&) { return false; }
+  virtual bool accept(std::span<const std::int64_t>) { return false; }
+
   Status status;
   bool done = false;
 };
@@ -105,6 +112,37 @@ struct RecordJob final : Job {
   const HookRecord* call = nullptr;
   const std::vector<std::string>* cards = nullptr;
   bool duplicate = false;
+
+  // Sent together: the call, its determinations, its cards. Complete only if the call was new;
+  // a duplicate is redone with apply(), which writes nothing else.
+  bool append(std::vector<db::Statement>& out) override {
+    const HookRecord& c = *call;
+    out.push_back(
+        {kInsertCall,
+         {std::string_view(c.hook_instance), std::string_view(c.hook),
+          std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
+          std::string_view(c.patient_id), std::string_view(c.payer_id),
+          std::string_view(c.line_of_business), std::string_view(c.request_json),
+          std::string_view(c.response_json), now_ms()}});
+    std::int64_t position = 0;
+    for (const DeterminationRecord& d : c.determinations) {
+      out.push_back({kInsertDetermination,
+                     {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance),
+                      position++, std::string_view(d.order_ref), std::string_view(d.covered),
+                      std::string_view(d.pa_needed), std::string_view(d.doc_needed),
+                      std::string_view(d.doc_purpose), std::string_view(d.info_needed),
+                      std::string_view(d.criteria_json), std::string_view(d.policy_id),
+                      std::string_view(d.policy_revision), std::string_view(d.service_version)}});
+    }
+    for (const std::string& uuid : *cards) {
+      out.push_back({kInsertCard, {std::string_view(uuid), std::string_view(c.hook_instance)}});
+    }
+    return true;
+  }
+  bool accept(std::span<const std::int64_t> counts) override {
+    duplicate = false;
+    return !counts.empty() && counts[0] == 1;
+  }
 
   Status apply(Conn& conn) override {
     const HookRecord& c = *call;
@@ -440,9 +478,40 @@ class Store final : public AuditStore {
     return {};
   }
 
+  // All statements of the batch sent at once (one round trip on PostgreSQL), one commit.
+  // False when some job cannot be sent that way or did not complete as sent (a duplicate
+  // hookInstance) or something failed; then nothing of the batch was committed.
+  bool commit_sent_together(const std::vector<Job*>& batch) {
+    std::vector<db::Statement> statements;
+    std::vector<std::size_t> ends;
+    for (Job* j : batch) {
+      if (!j->append(statements)) return false;
+      ends.push_back(statements.size());
+    }
+    if (!ensure_writer()) return false;
+    Conn& conn = *writer_conn_;
+    Status s = conn.begin(db::TxMode::kWrite);
+    if (s) {
+      auto counts = conn.execute_all(statements);
+      bool complete = counts.ok();
+      for (std::size_t i = 0, begin = 0; complete && i < batch.size(); begin = ends[i++]) {
+        complete = batch[i]->accept(
+            std::span<const std::int64_t>(*counts).subspan(begin, ends[i] - begin));
+      }
+      if (complete) s = conn.commit();
+      if (complete && s) {
+        for (Job* j : batch) j->status = Status::Ok();
+        return true;
+      }
+    }
+    conn.rollback();
+    return false;
+  }
+
   // Everything queued in one transaction; if that fails, each job on its own so that one bad
   // call does not fail the others.
   void commit_batch(const std::vector<Job*>& batch) {
+    if (commit_sent_together(batch)) return;
     if (batch.size() > 1 && ensure_writer()) {
       Conn& conn = *writer_conn_;
       Status s = conn.begin(db::TxMode::kWrite);
