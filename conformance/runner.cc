@@ -117,6 +117,7 @@ class FhirServer {
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) return false;
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return true;
   }
   ~FhirServer() {

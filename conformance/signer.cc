@@ -110,6 +110,33 @@ class JwksSigner final : public RequestSigner {
     return input + "." + signature;
   }
 
+  bool verify(const std::string& jwt) const override {
+    auto dot = jwt.rfind('.');
+    if (dot == std::string::npos || jwt.find('.') == dot) return false;
+    const std::string input = jwt.substr(0, dot);
+    Bytes sig;
+    if (!b64url_decode(jwt.substr(dot + 1), sig)) return false;
+    if (ec_) {
+      if (sig.size() != 96) return false;
+      ECDSA_SIG* es = ECDSA_SIG_new();
+      ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), 48, nullptr),
+                     BN_bin2bn(sig.data() + 48, 48, nullptr));
+      unsigned char* der = nullptr;
+      int n = i2d_ECDSA_SIG(es, &der);
+      ECDSA_SIG_free(es);
+      if (n <= 0) return false;
+      sig.assign(der, der + n);
+      OPENSSL_free(der);
+    }
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool ok =
+        ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha384(), nullptr, key_.get()) == 1 &&
+        EVP_DigestVerify(ctx, sig.data(), sig.size(),
+                         reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+  }
+
  private:
   static std::string serialise(const rapidjson::Document& d) {
     rapidjson::StringBuffer sb;

@@ -26,6 +26,9 @@ class RequestSigner {
   virtual ~RequestSigner() = default;
   // A compact JWT whose `aud` is the endpoint being called.
   virtual std::string token(const std::string& audience, Variant variant = Variant::kValid) = 0;
+  // True when `jwt` carries a signature this key made (lets a test server stand in for a real
+  // one without a second key store).
+  virtual bool verify(const std::string& jwt) const = 0;
 };
 
 // Reads the JWK Set at `jwks_path` and picks the private key (member `d`) with `kid`.

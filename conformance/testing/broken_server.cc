@@ -1,0 +1,260 @@
+#include "conformance/testing/broken_server.h"
+
+#include <chrono>
+#include <string>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace cryo::conformance::testing {
+namespace {
+
+using Json = rapidjson::Value;
+using rapidjson::Document;
+
+constexpr const char* kCoverageInfoUrl =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+
+std::string serialise(const Json& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+void error(httplib::Response& res, int status, const char* text, bool plain) {
+  res.status = status;
+  if (plain) {
+    res.set_content(text, "text/plain");
+    return;
+  }
+  Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  d.AddMember("resourceType", "OperationOutcome", a);
+  Json issue(rapidjson::kObjectType);
+  issue.AddMember("severity", "error", a);
+  issue.AddMember("code", "invalid", a);
+  issue.AddMember("diagnostics", Json(text, a), a);
+  Json issues(rapidjson::kArrayType);
+  issues.PushBack(issue, a);
+  d.AddMember("issue", issues, a);
+  res.set_content(serialise(d), "application/fhir+json");
+}
+
+void sub(Json& subs, const char* url, const char* type, const std::string& value,
+         Document::AllocatorType& a) {
+  Json e(rapidjson::kObjectType);
+  e.AddMember("url", Json(url, a), a);
+  e.AddMember(Json(type, a), Json(value.c_str(), a), a);
+  subs.PushBack(e, a);
+}
+
+const char* kDiscovery = R"({"services":[{"hook":"order-sign","id":"test-order-sign",
+  "title":"Coverage requirements","description":"Coverage requirements for orders",
+  "prefetch":{"patient":"Patient/{{context.patientId}}",
+              "coverage":"Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor"},
+  "extension":{"davinci-crd.configuration-options":[
+    {"code":"coverage-info","type":"boolean","name":"Coverage information","description":"Return coverage information","default":true},
+    {"code":"guideline","type":"boolean","name":"Guidelines","description":"Return guideline cards","default":true},
+    {"code":"claim","type":"boolean","name":"Claim","description":"Return claim cards","default":true},
+    {"code":"max-cards","type":"integer","name":"Maximum cards","description":"Most cards returned","default":10}]}}]})";
+
+}  // namespace
+
+BrokenServer::BrokenServer(Defect defect, std::shared_ptr<RequestSigner> verifier)
+    : defect_(defect), verifier_(std::move(verifier)) {
+  server_.Get("/cds-services", [this](const httplib::Request&, httplib::Response& res) {
+    Document d;
+    d.Parse(kDiscovery);
+    auto& a = d.GetAllocator();
+    Json& svc = d["services"][0];
+    if (defect_ == Defect::kBadPrefetchTemplate)
+      svc["prefetch"].AddMember("orders",
+                                "ServiceRequest?_id={{context.draftOrders.ServiceRequest.id}}", a);
+    if (defect_ == Defect::kBadConfigurationOption) {
+      Json& opt = svc["extension"]["davinci-crd.configuration-options"][1];
+      opt.RemoveMember("default");
+      opt["type"] = "string";
+    }
+    res.set_content(serialise(d), "application/json");
+  });
+  server_.Post(R"(/cds-services/(.*))", [this](const httplib::Request& req,
+                                               httplib::Response& res) { handle_post(req, res); });
+  port_ = server_.bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+BrokenServer::~BrokenServer() {
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string BrokenServer::url() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
+
+bool BrokenServer::authorised(const httplib::Request& req) const {
+  if (!verifier_ || defect_ == Defect::kAcceptsAnyToken) return true;
+  std::string h = req.get_header_value("Authorization");
+  if (h.rfind("Bearer ", 0) != 0) return false;
+  std::string jwt = h.substr(7);
+  if (!verifier_->verify(jwt)) return false;
+  // exp: decode the claims segment.
+  auto first = jwt.find('.'), second = jwt.find('.', first + 1);
+  std::string claims_b64 = jwt.substr(first + 1, second - first - 1);
+  std::string claims;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : claims_b64) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+                                   : 63;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      claims.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  Document d;
+  d.Parse(claims.c_str());
+  if (d.HasParseError() || !d.HasMember("exp") || !d["exp"].IsInt64()) return false;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return d["exp"].GetInt64() > now && d.HasMember("jti") && d.HasMember("aud");
+}
+
+void BrokenServer::handle_post(const httplib::Request& req, httplib::Response& res) {
+  const bool plain = defect_ == Defect::kPlainTextErrors;
+  if (!authorised(req)) return error(res, 401, "unauthorized", plain);
+  if (req.matches[1] != "test-order-sign" && defect_ != Defect::kUnknownServiceAnswers200)
+    return error(res, 404, "unknown service", plain);
+  Document in;
+  in.Parse(req.body.c_str());
+  if (in.HasParseError() || !in.IsObject()) {
+    if (defect_ == Defect::kAcceptsBadJson) {
+      res.set_content(R"({"cards":[]})", "application/json");
+      return;
+    }
+    return error(res, 400, "not JSON", plain);
+  }
+  if (!in.HasMember("hookInstance") || !in.HasMember("context") || !in["context"].IsObject())
+    return error(res, 400, "hookInstance and context are required", plain);
+  const bool has_prefetch =
+      in.HasMember("prefetch") && in["prefetch"].IsObject() && in["prefetch"].HasMember("coverage");
+  if (!has_prefetch && !in.HasMember("fhirServer") && defect_ != Defect::kNo412WithoutPrefetch)
+    return error(res, 412, "no coverage data", plain);
+
+  bool coverage_info = true, guideline = true, claim = true;
+  int max_cards = 10;
+  if (in.HasMember("extension") && in["extension"].IsObject() &&
+      in["extension"].HasMember("davinci-crd.configuration") &&
+      defect_ != Defect::kIgnoresConfiguration) {
+    const Json& cfg = in["extension"]["davinci-crd.configuration"];
+    if (cfg.HasMember("coverage-info") && cfg["coverage-info"].IsBool())
+      coverage_info = cfg["coverage-info"].GetBool();
+    if (cfg.HasMember("guideline") && cfg["guideline"].IsBool())
+      guideline = cfg["guideline"].GetBool();
+    if (cfg.HasMember("claim") && cfg["claim"].IsBool()) claim = cfg["claim"].GetBool();
+    if (cfg.HasMember("max-cards") && cfg["max-cards"].IsInt())
+      max_cards = cfg["max-cards"].GetInt();
+  }
+
+  Document out(rapidjson::kObjectType);
+  auto& a = out.GetAllocator();
+  Json cards(rapidjson::kArrayType);
+  if (guideline) {
+    Document card;
+    card.Parse(R"({"uuid":"c1","summary":"Cryoablation criteria met","indicator":"info",
+      "detail":"The documented findings meet the policy.",
+      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"guideline"}},
+      "selectionBehavior":"at-most-one",
+      "suggestions":[{"label":"Add a note","uuid":"s1","actions":[{"type":"create","description":"Create a task","resource":{"resourceType":"Task","status":"draft","intent":"order"}}]}],
+      "links":[{"label":"Policy","url":"https://payer.example/policy","type":"absolute"},
+               {"label":"App","url":"https://payer.example/app","type":"smart","appContext":"x"}]})");
+    if (defect_ == Defect::kLongSummary)
+      card["summary"].SetString(std::string(150, 'x').c_str(), card.GetAllocator());
+    if (defect_ == Defect::kSuggestionWithoutUuid) card["suggestions"][0].RemoveMember("uuid");
+    if (defect_ == Defect::kBadIndicator) card["indicator"] = "hard-stop";
+    if (defect_ == Defect::kRelativeLink) card["links"][0]["url"] = "/portal";
+    if (defect_ == Defect::kAppContextOnAbsoluteLink)
+      card["links"][0].AddMember("appContext", "x", card.GetAllocator());
+    if (defect_ == Defect::kMissingSourceTopic) card["source"].RemoveMember("topic");
+    if (defect_ == Defect::kNoSelectionBehavior) card.RemoveMember("selectionBehavior");
+    cards.PushBack(Json(card, a), a);
+  }
+  if (claim) {
+    Document card;
+    card.Parse(R"({"summary":"Bill with the cryoablation code","indicator":"info",
+      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"claim"}}})");
+    cards.PushBack(Json(card, a), a);
+  }
+  while (static_cast<int>(cards.Size()) > max_cards) cards.PopBack();
+  if (defect_ != Defect::kMissingCards) out.AddMember("cards", cards, a);
+
+  Json actions(rapidjson::kArrayType);
+  const Json& ctx = in["context"];
+  if (coverage_info && ctx.HasMember("draftOrders") && ctx["draftOrders"].IsObject() &&
+      ctx["draftOrders"].HasMember("entry") && ctx["draftOrders"]["entry"].IsArray()) {
+    int n = 0;
+    for (auto& e : ctx["draftOrders"]["entry"].GetArray()) {
+      if (!e.IsObject() || !e.HasMember("resource")) continue;
+      Json resource(e["resource"], a);
+      Json subs(rapidjson::kArrayType);
+      sub(subs, "coverage", "valueReference", "", a);
+      subs[0]["valueReference"].SetObject();
+      subs[0]["valueReference"].AddMember("reference", "Coverage/cov1", a);
+      std::string covered = defect_ == Defect::kWrongDecision                  ? "not-covered"
+                            : defect_ == Defect::kNotCoveredWithPaNeeded       ? "not-covered"
+                            : defect_ == Defect::kConditionalWithoutInfoNeeded ? "conditional"
+                                                                               : "covered";
+      sub(subs, "covered", "valueCode", covered, a);
+      if (covered == "covered" || defect_ == Defect::kNotCoveredWithPaNeeded)
+        sub(subs, "pa-needed", "valueCode", "no-auth", a);
+      if (covered != "covered") {
+        Json reason(rapidjson::kObjectType);
+        reason.AddMember("url", "reason", a);
+        Json cc(rapidjson::kObjectType);
+        cc.AddMember("text", "Criteria not met", a);
+        reason.AddMember("valueCodeableConcept", cc, a);
+        subs.PushBack(reason, a);
+      }
+      sub(subs, "date", "valueDate", "2025-06-01", a);
+      if (defect_ != Defect::kCoverageInfoWithoutAssertionId) {
+        std::string id = "assertion-1";
+        if (defect_ == Defect::kTwoAssertionIdsForOneCoverage) id += "-" + std::to_string(n);
+        sub(subs, "coverage-assertion-id", "valueString", id, a);
+      }
+      Json ext(rapidjson::kObjectType);
+      ext.AddMember("url", Json(kCoverageInfoUrl, a), a);
+      ext.AddMember("extension", subs, a);
+      if (!resource.HasMember("extension"))
+        resource.AddMember("extension", Json(rapidjson::kArrayType), a);
+      resource["extension"].PushBack(ext, a);
+      if (defect_ == Defect::kDropsDraftElement) resource.RemoveMember("authoredOn");
+      if (defect_ == Defect::kAddsElementToOrder) {
+        Json note(rapidjson::kArrayType);
+        Json text(rapidjson::kObjectType);
+        text.AddMember("text", "added by the payer", a);
+        note.PushBack(text, a);
+        resource.AddMember("note", note, a);
+      }
+      Json action(rapidjson::kObjectType);
+      action.AddMember("type", "update", a);
+      if (defect_ != Defect::kActionWithoutDescription)
+        action.AddMember("description", "Coverage information for the order", a);
+      action.AddMember("resource", resource, a);
+      actions.PushBack(action, a);
+      ++n;
+    }
+  }
+  if (!actions.Empty()) out.AddMember("systemActions", actions, a);
+  res.set_content(serialise(out), "application/json");
+}
+
+}  // namespace cryo::conformance::testing
