@@ -696,7 +696,12 @@ class Extractor {
           a.ev = evidence(c, "Condition " + coding_text(code, &dx->codes));
           found.push_back(std::move(a));
         } else if (src.metastases.present && src.metastases.codes.matches(*code)) {
-          found.push_back(metastasis(f, src, c, fact));
+          Assessment a = metastasis(f, src, c, fact);
+          const bool determined =
+              std::any_of(a.members.begin(), a.members.end(),
+                          [](const auto& m) { return m.second == Truth::kTrue; });
+          a.yields = !determined && src.metastases.undetermined_yields;
+          found.push_back(std::move(a));
         }
       }
     }

@@ -551,11 +551,19 @@ bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, det
         std::string mp = p + ".metastases";
         detail::Metastases& mets = out.metastases;
         mets.present = true;
-        if (!r.only(*m, mp, {"codes", "primaryExtension", "primaries", "unknownPrimary"}) ||
+        if (!r.only(*m, mp,
+                    {"codes", "primaryExtension", "primaries", "unknownPrimary",
+                     "undeterminedYieldsToDefinite"}) ||
             !codes(r, *m, mp, "codes", mets.codes) ||
             !r.string(*m, mp, "primaryExtension", mets.extension_url) ||
             !member_list(r, *m, mp, "unknownPrimary", fact, mets.unknown_primary)) {
           return false;
+        }
+        if (const Json* y = member(*m, "undeterminedYieldsToDefinite")) {
+          if (!y->IsBool()) {
+            return r.fail(mp + ".undeterminedYieldsToDefinite", "must be true or false");
+          }
+          mets.undetermined_yields = y->GetBool();
         }
         const Json* primaries = r.array(*m, mp, "primaries");
         if (primaries == nullptr) return false;

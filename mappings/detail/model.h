@@ -60,6 +60,7 @@ struct Metastases {
   std::string extension_url;
   std::vector<PrimaryClass> primaries;
   std::vector<std::string> unknown_primary;
+  bool undetermined_yields = false;  // an undetermined primary yields to a definite diagnosis
 };
 
 struct Source {

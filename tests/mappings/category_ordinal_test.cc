@@ -110,6 +110,15 @@ TEST(TumorType, SeveralTypesInOneRecord) {
   expect_types(extract_one(r, "liver-tumor-type"), {T, F, T, F, F});
 }
 
+TEST(TumorType, DefiniteDiagnosisMakesAnUndeterminedOriginFalse) {
+  Record r{order("47383"), condition("a", kIcd, "C22.0"), condition("m", kIcd, "C78.7")};
+  Fact f = extract_one(r, "liver-tumor-type");
+  expect_types(f, {T, F, F, F, F});
+  EXPECT_TRUE(has_note(f, "Condition/m"));
+  Record net{order("47383"), condition("a", kIcd, "C7B.02"), condition("m", kIcd, "C78.7")};
+  expect_types(extract_one(net, "liver-tumor-type"), {F, F, F, T, F});
+}
+
 TEST(TumorType, RefutedDiagnosisIsIgnored) {
   Record r{order("47383"),
            condition("c1", kIcd, "C22.0",
