@@ -200,8 +200,11 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     if (policy == nullptr) continue;  // no policy for this order: no card, no action
     mappings::OrderContext context{order, code, mappings::MappingSet::date_of_service(*order, received_s)};
     mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
-    fhir::DateRange window = fhir::months_before(context.date_of_service, 6);
-    auto documents = mappings_.find_documents(record, library_.document_codes(*policy), window);
+    std::vector<mappings::DocumentFinding> documents;
+    if (int months = library_.document_window_months(*policy); months > 0) {
+      fhir::DateRange window = fhir::months_before(context.date_of_service, months);
+      documents = mappings_.find_documents(record, library_.document_codes(*policy), window);
+    }
 
     OrderDetermination od;
     od.order = order;

@@ -403,7 +403,9 @@ TEST_F(HttpApi, ForeignExampleRequestsGetAValidAnswer) {
       EXPECT_TRUE(r->status == 200 || r->status == 400 || r->status == 412) << f << ": " << r->status;
       auto d = parse(r->body);
       ASSERT_TRUE(d.IsObject()) << f;
-      if (r->status != 200) EXPECT_STREQ(d["resourceType"].GetString(), "OperationOutcome") << f;
+      if (r->status != 200) {
+        EXPECT_STREQ(d["resourceType"].GetString(), "OperationOutcome") << f;
+      }
     }
   }
   auto health = get("/healthz");
