@@ -1,5 +1,7 @@
 #include "fhir/json.h"
 
+#include <cstring>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -17,42 +19,46 @@ std::optional<ParseError> precheck(std::string_view text, const ParseLimits& lim
                                                  " bytes exceeds the limit of " +
                                                  std::to_string(limits.max_bytes) + " bytes"};
   }
+  const char* s = text.data();
+  const size_t n = text.size();
+  if (const void* nul = std::memchr(s, '\0', n)) {
+    // Never valid in JSON, and it would end an in-place parse early.
+    return ParseError{ParseError::kSyntax, "JSON syntax error at byte " +
+                                               std::to_string(static_cast<const char*>(nul) - s) +
+                                               ": NUL character"};
+  }
   size_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\0') {
-      // Never valid in JSON, and it would end an in-place parse early.
-      return ParseError{ParseError::kSyntax,
-                        "JSON syntax error at byte " + std::to_string(i) + ": NUL character"};
-    }
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // skip the escaped character
-      } else if (c == '"') {
-        in_string = false;
+  size_t i = 0;
+  while (i < n) {
+    const char c = s[i];
+    if (c == '"') {
+      // Skip the string body: find its closing quote (one preceded by an even number of
+      // backslashes). An unterminated string is left to the parser to report.
+      size_t from = i + 1;
+      for (;;) {
+        const void* q = std::memchr(s + from, '"', n - from);
+        if (q == nullptr) return std::nullopt;
+        const size_t k = static_cast<size_t>(static_cast<const char*>(q) - s);
+        size_t m = k;
+        while (m > i + 1 && s[m - 1] == '\\') --m;
+        if ((k - m) % 2 == 0) {
+          i = k + 1;
+          break;
+        }
+        from = k + 1;
       }
       continue;
     }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '{':
-      case '[':
-        if (++depth > limits.max_depth) {
-          return ParseError{ParseError::kTooDeep, "JSON nesting deeper than " +
-                                                      std::to_string(limits.max_depth) +
-                                                      " levels at byte " + std::to_string(i)};
-        }
-        break;
-      case '}':
-      case ']':
-        if (depth > 0) --depth;
-        break;
-      default:
-        break;
+    if (c == '{' || c == '[') {
+      if (++depth > limits.max_depth) {
+        return ParseError{ParseError::kTooDeep, "JSON nesting deeper than " +
+                                                    std::to_string(limits.max_depth) +
+                                                    " levels at byte " + std::to_string(i)};
+      }
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
     }
+    ++i;
   }
   return std::nullopt;
 }

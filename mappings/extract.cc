@@ -22,8 +22,15 @@ using fhir::string_or_empty;
 
 // A resource that passed the status rules and belongs to the patient, with its clinical date
 // and its position in input order.
+struct Coding {
+  std::string_view system;
+  std::string_view code;
+};
+
 struct Item {
   const Json* r = nullptr;
+  const Json* code = nullptr;   // r.code, looked up once
+  std::vector<Coding> codings;  // r.code.coding[], read once for fast matching
   std::optional<DateRange> date;
   size_t pos = 0;
   std::string ref() const { return ResourceIndex::key_of(*r); }
@@ -34,6 +41,14 @@ struct Item {
     return s;
   }
 };
+
+// Whether the item's code is in `set` (the precomputed form of set.matches(*item.code)).
+bool has(const CodeSet& set, const Item& item) {
+  for (const Coding& c : item.codings) {
+    if (set.contains(c.system, c.code)) return true;
+  }
+  return false;
+}
 
 // Whether `candidate` (met later in input order) replaces `best` as the latest: a later
 // clinical date, or an equal one (ties: the later in input order). Dated beats undated.
@@ -172,7 +187,12 @@ class Extractor {
       for (const Json* r : record_.of_type(type)) {
         ++pos;
         if (d_.is_void(*r) || !belongs(*r)) continue;
-        cache->push_back(Item{r, fhir::clinical_date(*r), pos});
+        Item item{r, member(*r, "code"), {}, fhir::clinical_date(*r), pos};
+        for (const Json& coding : fhir::items(member(item.code, "coding"))) {
+          item.codings.push_back(Coding{string_or_empty(member(coding, "system")),
+                                        string_or_empty(member(coding, "code"))});
+        }
+        cache->push_back(std::move(item));
       }
     }
     return *cache;
@@ -230,13 +250,13 @@ class Extractor {
   Truth classify(const Source& src, std::vector<Evidence>& ev) {
     bool any = false, any_true = false, all_false = true;
     for (const Item& c : conditions()) {
-      const Json* code = member(*c.r, "code");
-      if (code == nullptr || !src.family.matches(*code)) continue;
+      const Json* code = c.code;
+      if (code == nullptr || !has(src.family, c)) continue;
       any = true;
       ev.push_back(evidence(c, "Condition " + coding_text(code, &src.family) + " (active)"));
-      if (src.true_codes.matches(*code)) {
+      if (has(src.true_codes, c)) {
         any_true = true;
-      } else if (!src.false_codes.matches(*code)) {
+      } else if (!has(src.false_codes, c)) {
         all_false = false;
       }
     }
@@ -255,8 +275,8 @@ class Extractor {
       switch (src.rule) {
         case Rule::kConditionPresence:
           for (const Item& c : conditions()) {
-            const Json* code = member(*c.r, "code");
-            if (code != nullptr && src.codes.matches(*code)) {
+            const Json* code = c.code;
+            if (code != nullptr && has(src.codes, c)) {
               support.push_back(
                   evidence(c, "Condition " + coding_text(code, &src.codes) + " (active)"));
             }
@@ -290,10 +310,10 @@ class Extractor {
     bool latest_value = false;
     if (has_observation_sources) {
       for (const Item& item : observations()) {
-        const Json* code = member(*item.r, "code");
+        const Json* code = item.code;
         if (code == nullptr) continue;
         for (const Source& src : f.sources) {
-          if (!is_observation_rule(src.rule) || !src.codes.matches(*code)) continue;
+          if (!is_observation_rule(src.rule) || !has(src.codes, item)) continue;
           std::optional<bool> v = read_boolean(src, *item.r);
           if (!v) {
             fact.notes.push_back(item.where() + ": no usable value for " + f.label + "; skipped");
@@ -351,8 +371,8 @@ class Extractor {
     const Item* latest = nullptr;
     fhir::QuantityReading latest_reading;
     for (const Item& item : observations()) {
-      const Json* code = member(*item.r, "code");
-      if (code == nullptr || !src.codes.matches(*code)) continue;
+      const Json* code = item.code;
+      if (code == nullptr || !has(src.codes, item)) continue;
       fhir::QuantityReading q = read_value(*item.r, f.unit);
       if (!q.value) {
         fact.notes.push_back(item.where() + ": " + f.label + " '" + q.text +
@@ -381,11 +401,11 @@ class Extractor {
     const detail::Organ& organ = d_.organs[src.organ];
     const bool order_treats_organ = order_organ_ == &organ;
     for (const Item& item : observations()) {
-      const Json* code = member(*item.r, "code");
+      const Json* code = item.code;
       if (code == nullptr) continue;
       const detail::SizePattern* pattern = nullptr;
       for (const auto& p : src.sizes) {
-        if (p.code.matches(*code)) {
+        if (has(p.code, item)) {
           pattern = &p;
           break;
         }
@@ -552,10 +572,10 @@ class Extractor {
     const Item* latest = nullptr;
     const detail::OrdinalValue* latest_value = nullptr;
     for (const Item& item : observations()) {
-      const Json* code = member(*item.r, "code");
+      const Json* code = item.code;
       if (code == nullptr) continue;
       bool ours = std::any_of(f.sources.begin(), f.sources.end(),
-                              [&](const Source& s) { return s.codes.matches(*code); });
+                              [&](const Source& s) { return has(s.codes, item); });
       if (!ours) continue;
       const Json* cc = member(*item.r, "valueCodeableConcept");
       const detail::OrdinalValue* value = nullptr;
@@ -604,7 +624,7 @@ class Extractor {
   Assessment metastasis(const FactDef& f, const Source& src, const Item& c, Fact& fact) {
     const detail::Metastases& mets = src.metastases;
     Assessment a = blank(f);
-    const Json* code = member(*c.r, "code");
+    const Json* code = c.code;
     std::string text = "Condition " + coding_text(code, &mets.codes);
 
     auto primary_class = [&](const Json& condition) -> const detail::PrimaryClass* {
@@ -652,8 +672,8 @@ class Extractor {
         if (std::find(classes.begin(), classes.end(), pc->member) == classes.end()) {
           classes.push_back(pc->member);
         }
-        found += (found.empty() ? "" : ", ") + other.ref() + " " +
-                 coding_text(member(*other.r, "code"), &pc->codes);
+        found +=
+            (found.empty() ? "" : ", ") + other.ref() + " " + coding_text(other.code, &pc->codes);
       }
     }
     if (classes.size() == 1) {
@@ -679,11 +699,11 @@ class Extractor {
     for (const Source& src : f.sources) {
       if (src.rule != Rule::kConditionCategory) continue;
       for (const Item& c : conditions()) {
-        const Json* code = member(*c.r, "code");
+        const Json* code = c.code;
         if (code == nullptr) continue;
         const detail::Diagnosis* dx = nullptr;
         for (const auto& candidate : src.diagnoses) {
-          if (candidate.codes.matches(*code)) {
+          if (has(candidate.codes, c)) {
             dx = &candidate;
             break;
           }
@@ -695,7 +715,7 @@ class Extractor {
           a.yields = dx->yields_to_definite;
           a.ev = evidence(c, "Condition " + coding_text(code, &dx->codes));
           found.push_back(std::move(a));
-        } else if (src.metastases.present && src.metastases.codes.matches(*code)) {
+        } else if (src.metastases.present && has(src.metastases.codes, c)) {
           Assessment a = metastasis(f, src, c, fact);
           const bool determined =
               std::any_of(a.members.begin(), a.members.end(),
