@@ -28,14 +28,14 @@ struct Identifier {
 
 struct CoverageReading {
   enum Status { kOne, kNone, kSeveral } status = kNone;
-  const fhir::Json* coverage = nullptr;      // the single active Coverage (kOne)
-  std::string reference;                     // "Coverage/<id>", for coverage-information
-  std::vector<Identifier> payer_identifiers; // from the payor Organization(s) / Reference
-  std::string payer_name;                    // Organization.name or Reference.display
-  std::vector<std::string> plan_codes;       // Coverage.class[type=plan].value
-  std::string coverage_type;                 // "commercial" | "medicare-advantage" |
-                                             // "medicare" | "medicaid" (default commercial)
-  std::string problem;                       // for kNone/kSeveral: what was found
+  const fhir::Json* coverage = nullptr;       // the single active Coverage (kOne)
+  std::string reference;                      // "Coverage/<id>", for coverage-information
+  std::vector<Identifier> payer_identifiers;  // from the payor Organization(s) / Reference
+  std::string payer_name;                     // Organization.name or Reference.display
+  std::vector<std::string> plan_codes;        // Coverage.class[type=plan].value
+  std::string coverage_type;                  // "commercial" | "medicare-advantage" |
+                                              // "medicare" | "medicaid" (default commercial)
+  std::string problem;                        // for kNone/kSeveral: what was found
 };
 
 class MappingSet;
