@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "security/token_signer.h"
 #include "security/token_verifier.h"
@@ -133,6 +135,33 @@ TEST_F(KeyRotationTest, NewKidAcceptedAfterRefreshWithinRateLimit) {
   // Key A is gone from the set; its tokens no longer verify, and another unknown kid right
   // after a fetch does not refetch.
   EXPECT_EQ(verify(*key_a_, *v).reason, "unknown kid");
+  EXPECT_EQ(server_.requests(), 2);
+}
+
+TEST_F(KeyRotationTest, ConcurrentCallersShareOneRefetch) {
+  TrustConfig config;
+  config.issuers = {{.iss = kEhrIss, .jwks_url = server_.url()}};
+  auto v = make(config);
+  EXPECT_TRUE(verify(*key_a_, *v).ok);
+  server_.set_body(public_jwk_set_json({&key_a_->key(), &key_b_->key()}));
+  clock_.advance(31);
+  // Tokens are minted up front: verification, not signing, runs concurrently.
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 32; ++i) {
+    const TokenMinter& m = i % 2 ? *key_a_ : *key_b_;
+    tokens.push_back(m.mint({.iss = kEhrIss, .aud = {kService}, .iat = clock_.now()}));
+  }
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 32; i += 8) {
+        if (v->verify(bearer(tokens[i]), kService).ok) ++accepted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(accepted.load(), 32);
   EXPECT_EQ(server_.requests(), 2);
 }
 
