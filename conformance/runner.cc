@@ -468,8 +468,9 @@ class Runner {
     if (!status_ok && a.status >= 400) status_reason += " (body: " + a.body.substr(0, 200) + ")";
     add(group, n + "HTTP status " + allowed_text, status_ok, status_ok ? "" : status_reason);
     if (a.status >= 400 && a.status < 500) {
-      add(group, n + "error body is an OperationOutcome", is_operation_outcome(a.body),
-          "status " + std::to_string(a.status) + " body: " + a.body.substr(0, 200));
+      const bool outcome = is_operation_outcome(a.body);
+      add(group, n + "error body is an OperationOutcome", outcome,
+          outcome ? "" : "status " + std::to_string(a.status) + " body: " + a.body.substr(0, 200));
       return;
     }
     if (a.status != 200) return;
