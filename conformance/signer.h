@@ -6,6 +6,9 @@
 //   if (!signer) { report(signer.error()); }
 //   std::string jwt = (*signer)->token("https://crd.example/cds-services/order-sign");
 //
+// Signing is done by security/token_signer.h; this interface adds the deliberately broken
+// tokens the runner needs for its negative checks.
+//
 // Thread safety: token() may be called from one thread at a time.
 #pragma once
 
