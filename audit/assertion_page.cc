@@ -145,30 +145,42 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string render_assertion_page(const AssertionRecord& a) {
-  const DeterminationRecord& d = a.determination;
+  return render_assertion_page(std::span<const AssertionRecord>(&a, 1));
+}
+
+std::string render_assertion_page(std::span<const AssertionRecord> orders) {
+  if (orders.empty()) return {};
+  const AssertionRecord& a = orders.front();
+  const std::string& id = a.determination.coverage_assertion_id;
   std::string out;
   out.reserve(4096);
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += "<title>Coverage assertion ";
-  out += html_escape(d.coverage_assertion_id);
+  out += html_escape(id);
   out += "</title>\n<style>";
   out += kStyle;
   out += "</style>\n</head>\n<body>\n<h1>Coverage assertion <code>";
-  out += html_escape(d.coverage_assertion_id);
+  out += html_escape(id);
   out += "</code></h1>\n";
 
-  out += "<h2>Determination</h2>\n<table>\n";
-  row(out, "Order", d.order_ref);
-  row(out, "Covered", d.covered);
-  row(out, "Prior authorization", d.pa_needed);
-  row(out, "Documentation", d.doc_needed);
-  row(out, "Documentation purpose", d.doc_purpose);
-  row(out, "Information needed", d.info_needed);
-  row(out, "Policy", d.policy_id);
-  row(out, "Policy revision", d.policy_revision);
-  row(out, "Service version", d.service_version);
-  out += "</table>\n";
+  for (const AssertionRecord& order : orders) {
+    const DeterminationRecord& d = order.determination;
+    out += "<h2>Determination for ";
+    out += html_escape(d.order_ref);
+    out += "</h2>\n<table>\n";
+    row(out, "Order", d.order_ref);
+    row(out, "Covered", d.covered);
+    row(out, "Prior authorization", d.pa_needed);
+    row(out, "Documentation", d.doc_needed);
+    row(out, "Documentation purpose", d.doc_purpose);
+    row(out, "Information needed", d.info_needed);
+    row(out, "Policy", d.policy_id);
+    row(out, "Policy revision", d.policy_revision);
+    row(out, "Service version", d.service_version);
+    out += "</table>\n";
+    criteria(out, d.criteria_json);
+  }
 
   out += "<h2>Hook call</h2>\n<table>\n";
   row(out, "Received", format_time(a.call.received_at));
@@ -180,8 +192,6 @@ std::string render_assertion_page(const AssertionRecord& a) {
   row(out, "Payer", a.call.payer_id);
   row(out, "Line of business", a.call.line_of_business);
   out += "</table>\n";
-
-  criteria(out, d.criteria_json);
   out += "</body>\n</html>\n";
   return out;
 }

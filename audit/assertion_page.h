@@ -2,12 +2,13 @@
 // up the coverage-assertion-id quoted on a claim. Inline style only, no scripts, no external
 // resources; every stored value is HTML-escaped.
 //
-//   auto a = store->find_assertion(id);
-//   if (a.ok() && *a) { respond(200, "text/html; charset=utf-8", render_assertion_page(**a)); }
+//   auto a = store->find_assertion(id);   // every order annotated under the id
+//   if (a.ok() && !a->empty()) { respond(200, "text/html; charset=utf-8", render_assertion_page(*a)); }
 //
 // Thread safety: pure functions.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@
 
 namespace cryo::audit {
 
+// One page for an assertion id: each order's determination and criteria, then the hook call.
+std::string render_assertion_page(std::span<const AssertionRecord> orders);
 std::string render_assertion_page(const AssertionRecord& assertion);
 
 // Escapes & < > " ' for HTML text and attribute values.

@@ -25,10 +25,15 @@ CREATE TABLE hook_calls (
   response_json     TEXT NOT NULL,
   recorded_at_ms    BIGINT NOT NULL
 );
-CREATE TABLE determinations (
+CREATE TABLE assertions (
   coverage_assertion_id TEXT PRIMARY KEY,
+  hook_instance     TEXT NOT NULL REFERENCES hook_calls (hook_instance) ON DELETE CASCADE
+);
+CREATE INDEX assertions_by_call ON assertions (hook_instance);
+CREATE TABLE determinations (
   hook_instance     TEXT NOT NULL REFERENCES hook_calls (hook_instance) ON DELETE CASCADE,
   position          INTEGER NOT NULL,
+  coverage_assertion_id TEXT NOT NULL REFERENCES assertions (coverage_assertion_id) ON DELETE CASCADE,
   order_ref         TEXT NOT NULL,
   covered           TEXT NOT NULL,
   pa_needed         TEXT NOT NULL,
@@ -38,9 +43,10 @@ CREATE TABLE determinations (
   criteria_json     TEXT NOT NULL,
   policy_id         TEXT NOT NULL,
   policy_revision   TEXT NOT NULL,
-  service_version   TEXT NOT NULL
+  service_version   TEXT NOT NULL,
+  PRIMARY KEY (hook_instance, position)
 );
-CREATE INDEX determinations_by_call ON determinations (hook_instance);
+CREATE INDEX determinations_by_assertion ON determinations (coverage_assertion_id);
 CREATE TABLE cards (
   card_uuid         TEXT PRIMARY KEY,
   hook_instance     TEXT NOT NULL REFERENCES hook_calls (hook_instance) ON DELETE CASCADE

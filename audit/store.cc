@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -50,6 +51,9 @@ constexpr const char* kInsertDetermination =
     " covered, pa_needed, doc_needed, doc_purpose, info_needed, criteria_json, policy_id,"
     " policy_revision, service_version)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+// An assertion id belongs to one hook call: reusing it in another call fails the insert.
+constexpr const char* kInsertAssertion =
+    "INSERT INTO assertions (coverage_assertion_id, hook_instance) VALUES ($1, $2)";
 constexpr const char* kInsertCard =
     "INSERT INTO cards (card_uuid, hook_instance) VALUES ($1, $2)"
     " ON CONFLICT (card_uuid) DO NOTHING";
@@ -113,10 +117,11 @@ struct RecordJob final : Job {
   const std::vector<std::string>* cards = nullptr;
   bool duplicate = false;
 
-  // Sent together: the call, its determinations, its cards. Complete only if the call was new;
-  // a duplicate is redone with apply(), which writes nothing else.
-  bool append(std::vector<db::Statement>& out) override {
+  // The statements that store the call: the call first, then its assertion ids, its
+  // determinations (orders under one Coverage share an assertion id) and its cards.
+  std::vector<db::Statement> statements() const {
     const HookRecord& c = *call;
+    std::vector<db::Statement> out;
     out.push_back(
         {kInsertCall,
          {std::string_view(c.hook_instance), std::string_view(c.hook),
@@ -124,6 +129,12 @@ struct RecordJob final : Job {
           std::string_view(c.patient_id), std::string_view(c.payer_id),
           std::string_view(c.line_of_business), std::string_view(c.request_json),
           std::string_view(c.response_json), now_ms()}});
+    std::vector<std::string_view> assertion_ids;
+    for (const DeterminationRecord& d : c.determinations) {
+      if (std::find(assertion_ids.begin(), assertion_ids.end(), d.coverage_assertion_id) != assertion_ids.end()) continue;
+      assertion_ids.push_back(d.coverage_assertion_id);
+      out.push_back({kInsertAssertion, {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance)}});
+    }
     std::int64_t position = 0;
     for (const DeterminationRecord& d : c.determinations) {
       out.push_back({kInsertDetermination,
@@ -137,6 +148,13 @@ struct RecordJob final : Job {
     for (const std::string& uuid : *cards) {
       out.push_back({kInsertCard, {std::string_view(uuid), std::string_view(c.hook_instance)}});
     }
+    return out;
+  }
+
+  // Sent together in one round trip. Complete only if the call was new; a duplicate is redone
+  // with apply(), which writes nothing else.
+  bool append(std::vector<db::Statement>& out) override {
+    for (auto& st : statements()) out.push_back(std::move(st));
     return true;
   }
   bool accept(std::span<const std::int64_t> counts) override {
@@ -145,36 +163,16 @@ struct RecordJob final : Job {
   }
 
   Status apply(Conn& conn) override {
-    const HookRecord& c = *call;
     duplicate = false;
-    auto inserted = conn.execute(
-        kInsertCall,
-        {std::string_view(c.hook_instance), std::string_view(c.hook),
-         std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
-         std::string_view(c.patient_id), std::string_view(c.payer_id),
-         std::string_view(c.line_of_business), std::string_view(c.request_json),
-         std::string_view(c.response_json), now_ms()});
-    if (!inserted) return inserted.error();
-    if (*inserted == 0) {
-      duplicate = true;  // stored before (or earlier in this batch): write nothing
-      return {};
-    }
-    std::int64_t position = 0;
-    for (const DeterminationRecord& d : c.determinations) {
-      auto r = conn.execute(
-          kInsertDetermination,
-          {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance), position++,
-           std::string_view(d.order_ref), std::string_view(d.covered),
-           std::string_view(d.pa_needed), std::string_view(d.doc_needed),
-           std::string_view(d.doc_purpose), std::string_view(d.info_needed),
-           std::string_view(d.criteria_json), std::string_view(d.policy_id),
-           std::string_view(d.policy_revision), std::string_view(d.service_version)});
+    bool first = true;
+    for (const db::Statement& st : statements()) {
+      auto r = conn.execute(st.sql, std::span<const db::Param>(st.params));
       if (!r) return r.error();
-    }
-    for (const std::string& uuid : *cards) {
-      auto r =
-          conn.execute(kInsertCard, {std::string_view(uuid), std::string_view(c.hook_instance)});
-      if (!r) return r.error();
+      if (first && *r == 0) {
+        duplicate = true;  // stored before (or earlier in this batch): write nothing
+        return {};
+      }
+      first = false;
     }
     return {};
   }
@@ -341,18 +339,17 @@ class Store final : public AuditStore {
     });
   }
 
-  Result<std::optional<AssertionRecord>> find_assertion(std::string_view id) override {
-    return readers_.with([&](Conn& conn) -> Result<std::optional<AssertionRecord>> {
+  Result<std::vector<AssertionRecord>> find_assertion(std::string_view id) override {
+    return readers_.with([&](Conn& conn) -> Result<std::vector<AssertionRecord>> {
       auto rows = conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                                  " FROM determinations d JOIN hook_calls h"
                                  " ON h.hook_instance = d.hook_instance"
-                                 " WHERE d.coverage_assertion_id = $1",
+                                 " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
                              {id});
       if (!rows) return rows.error();
-      if (rows->empty()) return std::optional<AssertionRecord>();
-      const Row& r = rows->front();
-      return std::optional<AssertionRecord>(
-          AssertionRecord{read_call(r, 0), read_determination(r, 8)});
+      std::vector<AssertionRecord> out;
+      for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+      return out;
     });
   }
 

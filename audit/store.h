@@ -50,7 +50,7 @@ using TimePoint = std::chrono::time_point<Clock, std::chrono::milliseconds>;
 // The determination for one order, as handed out in the coverage-information extension.
 struct DeterminationRecord {
   std::string order_ref;              // "ServiceRequest/sr-1"
-  std::string coverage_assertion_id;  // unique across the store
+  std::string coverage_assertion_id;  // one hook call's; shared by its orders under one Coverage
   std::string covered;                // covered | not-covered | conditional
   std::string pa_needed;              // "" | no-auth | auth-needed | conditional
   std::string doc_needed;             // "" | clinical
@@ -138,8 +138,9 @@ class AuditStore {
   // a hookInstance is not a secret.
   virtual Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) = 0;
 
-  // The determination handed out under a coverage-assertion-id, with its hook call.
-  virtual Result<std::optional<AssertionRecord>> find_assertion(std::string_view id) = 0;
+  // The determinations handed out under a coverage-assertion-id (one per order it annotated),
+  // with their hook call; empty when the id is unknown.
+  virtual Result<std::vector<AssertionRecord>> find_assertion(std::string_view id) = 0;
 
   // Every determination for a patient whose call was received at or after `since`, oldest
   // first.

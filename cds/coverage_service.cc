@@ -86,6 +86,11 @@ CoverageService::CoverageService(const mappings::MappingSet& mappings,
   while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
 }
 
+void CoverageService::set_base_url(std::string base_url) {
+  while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
+  options_.base_url = std::move(base_url);
+}
+
 void CoverageService::set_fetcher(MissingDataFetcher fetcher) { fetcher_ = std::move(fetcher); }
 
 std::string CoverageService::discovery() const {
@@ -203,7 +208,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     std::vector<mappings::DocumentFinding> documents;
     if (int months = library_.document_window_months(*policy); months > 0) {
       fhir::DateRange window = fhir::months_before(context.date_of_service, months);
-      documents = mappings_.find_documents(record, library_.document_codes(*policy), window);
+      documents = mappings_.find_documents(record, library_.document_codes(*policy), window, request->patient_id);
     }
 
     OrderDetermination od;

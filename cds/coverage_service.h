@@ -104,6 +104,9 @@ class CoverageService {
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
                    std::chrono::system_clock::time_point received) const;
 
+  // Sets the public base URL (absolute links, JWT audiences). Call before serving.
+  void set_base_url(std::string base_url);
+
   const ServiceOptions& options() const { return options_; }
   const mappings::MappingSet& mappings() const { return mappings_; }
   const policies::PolicyLibrary& library() const { return library_; }

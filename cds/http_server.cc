@@ -5,13 +5,13 @@
 #include <map>
 
 #include <httplib.h>
-#include <openssl/ssl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "base/log.h"
 #include "cds/operation_outcome.h"
 #include "fhir/json.h"
+#include "security/tls.h"
 
 namespace cryo::cds {
 namespace {
@@ -22,57 +22,6 @@ constexpr const char* kFhirJson = "application/fhir+json";
 void reply_outcome(httplib::Response& res, int status, std::string_view code, std::string_view message) {
   res.status = status;
   res.set_content(operation_outcome(code, message), kFhirJson);
-}
-
-std::string criteria_codesystem_json(const mappings::MappingSet& mappings) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto s = [&](std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); };
-  w.StartObject();
-  s("resourceType");
-  s("CodeSystem");
-  s("id");
-  s("criteria");
-  s("url");
-  s("http://cryocrd.org/fhir/CodeSystem/criteria");
-  s("version");
-  s("1");
-  s("name");
-  s("CryoCrdCriteria");
-  s("title");
-  s("Cryo CRD coverage criteria");
-  s("status");
-  s("active");
-  s("experimental");
-  w.Bool(false);
-  s("publisher");
-  s("Cryo CRD");
-  s("description");
-  s("Local codes for coverage criteria of cryoablation policies that have no standard code: "
-    "observations an EHR records so the payer's criteria can be read from the record.");
-  s("caseSensitive");
-  w.Bool(true);
-  s("content");
-  s("complete");
-  s("count");
-  w.Uint(static_cast<unsigned>(mappings.criteria_concepts().size()));
-  s("concept");
-  w.StartArray();
-  for (const auto& c : mappings.criteria_concepts()) {
-    w.StartObject();
-    s("code");
-    s(c.code);
-    s("display");
-    s(c.display);
-    if (!c.definition.empty()) {
-      s("definition");
-      s(c.definition);
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
 }
 
 // Validates one CDS Hooks feedback item; returns "" when valid.
@@ -112,7 +61,7 @@ struct HttpServer::Impl {
   std::unique_ptr<httplib::Server> http;
   Authenticator authenticator;
   HookRecorder recorder;
-  CorsHeaders cors;
+  std::optional<security::CorsPolicy> cors;
   std::vector<std::pair<std::string, GetHandler>> extra_gets;
   int port = 0;
   std::string criteria_json;
@@ -138,9 +87,24 @@ struct HttpServer::Impl {
     return true;
   }
 
-  void add_cors(const httplib::Request& req, httplib::Response& res, bool preflight) const {
-    if (!cors.headers_for || !req.has_header("Origin")) return;
-    for (auto& [k, v] : cors.headers_for(req.get_header_value("Origin"), preflight)) res.set_header(k, v);
+  void add_cors(const httplib::Request& req, httplib::Response& res) const {
+    if (!cors || !req.has_header("Origin")) return;
+    for (const auto& h : cors->response_headers(req.get_header_value("Origin"))) res.set_header(h.name, h.value);
+  }
+
+  void preflight(const httplib::Request& req, httplib::Response& res) const {
+    if (!cors) {
+      reply_outcome(res, 403, "forbidden", "cross-origin requests are not enabled");
+      return;
+    }
+    auto answer = cors->preflight(req.get_header_value("Origin"), req.get_header_value("Access-Control-Request-Method"),
+                                  req.get_header_value("Access-Control-Request-Headers"));
+    for (const auto& h : answer.headers) res.set_header(h.name, h.value);
+    if (!answer.allowed) {
+      reply_outcome(res, answer.status, "forbidden", "this origin, method or header is not allowed");
+      return;
+    }
+    res.status = answer.status;
   }
 
   void handle_hook(const httplib::Request& req, httplib::Response& res, std::string& hook,
@@ -167,7 +131,7 @@ struct HttpServer::Impl {
       // An EHR retry (same hookInstance) gets the determination already handed out.
       std::string_view id = fhir::string_or_empty(fhir::member(doc, "hookInstance"));
       if (!id.empty()) {
-        RecordedCall earlier = recorder.lookup(id);
+        RecordedCall earlier = recorder.lookup(id, issuer, doc);
         if (earlier.found) {
           instance = std::string(id);
           hook = std::string(fhir::string_or_empty(fhir::member(doc, "hook")));
@@ -186,12 +150,13 @@ struct HttpServer::Impl {
     }
     if (recorder.record && out.status == 200) {
       // The answer carries coverage-assertion-ids: it leaves only once its record is durable.
-      Status s = recorder.record(out, doc, issuer, service_id);
-      if (!s) {
-        log::error("could not record hook call; answer withheld", {{"hookInstance", instance}, {"error", s.error().to_string()}});
+      auto stored = recorder.record(out, doc, issuer, service_id);
+      if (!stored) {
+        log::error("could not record hook call; answer withheld", {{"hookInstance", instance}, {"error", stored.error().to_string()}});
         reply_outcome(res, 503, "transient", "the determination could not be recorded; retry the call");
         return;
       }
+      if (stored->found) out.body = std::move(stored->body);
     }
     res.status = out.status;
     res.set_content(std::move(out.body), out.status == 200 ? kJson : kFhirJson);
@@ -239,7 +204,7 @@ struct HttpServer::Impl {
 
   void install_routes() {
     auto& s = *http;
-    criteria_json = criteria_codesystem_json(service.mappings());
+    criteria_json = service.mappings().criteria_codesystem_json();
 
     s.Get("/cds-services", [this](const httplib::Request& req, httplib::Response& res) {
       std::string issuer;
@@ -281,12 +246,9 @@ struct HttpServer::Impl {
         res.set_content(std::move(r.body), r.content_type);
       });
     }
-    s.Options(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) {
-      add_cors(req, res, true);
-      res.status = 204;
-    });
+    s.Options(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) { preflight(req, res); });
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.method != "OPTIONS") add_cors(req, res, false);
+      if (req.method != "OPTIONS") add_cors(req, res);
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_header("Cache-Control", "no-store");
     });
@@ -320,12 +282,9 @@ struct HttpServer::Impl {
       if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
         return Error{"--tls-cert/--tls-key", "both a certificate and a key file are needed for HTTPS"};
       }
-      auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(), options.tls_key_file.c_str());
-      if (!ssl->is_valid()) {
-        return Error{options.tls_cert_file, "the TLS certificate or key cannot be loaded"};
-      }
-      SSL_CTX_set_min_proto_version(ssl->ssl_context(), TLS1_2_VERSION);
-      http = std::move(ssl);
+      auto ssl = security::make_https_server({options.tls_cert_file, options.tls_key_file});
+      if (!ssl) return ssl.error();
+      http = std::move(*ssl);
     } else {
       http = std::make_unique<httplib::Server>();
     }
@@ -347,7 +306,7 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::set_authenticator(Authenticator a) { impl_->authenticator = std::move(a); }
 void HttpServer::set_recorder(HookRecorder r) { impl_->recorder = std::move(r); }
-void HttpServer::set_cors(CorsHeaders c) { impl_->cors = std::move(c); }
+void HttpServer::set_cors(security::CorsPolicy c) { impl_->cors = std::move(c); }
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
   impl_->extra_gets.emplace_back(std::move(pattern), std::move(handler));
 }

@@ -33,6 +33,7 @@
 
 #include "base/result.h"
 #include "cds/coverage_service.h"
+#include "security/cors.h"
 
 namespace cryo::cds {
 
@@ -68,23 +69,18 @@ struct RecordedCall {
 
 // The audit store as the HTTP layer sees it.
 struct HookRecorder {
-  // A response already given for this hookInstance (an EHR retry), if any.
-  std::function<RecordedCall(std::string_view hook_instance)> lookup;
-  // Durably records a call; returns false (and the request fails with 503) if it cannot.
+  // A response already given for this hookInstance to the same client (an EHR retry).
+  std::function<RecordedCall(std::string_view hook_instance, std::string_view issuer,
+                             const fhir::Json& request)>
+      lookup;
+  // Durably records a call. An Error makes the request fail with 503 (no assertion id leaves
+  // unrecorded); a found RecordedCall is an earlier answer to send instead.
   // `request` is the parsed hook request (the recorder leaves out fhirAuthorization).
-  std::function<Status(const HookOutcome& outcome, const fhir::Json& request,
-                       std::string_view issuer, std::string_view service_id)>
+  std::function<Result<RecordedCall>(const HookOutcome& outcome, const fhir::Json& request,
+                                     std::string_view issuer, std::string_view service_id)>
       record;
   // Feedback for a card: Error with a message naming the unknown uuid, else stored once.
   std::function<Status(std::string_view service_id, const fhir::Json& feedback_item)> feedback;
-};
-
-// Cross-origin answers for browser-based CDS clients.
-struct CorsHeaders {
-  // Headers to add to a response for `origin` ("" when cross-origin use is not allowed).
-  std::function<std::vector<std::pair<std::string, std::string>>(std::string_view origin,
-                                                                 bool preflight)>
-      headers_for;
 };
 
 class HttpServer {
@@ -94,7 +90,7 @@ class HttpServer {
 
   void set_authenticator(Authenticator authenticator);
   void set_recorder(HookRecorder recorder);
-  void set_cors(CorsHeaders cors);
+  void set_cors(security::CorsPolicy cors);
   // Extra routes (e.g. the admin look-up) registered by the wiring code: GET handlers
   // receiving (path, Authorization header, Accept header) and returning (status,
   // content type, body).

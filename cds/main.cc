@@ -14,7 +14,19 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "audit/admin_auth.h"
+#include "audit/store.h"
 #include "base/log.h"
+#include "cds/audit_recorder.h"
+#include "cds/config.h"
+#include "security/bind_address.h"
+#include "security/cors.h"
+#include "security/token_verifier.h"
 #include "cds/catalog.h"
 #include "cds/coverage_service.h"
 #include "cds/http_server.h"
@@ -28,8 +40,9 @@ namespace fs = std::filesystem;
 using namespace cryo;
 
 constexpr const char* kUsage = R"(usage:
-  cryo-crd serve [--bind ADDR] [--port N] [--policies DIR] [--mappings DIR] [--base-url URL]
-                 [--threads N] [--max-body BYTES]
+  cryo-crd serve [--config FILE] [--bind ADDR] [--port N] [--policies DIR] [--mappings DIR]
+                 [--base-url URL] [--threads N] [--max-body BYTES] [--tls-cert FILE --tls-key FILE]
+                 [--data DIR | --db postgresql://...] [--retention-days N] [--no-store]
   cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
   cryo-crd policies check [DIR] [--mappings DIR]
 )";
@@ -101,61 +114,169 @@ Result<std::unique_ptr<Data>> load_data(const Args& args) {
   return data;
 }
 
-std::optional<int> parse_int(const std::optional<std::string>& s, const char* name, int fallback, bool& ok) {
-  if (!s) return fallback;
-  try {
-    size_t used = 0;
-    int v = std::stoi(*s, &used);
-    if (used != s->size()) throw std::invalid_argument(*s);
-    return v;
-  } catch (const std::exception&) {
-    std::cerr << "cryo-crd: " << name << ": '" << *s << "' is not a number\n";
-    ok = false;
-    return std::nullopt;
-  }
+std::atomic<cryo::cds::HttpServer*> g_server{nullptr};
+void on_signal(int) {
+  if (auto* server = g_server.load()) server->stop();
 }
 
-cryo::cds::HttpServer* g_server = nullptr;
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
+// Deletes audit records older than the retention period, at start and then daily.
+class RetentionPurger {
+ public:
+  RetentionPurger(audit::AuditStore& store, int days) : store_(store), days_(days) {
+    if (days_ > 0) thread_ = std::thread([this] { run(); });
+  }
+  ~RetentionPurger() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      auto cutoff = std::chrono::time_point_cast<std::chrono::milliseconds>(audit::Clock::now()) -
+                    std::chrono::hours(24) * days_;
+      auto purged = store_.purge_before(cutoff);
+      if (purged) {
+        log::info("audit retention purge", {{"deleted_calls", std::to_string(*purged)}, {"retention_days", std::to_string(days_)}});
+      } else {
+        log::error("audit retention purge failed", {{"error", purged.error().to_string()}});
+      }
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::hours(24), [this] { return stopping_; });
+    }
+  }
+  audit::AuditStore& store_;
+  int days_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 int serve(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {});
+  auto args = parse_args(argc, argv, 2, {"--no-store"});
   if (!args) {
     std::cerr << "cryo-crd serve: " << args.error().to_string() << "\n" << kUsage;
     return 2;
   }
+  cds::ServerConfig config;
+  if (auto file = args->get("--config")) {
+    auto loaded = cds::load_config(*file);
+    if (!loaded) {
+      std::cerr << "cryo-crd: refusing to start: " << loaded.error().to_string() << "\n";
+      return 1;
+    }
+    config = std::move(*loaded);
+  }
+  if (auto s = cds::apply_overrides(config, args->options); !s) {
+    std::cerr << "cryo-crd serve: " << s.error().to_string() << "\n" << kUsage;
+    return 2;
+  }
+  if (args->has("--no-store")) config.store_enabled = false;
+  if (!config.policies_dir.empty()) args->options.emplace_back("--policies", config.policies_dir);
+  if (!config.mappings_dir.empty()) args->options.emplace_back("--mappings", config.mappings_dir);
   auto data = load_data(*args);
   if (!data) {
     std::cerr << "cryo-crd: refusing to start: " << data.error().to_string() << "\n";
     return 1;
   }
-  bool ok = true;
-  cds::ServerOptions server_options;
-  server_options.bind = args->get("--bind").value_or("127.0.0.1");
-  server_options.port = parse_int(args->get("--port"), "--port", 8080, ok).value_or(0);
-  server_options.threads = static_cast<size_t>(parse_int(args->get("--threads"), "--threads", 8, ok).value_or(1));
-  server_options.max_body_bytes =
-      static_cast<size_t>(parse_int(args->get("--max-body"), "--max-body", 5 * 1024 * 1024, ok).value_or(0));
-  if (!ok) return 2;
-  cds::ServiceOptions service_options;
-  service_options.base_url = args->get("--base-url").value_or(
-      "http://" + server_options.bind + ":" + std::to_string(server_options.port));
-  service_options.limits.max_bytes = server_options.max_body_bytes;
 
-  cds::CoverageService service((*data)->mappings, (*data)->library, service_options);
-  cds::HttpServer server(service, server_options);
+  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
+  const bool has_issuers = !config.trust.issuers.empty();
+  std::unique_ptr<security::TokenVerifier> verifier;
+  if (has_issuers) {
+    auto v = security::TokenVerifier::create(config.trust);
+    if (!v) {
+      std::cerr << "cryo-crd: refusing to start: " << v.error().to_string() << "\n";
+      return 1;
+    }
+    verifier = std::move(*v);
+  } else if (!security::is_loopback_address(config.bind)) {
+    std::cerr << "cryo-crd: refusing to start: no trusted CDS client is configured (trust.issuers), so "
+                 "unsigned calls would be accepted; that is allowed only on a loopback address, not "
+              << config.bind << "\n";
+    return 1;
+  }
+
+  cds::ServerOptions server_options;
+  server_options.bind = config.bind;
+  server_options.port = config.port;
+  server_options.threads = static_cast<size_t>(config.threads);
+  server_options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  server_options.read_timeout_seconds = config.read_timeout_seconds;
+  server_options.write_timeout_seconds = config.write_timeout_seconds;
+  server_options.tls_cert_file = config.tls_cert_file;
+  server_options.tls_key_file = config.tls_key_file;
+
+  // The store: every determination is durable before it is handed out.
+  std::unique_ptr<audit::AuditStore> store;
+  if (config.store_enabled) {
+    auto opened = audit::open_store(config.database_url.empty() ? config.data_dir : config.database_url);
+    if (!opened) {
+      std::cerr << "cryo-crd: refusing to start: audit store: " << opened.error().to_string() << "\n";
+      return 1;
+    }
+    store = std::move(*opened);
+  }
+
+  cds::ServiceOptions service_options;
+  service_options.limits.max_bytes = server_options.max_body_bytes;
+  // The base URL needs the bound port when none is configured: it is set right after binding,
+  // before any request is served.
+  auto service_holder = std::make_unique<cds::CoverageService>((*data)->mappings, (*data)->library, service_options);
+  cds::HttpServer server(*service_holder, server_options);
+  if (verifier) {
+    server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
+      security::Verdict v = verifier->verify(header, audience);
+      return cds::AuthDecision{v.ok, v.issuer, v.reason};
+    });
+  }
+  if (!config.cors.allowed_origins.empty()) {
+    auto cors = security::CorsPolicy::create(config.cors);
+    if (!cors) {
+      std::cerr << "cryo-crd: refusing to start: " << cors.error().to_string() << "\n";
+      return 1;
+    }
+    server.set_cors(std::move(*cors));
+  }
+  if (store) {
+    server.set_recorder(cds::make_recorder(*store, service_options.service_version));
+    if (!config.admin_token_sha256.empty()) {
+      auto credential = audit::AdminCredential::from_sha256_hex(config.admin_token_sha256);
+      if (!credential) {
+        std::cerr << "cryo-crd: refusing to start: " << credential.error().to_string() << "\n";
+        return 1;
+      }
+      cds::add_assertion_routes(server, *store, std::move(*credential));
+    }
+  }
   if (auto s = server.bind(); !s) {
     std::cerr << "cryo-crd: " << s.error().to_string() << "\n";
     return 1;
   }
+  service_holder->set_base_url(cds::effective_base_url(config, server.bound_port()));
+  std::optional<RetentionPurger> purger;
+  if (store) purger.emplace(*store, config.retention_days);
+
   g_server = &server;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  log::info("cryo-crd serving", {{"bind", server_options.bind}, {"port", std::to_string(server.bound_port())},
-                                 {"base_url", service_options.base_url},
-                                 {"policies", std::to_string((*data)->library.summaries().size())}});
+  if (!has_issuers) {
+    log::warn("NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
+              "Configure trust.issuers before exposing this service.");
+  }
+  log::info("cryo-crd serving",
+            {{"bind", server_options.bind}, {"port", std::to_string(server.bound_port())},
+             {"base_url", service_holder->options().base_url},
+             {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
+             {"store", store ? std::string(store->backend()) : std::string("off")},
+             {"policies", std::to_string((*data)->library.summaries().size())}});
   server.serve();
   g_server = nullptr;
   log::info("cryo-crd stopped");

@@ -93,7 +93,15 @@ std::string bottom_line(const Determination& d) {
   if (d.covered == "covered") {
     std::string s = "covered";
     s += d.pa_needed == "auth-needed" ? "; prior auth required" : "; no prior auth needed";
-    if (!d.doc_needed.empty()) s += "; send documentation";
+    if (!d.doc_needed.empty()) {
+      size_t missing = 0;
+      for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
+      if (missing > 0) {
+        s += "; " + std::to_string(missing) + (missing == 1 ? " document" : " documents") + " missing";
+      } else {
+        s += d.doc_purpose == "withpa" ? "; send documentation with the PA request" : "; send documentation";
+      }
+    }
     return s;
   }
   if (d.covered == "not-covered") {

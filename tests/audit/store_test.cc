@@ -324,12 +324,12 @@ TEST_P(AuditStoreTest, RecordedCallIsFoundByHookInstanceAndAssertionId) {
 
   auto a = store->find_assertion(call.determinations[1].coverage_assertion_id);
   ASSERT_TRUE(a.ok()) << a.error().to_string();
-  ASSERT_TRUE(a->has_value());
-  EXPECT_EQ((*a)->call.hook_instance, "hi-1");
-  EXPECT_EQ((*a)->determination.order_ref, "ServiceRequest/sr-2");
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].call.hook_instance, "hi-1");
+  EXPECT_EQ((*a)[0].determination.order_ref, "ServiceRequest/sr-2");
 
   rapidjson::Document doc;
-  doc.Parse(to_json(**a).c_str());
+  doc.Parse(to_json((*a)[0]).c_str());
   ASSERT_FALSE(doc.HasParseError());
   EXPECT_STREQ(doc["coverageAssertionId"].GetString(),
                call.determinations[1].coverage_assertion_id.c_str());
@@ -343,7 +343,7 @@ TEST_P(AuditStoreTest, RecordedCallIsFoundByHookInstanceAndAssertionId) {
 
   auto missing = store->find_assertion("no-such-assertion");
   ASSERT_TRUE(missing.ok());
-  EXPECT_FALSE(missing->has_value());
+  EXPECT_TRUE(missing->empty());
   auto missing_call = store->find_by_hook_instance("no-such-call");
   ASSERT_TRUE(missing_call.ok());
   EXPECT_FALSE(missing_call->has_value());
@@ -389,10 +389,31 @@ TEST_P(AuditStoreTest, SecondRecordOfAHookInstanceIsANoOpReturningTheFirst) {
   EXPECT_EQ(r->existing->determinations[0].coverage_assertion_id,
             first.determinations[0].coverage_assertion_id);
   // Nothing of the second evaluation was kept.
-  EXPECT_FALSE(store->find_assertion(second.determinations[0].coverage_assertion_id)->has_value());
+  EXPECT_TRUE(store->find_assertion(second.determinations[0].coverage_assertion_id)->empty());
   EXPECT_FALSE(*store->card_exists(cards_of(second)[0]));
   EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM determinations"), 1);
+}
+
+TEST_P(AuditStoreTest, OrdersUnderOneCoverageShareOneAssertionId) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  HookRecord call = make_call("one-coverage-1", "pat-9", now(), 2);
+  ASSERT_GE(call.determinations.size(), 2u);
+  for (auto& d : call.determinations) d.coverage_assertion_id = "shared-assertion";
+  auto r = store->record(call);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto found = store->find_assertion("shared-assertion");
+  ASSERT_TRUE(found.ok()) << found.error().to_string();
+  ASSERT_EQ(found->size(), call.determinations.size());
+  EXPECT_EQ((*found)[0].determination.order_ref, call.determinations[0].order_ref);
+  EXPECT_EQ((*found)[1].determination.order_ref, call.determinations[1].order_ref);
+  // The id belongs to that call: another call cannot hand it out again.
+  HookRecord other = make_call("one-coverage-2", "pat-9");
+  other.determinations.resize(1);
+  other.determinations[0].coverage_assertion_id = "shared-assertion";
+  EXPECT_FALSE(store->record(other).ok());
+  EXPECT_FALSE(store->find_by_hook_instance("one-coverage-2")->has_value());
 }
 
 TEST_P(AuditStoreTest, ConcurrentRetriesOfOneHookInstanceStoreExactlyOne) {
@@ -476,7 +497,7 @@ TEST_P(AuditStoreTest, ConcurrentWritersAreAllRetrievable) {
         if (!r || r->duplicate) ++failures;
         // Durable and visible once record() returns.
         auto a = store->find_assertion(c.determinations[0].coverage_assertion_id);
-        if (!a || !a->has_value()) ++failures;
+        if (!a || a->empty()) ++failures;
       }
     });
   }
@@ -489,8 +510,8 @@ TEST_P(AuditStoreTest, ConcurrentWritersAreAllRetrievable) {
   for (const auto& per : calls) {
     for (const auto& c : per) {
       auto a = reopened->find_assertion(c.determinations[0].coverage_assertion_id);
-      ASSERT_TRUE(a.ok() && a->has_value()) << c.hook_instance;
-      EXPECT_EQ((*a)->call.hook_instance, c.hook_instance);
+      ASSERT_TRUE(a.ok() && !a->empty()) << c.hook_instance;
+      EXPECT_EQ((*a)[0].call.hook_instance, c.hook_instance);
     }
   }
   EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), kThreads * kPerThread);
@@ -535,7 +556,7 @@ TEST_P(AuditStoreTest, StoreReconnectsWhenTheDatabaseDropsItsConnections) {
   EXPECT_FALSE(r->duplicate);
   auto found = store->find_assertion(after.determinations[0].coverage_assertion_id);
   ASSERT_TRUE(found.ok()) << found.error().to_string();
-  EXPECT_TRUE(found->has_value());
+  EXPECT_FALSE(found->empty());
   EXPECT_TRUE(store->find_by_hook_instance("before")->has_value());
 }
 
@@ -614,7 +635,7 @@ TEST_P(AuditStoreTest, PurgeDeletesOldCallsWithEverythingTheyHandedOut) {
   EXPECT_EQ(*n, 1);
   EXPECT_FALSE(store->find_by_hook_instance("old")->has_value());
   EXPECT_FALSE(
-      store->find_assertion(old_call.determinations[0].coverage_assertion_id)->has_value());
+      !store->find_assertion(old_call.determinations[0].coverage_assertion_id)->empty());
   EXPECT_FALSE(*store->card_exists(cards_of(old_call)[0]));
   EXPECT_TRUE(store->find_by_hook_instance("new")->has_value());
   EXPECT_TRUE(*store->card_exists(cards_of(new_call)[0]));

@@ -68,6 +68,10 @@ TEST(CardSummary, SaysTheBottomLine) {
   d.pa_needed = "auth-needed";
   d.doc_needed = "clinical";
   EXPECT_NE(card_summary(d).find("prior auth required; send documentation"), std::string::npos);
+  d.documents.push_back({"Treatment plan", {"18776-5"}, true, false, "", "", ""});
+  d.documents.push_back({"Radiology report", {"18726-0"}, true, false, "", "", ""});
+  d.documents.push_back({"History and physical", {"28626-0"}, true, true, "DocumentReference/1", "2026-01-01", ""});
+  EXPECT_NE(card_summary(d).find("prior auth required; 2 documents missing"), std::string::npos) << card_summary(d);
   d.covered = "conditional";
   d.missing_facts = {"Tumor resectability", "Largest lesion size"};
   EXPECT_NE(card_summary(d).find("document Tumor resectability, Largest lesion size"), std::string::npos);

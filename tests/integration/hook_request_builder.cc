@@ -1,5 +1,6 @@
 #include "hook_request_builder.h"
 
+#include <random>
 #include <stdexcept>
 
 #include <rapidjson/document.h>
@@ -40,11 +41,21 @@ Value searchset(Document& doc, const std::vector<Value*>& resources) {
   return bundle;
 }
 
+std::string random_instance() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
+    id.push_back(kHex[rng() % 16]);
+  }
+  return id;
+}
+
 }  // namespace
 
 HookRequestBuilder::HookRequestBuilder(std::string payer_id, std::string hook)
-    : payer_id_(std::move(payer_id)), hook_(std::move(hook)),
-      hook_instance_("d1577c69-dfbe-44ad-ba6d-" + std::to_string(std::rand() % 900000000000 + 100000000000)) {}
+    : payer_id_(std::move(payer_id)), hook_(std::move(hook)), hook_instance_(random_instance()) {}
 
 HookRequestBuilder& HookRequestBuilder::plan(std::string code) { plans_.push_back(std::move(code)); return *this; }
 HookRequestBuilder& HookRequestBuilder::sopt(std::string code) { sopt_ = std::move(code); return *this; }

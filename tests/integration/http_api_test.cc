@@ -346,14 +346,37 @@ TEST_F(HttpApi, CoverageThatCannotBeSettledIsRefused) {
   expect_outcome(post("/cds-services/order-sign-crd", unknown.json()), 400, "payer");
 }
 
-TEST_F(HttpApi, FeedbackIsValidated) {
-  std::string ok = R"({"feedback":[{"card":"9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f","outcome":"overridden","overrideReason":{"userComment":"patient declined"},"outcomeTimestamp":"2026-03-01T10:00:00Z"}]})";
+TEST_F(HttpApi, FeedbackOnHandedOutCardsIsStoredOnceAndValidated) {
+  auto d = sign(florida_blue_hcc());
+  std::string card = d["cards"][0]["uuid"].GetString();
+  std::string ok = R"({"feedback":[{"card":")" + card +
+                   R"(","outcome":"overridden","overrideReason":{"userComment":"patient declined"},"outcomeTimestamp":"2026-03-01T10:00:00Z"}]})";
   auto r = post("/cds-services/order-sign-crd/feedback", ok);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+  auto again = post("/cds-services/order-sign-crd/feedback", ok);  // the same feedback twice
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  expect_outcome(post("/cds-services/order-sign-crd/feedback",
+                      R"({"feedback":[{"card":"9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f","outcome":"accepted","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"),
+                 400, "9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f");
   expect_outcome(post("/cds-services/order-sign-crd/feedback", R"({"feedback":[{"card":"x","outcome":"maybe","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"), 400, "outcome");
   expect_outcome(post("/cds-services/order-sign-crd/feedback", R"({"nothing":1})"), 400, "feedback");
   expect_outcome(post("/cds-services/nope/feedback", ok), 404, "nope");
+}
+
+TEST_F(HttpApi, AnEhrRetryGetsTheSameDetermination) {
+  auto b = florida_blue_hcc();
+  auto first_answer = post("/cds-services/order-sign-crd", b.json());
+  auto retry = post("/cds-services/order-sign-crd", b.json());
+  ASSERT_TRUE(first_answer && retry);
+  ASSERT_EQ(first_answer->status, 200);
+  ASSERT_EQ(retry->status, 200);
+  EXPECT_EQ(first_answer->body, retry->body);
+  auto fresh = sign(florida_blue_hcc());  // a new hookInstance: a new assertion
+  auto d = parse(first_answer->body);
+  EXPECT_NE(first(coverage_information(d["systemActions"][0]["resource"]), "coverage-assertion-id"),
+            first(coverage_information(fresh["systemActions"][0]["resource"]), "coverage-assertion-id"));
 }
 
 TEST_F(HttpApi, CriteriaCodeSystemIsServed) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -58,6 +59,16 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out_path, c
 ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string binary) {
   log_path_ = temp_path("cryo-crd-server-log");
   std::vector<std::string> args = {binary, "serve", "--bind", "127.0.0.1", "--port", "0"};
+  // Each server keeps its audit store in its own directory unless the test names one.
+  bool has_store = false;
+  for (const auto& a : extra_args) has_store |= (a == "--data" || a == "--db" || a == "--no-store" || a == "--config");
+  if (!has_store) {
+    std::vector<char> dir_template{'/', 't', 'm', 'p', '/', 'c', 'r', 'y', 'o', '-', 'd', 'a', 't', 'a', '-', 'X', 'X', 'X', 'X', 'X', 'X', '\0'};
+    if (mkdtemp(dir_template.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    data_dir_ = dir_template.data();
+    args.push_back("--data");
+    args.push_back(data_dir_);
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = spawn(args, "/dev/null", log_path_);
   const std::regex serving(R"(cryo-crd serving .*port=(\d+))");
@@ -79,6 +90,7 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string bi
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) stop(SIGTERM);
   if (!log_path_.empty()) std::remove(log_path_.c_str());
+  if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_);
 }
 
 bool ServerProcess::running() const {

@@ -17,6 +17,7 @@ namespace cryo::testing {
 class ServerProcess {
  public:
   // Starts `binary serve --bind 127.0.0.1 --port 0 <extra_args>` and waits until it serves.
+  // Without --data/--db/--no-store/--config, the store goes to a fresh temporary directory.
   explicit ServerProcess(std::vector<std::string> extra_args = {},
                          std::string binary = CRYO_CRD_BINARY);
   ~ServerProcess();
@@ -34,6 +35,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
+  std::string data_dir_;  // the audit store's directory when the test did not choose one
 };
 
 // Runs the binary to completion with arguments; returns (exit code, stdout, stderr).

@@ -1,0 +1,167 @@
+#include "cds/audit_recorder.h"
+
+#include <chrono>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "audit/assertion_page.h"
+#include "audit/determination_record.h"
+#include "base/log.h"
+#include "cds/operation_outcome.h"
+#include "fhir/datetime.h"
+
+namespace cryo::cds {
+namespace {
+
+using fhir::Json;
+
+std::string_view patient_of(const Json& request) {
+  return fhir::string_or_empty(fhir::member(fhir::member(request, "context"), "patientId"));
+}
+
+HttpServer::Reply outcome_reply(int status, std::string_view code, std::string_view message) {
+  return {status, "application/fhir+json", operation_outcome(code, message)};
+}
+
+}  // namespace
+
+std::string request_for_audit(const Json& request) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  if (!request.IsObject()) {
+    request.Accept(w);
+    return {buffer.GetString(), buffer.GetSize()};
+  }
+  w.StartObject();
+  for (auto it = request.MemberBegin(); it != request.MemberEnd(); ++it) {
+    std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (name == "fhirAuthorization") continue;  // an access token is never kept
+    it->name.Accept(w);
+    it->value.Accept(w);
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+HookRecorder make_recorder(audit::AuditStore& store, std::string service_version) {
+  HookRecorder r;
+  r.lookup = [&store](std::string_view hook_instance, std::string_view issuer, const Json& request) {
+    RecordedCall call;
+    auto found = store.find_by_hook_instance(hook_instance);
+    if (!found) {
+      log::warn("audit look-up failed", {{"hookInstance", hook_instance}, {"error", found.error().to_string()}});
+      return call;
+    }
+    if (!found->has_value()) return call;
+    const audit::HookRecord& earlier = **found;
+    // A hookInstance is not a secret: only the same client, for the same patient, gets the
+    // earlier answer back.
+    if (earlier.client_iss != issuer || earlier.patient_id != patient_of(request)) return call;
+    call.found = true;
+    call.status = 200;
+    call.body = earlier.response_json;
+    return call;
+  };
+  r.record = [&store, service_version](const HookOutcome& outcome, const Json& request, std::string_view issuer,
+                                        std::string_view service_id) -> Result<RecordedCall> {
+    audit::HookRecord rec;
+    rec.hook_instance = outcome.hook_instance;
+    rec.hook = outcome.hook;
+    rec.service_id = std::string(service_id);
+    rec.received_at = std::chrono::time_point_cast<std::chrono::milliseconds>(audit::Clock::now());
+    rec.client_iss = std::string(issuer);
+    rec.patient_id = outcome.patient_id;
+    rec.payer_id = outcome.payer_id;
+    rec.line_of_business = outcome.line_of_business;
+    rec.request_json = request_for_audit(request);
+    rec.response_json = outcome.body;
+    for (const auto& od : outcome.orders) {
+      rec.determinations.push_back(audit::make_determination_record(od.order_reference, od.coverage_assertion_id,
+                                                                     od.determination, service_version));
+    }
+    auto stored = store.record(std::move(rec));
+    if (!stored) return stored.error();
+    RecordedCall answer;
+    if (stored->duplicate && stored->existing) {
+      // A concurrent retry won: hand out what it stored, never ids that were not kept.
+      answer.found = true;
+      answer.body = stored->existing->response_json;
+    }
+    return answer;
+  };
+  r.feedback = [&store](std::string_view service_id, const Json& item) -> Status {
+    audit::FeedbackRecord f;
+    f.service_id = std::string(service_id);
+    f.card_uuid = std::string(fhir::string_or_empty(fhir::member(item, "card")));
+    f.outcome = std::string(fhir::string_or_empty(fhir::member(item, "outcome")));
+    f.outcome_timestamp = std::string(fhir::string_or_empty(fhir::member(item, "outcomeTimestamp")));
+    auto json_of = [](const Json* v) {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      v->Accept(w);
+      return std::string(b.GetString(), b.GetSize());
+    };
+    const Json* accepted = fhir::member(item, "acceptedSuggestions");
+    f.accepted_suggestions_json = accepted ? json_of(accepted) : "[]";
+    const Json* reason = fhir::member(item, "overrideReason");
+    f.override_reason_json = reason ? json_of(reason) : "";
+    auto stored = store.record_feedback(std::move(f));
+    if (!stored) return stored.error();
+    if (*stored == audit::FeedbackOutcome::kUnknownCard) {
+      return Error{"feedback.card", "no card with uuid '" +
+                                        std::string(fhir::string_or_empty(fhir::member(item, "card"))) +
+                                        "' was handed out by this service"};
+    }
+    return {};
+  };
+  return r;
+}
+
+void add_assertion_routes(HttpServer& server, audit::AuditStore& store, audit::AdminCredential credential) {
+  auto authorized = [credential](std::string_view authorization) {
+    auto token = audit::bearer_token(authorization);
+    return token.has_value() && credential.accepts(*token);
+  };
+  server.add_get(R"(/assertions/([A-Za-z0-9._-]+))",
+                 [&store, authorized](const std::string& path, const std::map<std::string, std::string>&,
+                                      std::string_view authorization, std::string_view accept) -> HttpServer::Reply {
+                   std::string id = path.substr(path.rfind('/') + 1);
+                   if (!authorized(authorization)) {
+                     log::warn("admin look-up refused", {{"assertion", id}});
+                     return outcome_reply(401, "login", "an admin bearer token is required");
+                   }
+                   log::info("admin look-up", {{"assertion", id}});
+                   auto found = store.find_assertion(id);
+                   if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
+                   if (found->empty()) return outcome_reply(404, "not-found", "no coverage assertion '" + id + "'");
+                   if (accept.find("text/html") != std::string_view::npos) {
+                     return {200, "text/html; charset=utf-8", audit::render_assertion_page(*found)};
+                   }
+                   return {200, "application/json", audit::to_json(*found)};
+                 });
+  server.add_get("/assertions",
+                 [&store, authorized](const std::string&, const std::map<std::string, std::string>& query,
+                                      std::string_view authorization, std::string_view) -> HttpServer::Reply {
+                   if (!authorized(authorization)) {
+                     log::warn("admin look-up refused", {{"query", "patient"}});
+                     return outcome_reply(401, "login", "an admin bearer token is required");
+                   }
+                   auto patient = query.find("patient");
+                   if (patient == query.end() || patient->second.empty()) {
+                     return outcome_reply(400, "required", "the 'patient' parameter is required");
+                   }
+                   audit::TimePoint since{};
+                   if (auto s = query.find("since"); s != query.end()) {
+                     auto range = fhir::parse_fhir_date(s->second);
+                     if (!range) return outcome_reply(400, "value", "'since' must be a FHIR date or dateTime");
+                     since = std::chrono::time_point_cast<std::chrono::milliseconds>(range->begin);
+                   }
+                   log::info("admin look-up", {{"patient", patient->second}});
+                   auto found = store.find_assertions(patient->second, since);
+                   if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
+                   return {200, "application/json", audit::to_json(*found)};
+                 });
+}
+
+}  // namespace cryo::cds

@@ -1,0 +1,31 @@
+// Connects the HTTP layer to the audit store.
+//
+// make_recorder() turns hook outcomes into audit records (the request without
+// fhirAuthorization, the response, one determination per order with every criterion and its
+// evidence), answers EHR retries from the store only for the same client and patient, and
+// stores card feedback once, refusing uuids no response handed out.
+// assertion_routes() serves the payer staff's look-up — GET /assertions/{id} (JSON, or HTML
+// for text/html) and GET /assertions?patient=...&since=... — behind the admin bearer token,
+// compared in constant time against its configured SHA-256 digest. Every look-up is logged.
+//
+// Thread safety: the returned callables may run concurrently (the store is thread-safe).
+#pragma once
+
+#include <string>
+
+#include "audit/admin_auth.h"
+#include "audit/store.h"
+#include "cds/http_server.h"
+
+namespace cryo::cds {
+
+HookRecorder make_recorder(audit::AuditStore& store, std::string service_version);
+
+// Registers the admin look-up routes on `server`.
+void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
+                          audit::AdminCredential credential);
+
+// The request as kept for audit: the same JSON without `fhirAuthorization`.
+std::string request_for_audit(const fhir::Json& request);
+
+}  // namespace cryo::cds

@@ -1,0 +1,79 @@
+// ServerConfig: everything `cryo-crd serve` can be told, from a JSON file and the command line.
+//
+//   {
+//     "server": {"bind": "0.0.0.0", "port": 8443, "base_url": "https://crd.payer.example",
+//                "threads": 16, "max_body_bytes": 5242880,
+//                "read_timeout_seconds": 10, "write_timeout_seconds": 10},
+//     "tls":    {"cert_file": "tls/cert.pem", "key_file": "tls/key.pem"},
+//     "trust":  { ... see docs/security.md ... },
+//     "cors":   { ... see docs/security.md ... },
+//     "store":  {"data_dir": "./var"} or {"database_url": "postgresql://..."},
+//               plus "retention_days": 2555,
+//     "admin":  {"token_sha256": "<hex SHA-256 of the admin bearer token>"},
+//     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
+//                "total_budget_ms": 3000, "max_pages": 10}
+//   }
+//
+// Every section is optional. Unknown keys are errors (a typo must not silently weaken
+// security); errors name the file, the field and the problem, e.g.
+// "crd.json: server.port: must be an integer from 0 to 65535". Command-line options given
+// to `serve` override the file.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "security/config.h"
+
+namespace cryo::cds {
+
+struct ServerConfig {
+  // server
+  std::string bind = "127.0.0.1";
+  int port = 8080;
+  std::string base_url;  // "" -> http(s)://bind:port
+  int threads = 8;
+  int max_body_bytes = 5 * 1024 * 1024;
+  int read_timeout_seconds = 10;
+  int write_timeout_seconds = 10;
+  // data
+  std::string policies_dir;  // "" -> bundled
+  std::string mappings_dir;  // "" -> bundled
+  // tls
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // trust and cors
+  security::TrustConfig trust;
+  security::CorsConfig cors;
+  // store
+  std::string data_dir = "./var";
+  std::string database_url;  // postgresql://... ; overrides data_dir
+  int retention_days = 0;    // 0: keep everything
+  bool store_enabled = true;
+  // admin look-up
+  std::string admin_token_sha256;
+  // FHIR queries for missing prefetch data
+  bool query_missing_data = true;
+  int fhir_request_timeout_ms = 1500;
+  int fhir_total_budget_ms = 3000;
+  int fhir_max_pages = 10;
+};
+
+// Reads a configuration file on top of the defaults.
+Result<ServerConfig> load_config(const std::filesystem::path& file);
+
+// Applies `serve` command-line options (--bind, --port, --base-url, --policies, --mappings,
+// --threads, --max-body, --tls-cert, --tls-key, --data, --db, --retention-days, --no-store)
+// given as (name, value) pairs.
+Status apply_overrides(ServerConfig& config,
+                       const std::vector<std::pair<std::string, std::string>>& options);
+
+// The public base URL: configured, or built from the bind address and port.
+std::string effective_base_url(const ServerConfig& config, int bound_port);
+
+}  // namespace cryo::cds
