@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "cds/audit_recorder.h"
 #include "cds/config.h"
+#include "conformance/runner.h"
 #include "security/bind_address.h"
 #include "security/cors.h"
 #include "security/token_verifier.h"
@@ -45,6 +46,8 @@ constexpr const char* kUsage = R"(usage:
                  [--data DIR | --db postgresql://...] [--retention-days N] [--no-store]
   cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
   cryo-crd policies check [DIR] [--mappings DIR]
+  cryo-crd conformance --base-url URL [--scenarios DIR] [--jwks FILE --iss ISS --kid KID]
+                       [--report FILE] [--junit FILE]     (test any CRD server; see conformance/)
 )";
 
 // Bundled data: next to the sources this binary was built from, unless told otherwise.
@@ -357,6 +360,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return serve(argc, argv);
   if (command == "evaluate") return evaluate(argc, argv);
   if (command == "policies" && argc > 2 && std::string(argv[2]) == "check") return policies_check(argc, argv);
+  if (command == "conformance") return conformance::run_conformance(argc - 1, argv + 1);
   std::cerr << kUsage;
   return command.empty() || command == "--help" || command == "help" ? 0 : 2;
 }
