@@ -5,6 +5,7 @@
 //                   [--delay-ms 0] [--token secret] [--page-size 0] [--host 127.0.0.1]
 //
 // Prints one line "PORT=<n>" on stdout once it accepts connections (port 0 = any free port).
+// Exits on SIGTERM/SIGINT, and when the process that started it goes away.
 //
 // What the router does: read (GET /Type/id), search (GET /Type?params, POST /Type/_search),
 // batch, create/update/delete. Its in-memory repository evaluates search parameters with
@@ -304,9 +305,19 @@ async function main() {
     process.stdout.write(`PORT=${server.address().port}\n`);
     process.stderr.write(`FHIR server: ${loaded} resources, base ${opts.base || '/'}\n`);
   });
-  const stop = () => server.close(() => process.exit(0));
+  // A test server: stop at once, dropping connections (delayed answers included).
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Exit with the process that started it, even when that one dies without stopping it.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500).unref();
 }
 
 function readBody(req) {
