@@ -3,6 +3,7 @@
 //
 //   node server.mjs --port 0 --load ../data/patients [--load more.json] [--base /fhir]
 //                   [--delay-ms 0] [--token secret] [--page-size 0] [--host 127.0.0.1]
+//                   [--tls-cert cert.pem --tls-key key.pem]      (HTTPS instead of HTTP)
 //
 // Prints one line "PORT=<n>" on stdout once it accepts connections (port 0 = any free port).
 // Exits on SIGTERM/SIGINT, and when the process that started it goes away.
@@ -29,6 +30,7 @@
 // where auth is "none", "match" or "mismatch"; tokens are never recorded).
 // POST /__control/reset clears the request log. Control endpoints need no token.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
@@ -59,6 +61,8 @@ function parseArgs(argv) {
       case '--delay-ms': opts.delayMs = Number(next()); break;
       case '--token': opts.token = next(); break;
       case '--page-size': opts.pageSize = Number(next()); break;
+      case '--tls-cert': opts.tlsCert = next(); break;
+      case '--tls-key': opts.tlsKey = next(); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -130,15 +134,19 @@ async function main() {
   };
   let requests = [];
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     handle(req, res).catch((err) => {
       send(res, 500, outcome(500, 'exception', String(err?.message ?? err)).body);
     });
-  });
+  };
+  const server = opts.tlsCert
+    ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, onRequest)
+    : http.createServer(onRequest);
   server.keepAliveTimeout = 30000;
 
   async function handle(req, res) {
-    const url = new URL(req.url, `http://${req.headers.host ?? 'localhost'}`);
+    const scheme = opts.tlsCert ? 'https' : 'http';
+    const url = new URL(req.url, `${scheme}://${req.headers.host ?? 'localhost'}`);
     const body = await readBody(req);
 
     if (url.pathname === '/__control' || url.pathname.startsWith('/__control/')) {

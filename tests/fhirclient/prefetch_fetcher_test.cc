@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -14,6 +15,7 @@
 
 #include "fhir/resource_index.h"
 #include "tests/fhirclient/support/fhir_server_process.h"
+#include "tests/support/self_signed_cert.h"
 
 namespace cryo::fhir::client {
 namespace {
@@ -371,6 +373,39 @@ TEST_F(PrefetchFetcherTest, ReusesKeepAliveConnections) {
     ASSERT_TRUE(report.results[0].ok()) << report.results[0].describe();
   }
   EXPECT_LT(ms_since(start), 2000);
+}
+
+// HTTPS: the server's certificate is checked against the trusted CA certificates.
+TEST(PrefetchFetcherHttps, VerifiesTheServerCertificate) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("cryo-fhirclient-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto cert = testing::write_self_signed_certificate(dir);
+  ASSERT_TRUE(cert) << cert.error().to_string();
+  testing::FhirServerProcess server(
+      {.load = {CRYO_FHIRCLIENT_DATA_DIR}, .tls_cert = cert->cert_file, .tls_key = cert->key_file});
+  ASSERT_TRUE(server.start()) << server.error();
+  JsonDocument context;
+  ASSERT_FALSE(parse_copy(R"({"patientId":"pat-1"})", context, ParseLimits{}));
+  std::vector<QueryTemplate> coverage = {kTemplates[2]};
+  const std::string base = server.base_url();
+  FetchRequest req{.fhir_server = base,
+                   .access_token = "",
+                   .context = &context,
+                   .templates = coverage,
+                   .references = {}};
+  ASSERT_EQ(req.fhir_server.substr(0, 8), "https://");
+
+  PrefetchFetcher trusting({.ca_cert_file = cert->cert_file});
+  FetchReport report = trusting.fetch(req);
+  EXPECT_TRUE(report.results[0].ok()) << report.results[0].describe();
+
+  PrefetchFetcher untrusting;  // the system's trust store does not know this certificate
+  report = untrusting.fetch(req);
+  ASSERT_TRUE(report.results[0].error);
+  EXPECT_EQ(report.results[0].error->kind, FetchErrorKind::kUnreachable);
+  server.stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -30,6 +30,13 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+// A client for the control endpoint (HTTPS servers: the test's own certificate, unverified).
+httplib::Client control_client(bool tls, int port) {
+  httplib::Client client((tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port));
+  client.enable_server_certificate_verification(false);
+  return client;
+}
+
 std::vector<std::string> request_field(const std::string& body, const char* field) {
   std::vector<std::string> out;
   fhir::JsonDocument doc;
@@ -51,7 +58,8 @@ FhirServerProcess::~FhirServerProcess() {
 }
 
 std::string FhirServerProcess::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + options_.base;
+  return std::string(options_.tls_cert.empty() ? "http" : "https") +
+         "://127.0.0.1:" + std::to_string(port_) + options_.base;
 }
 
 bool FhirServerProcess::start() {
@@ -69,6 +77,9 @@ bool FhirServerProcess::start() {
   if (!options_.token.empty()) {
     args.push_back("--token");
     args.push_back(options_.token);
+  }
+  if (!options_.tls_cert.empty()) {
+    args.insert(args.end(), {"--tls-cert", options_.tls_cert, "--tls-key", options_.tls_key});
   }
   args.push_back("--delay-ms");
   args.push_back(std::to_string(options_.delay_ms));
@@ -153,7 +164,7 @@ void FhirServerProcess::stop() {
 }
 
 bool FhirServerProcess::set_controls(const std::string& json) {
-  httplib::Client client("127.0.0.1", port_);
+  httplib::Client client = control_client(!options_.tls_cert.empty(), port_);
   auto res = client.Post("/__control", json, "application/json");
   return res && res->status == 200;
 }
@@ -164,19 +175,19 @@ bool FhirServerProcess::reset() {
                          ",\"pageSize\":" + std::to_string(options_.page_size) +
                          ",\"outcomeEntry\":false,\"failStatus\":{},\"nextLinkBase\":\"\"}";
   if (!set_controls(controls)) return false;
-  httplib::Client client("127.0.0.1", port_);
+  httplib::Client client = control_client(!options_.tls_cert.empty(), port_);
   auto res = client.Post("/__control/reset", "", "application/json");
   return res && res->status == 200;
 }
 
 std::vector<std::string> FhirServerProcess::request_urls() const {
-  httplib::Client client("127.0.0.1", port_);
+  httplib::Client client = control_client(!options_.tls_cert.empty(), port_);
   auto res = client.Get("/__control");
   return res ? request_field(res->body, "url") : std::vector<std::string>{};
 }
 
 std::vector<std::string> FhirServerProcess::request_auth() const {
-  httplib::Client client("127.0.0.1", port_);
+  httplib::Client client = control_client(!options_.tls_cert.empty(), port_);
   auto res = client.Get("/__control");
   return res ? request_field(res->body, "auth") : std::vector<std::string>{};
 }

@@ -29,6 +29,8 @@ class FhirServerProcess {
     std::string token{};              // when set, requests need "Bearer <token>"
     int delay_ms = 0;
     int page_size = 0;
+    std::string tls_cert{};  // with tls_key: serve HTTPS
+    std::string tls_key{};
     std::chrono::seconds start_timeout{30};
   };
 
@@ -44,7 +46,7 @@ class FhirServerProcess {
 
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
-  std::string base_url() const;  // "http://127.0.0.1:<port><base>"
+  std::string base_url() const;  // "http(s)://127.0.0.1:<port><base>"
   const std::string& error() const { return error_; }
 
   // POST /__control with a JSON object of controls (delayMs, delays, token, pageSize,
