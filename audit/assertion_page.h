@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "audit/store.h"
+#include "base/text.h"
 
 namespace cryo::audit {
 
@@ -21,6 +22,6 @@ std::string render_assertion_page(std::span<const AssertionRecord> orders);
 std::string render_assertion_page(const AssertionRecord& assertion);
 
 // Escapes & < > " ' for HTML text and attribute values.
-std::string html_escape(std::string_view text);
+using cryo::html_escape;
 
 }  // namespace cryo::audit

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/ids.h"
+#include "base/text.h"
 #include "cds/operation_outcome.h"
 #include "cds/response_writer.h"
 #include "mappings/coverage_reader.h"
@@ -36,15 +37,6 @@ std::vector<mappings::PrefetchTemplate> missing_prefetch(
     if (value == nullptr || is_operation_outcome(*value)) missing.push_back(t);
   }
   return missing;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 // The orders this call is about: every draft order (order-sign), the selected ones

@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "base/ids.h"
+#include "base/text.h"
 #include "cds/catalog.h"
 #include "fhir/coding.h"
 
@@ -43,15 +44,6 @@ std::string truncate_chars(std::string_view s, size_t max_chars) {
     if (++chars > max_chars) return std::string(s.substr(0, cut)) + "…";
   }
   return std::string(s);
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 // Text safe inside a Markdown table cell.

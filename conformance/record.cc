@@ -3,20 +3,13 @@
 #include <cctype>
 #include <set>
 
+#include "base/text.h"
+#include "conformance/json_access.h"
+
 namespace cryo::conformance {
 namespace {
 
 using Json = rapidjson::Value;
-
-const Json* get(const Json& object, std::string_view name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string str(const Json* v) {
-  return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;

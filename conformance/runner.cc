@@ -25,6 +25,9 @@
 #include "conformance/signer.h"
 #include "conformance/validate.h"
 
+#include "base/text.h"
+#include "conformance/json_access.h"
+
 namespace cryo::conformance {
 namespace {
 
@@ -34,16 +37,6 @@ using Alloc = rapidjson::Document::AllocatorType;
 
 constexpr double kCrdLimitMs = 5000;  // CRD: 5 s, 90% of the time
 constexpr double kGuidanceMs = 500;   // CDS Hooks: "on the order of 500 ms"
-
-const Json* get(const Json& object, std::string_view name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string str(const Json* v) {
-  return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
 
 std::string serialise(const Json& v) {
   rapidjson::StringBuffer sb;
@@ -895,29 +888,6 @@ class Runner {
     std::ofstream(opt_.report_path) << sb.GetString() << "\n";
   }
 
-  static std::string xml(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    return out;
-  }
-
   void write_junit() {
     std::ofstream f(opt_.junit_path);
     f << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -932,14 +902,14 @@ class Runner {
     for (auto& g : order) {
       int failures = 0;
       for (auto* c : groups[g]) failures += c->outcome == Check::Outcome::kFail;
-      f << "  <testsuite name=\"" << xml(g) << "\" tests=\"" << groups[g].size() << "\" failures=\""
+      f << "  <testsuite name=\"" << html_escape(g) << "\" tests=\"" << groups[g].size() << "\" failures=\""
         << failures << "\">\n";
       for (auto* c : groups[g]) {
-        f << "    <testcase classname=\"" << xml(g) << "\" name=\"" << xml(c->name) << "\"";
+        f << "    <testcase classname=\"" << html_escape(g) << "\" name=\"" << html_escape(c->name) << "\"";
         if (c->outcome == Check::Outcome::kFail) {
-          f << ">\n      <failure message=\"" << xml(c->reason) << "\"/>\n    </testcase>\n";
+          f << ">\n      <failure message=\"" << html_escape(c->reason) << "\"/>\n    </testcase>\n";
         } else if (c->outcome == Check::Outcome::kWarn) {
-          f << ">\n      <system-out>" << xml("WARN: " + c->reason)
+          f << ">\n      <system-out>" << html_escape("WARN: " + c->reason)
             << "</system-out>\n    </testcase>\n";
         } else {
           f << "/>\n";

@@ -7,21 +7,14 @@
 
 #include <rapidjson/error/en.h>
 
+#include "base/text.h"
+#include "conformance/json_access.h"
+
 namespace cryo::conformance {
 namespace {
 
-const Json* get(const Json& object, std::string_view name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
 bool non_empty_string(const Json* v) {
   return v && v->IsString() && v->GetStringLength() > 0;
-}
-
-std::string str(const Json* v) {
-  return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
 }
 
 std::string quoted(const Json* v) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fhir/quantity.h"
+#include "base/text.h"
 #include "policies/policy.h"
 
 namespace cryo::policies {
@@ -28,15 +29,6 @@ using mappings::Truth;
 constexpr std::string_view kCovered = "covered";
 constexpr std::string_view kNotCovered = "not-covered";
 constexpr std::string_view kConditional = "conditional";
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const std::string& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 std::string show_interval(const fhir::Interval& v, const std::string& unit) {
   std::string u = unit.empty() || unit == "1" ? "" : " " + unit;

@@ -4,42 +4,16 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
 #include "policies/policy.h"
 
 namespace cryo::policies {
 namespace {
 
-std::string escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 class Page {
  public:
   void raw(std::string_view s) { out_ += s; }
-  void text(std::string_view s) { out_ += escape(s); }
+  void text(std::string_view s) { out_ += html_escape(s); }
   // <tag>escaped text</tag>
   void element(std::string_view tag, std::string_view s) {
     out_ += "<";

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "base/text.h"
 #include "security/base64url.h"
 #include "security/openssl_util.h"
 
@@ -27,15 +28,6 @@ Verdict refuse(std::string reason) {
   Verdict v;
   v.reason = std::move(reason);
   return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 // Parses a decoded JOSE header or claims set: a JSON object without duplicate member names.
