@@ -168,6 +168,19 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                                             : coverage.problem);
   }
   out.coverage_reference = coverage.reference;
+  if (coverage.payer_identifiers.empty() && fetcher_ && !request->fhir_server.empty()) {
+    // The Coverage came without its payor Organization: read it from the FHIR server.
+    MissingData payor;
+    for (const Json& p : fhir::items(member(coverage.coverage, "payor"))) {
+      std::string_view ref = string_or_empty(member(p, "reference"));
+      if (!ref.empty() && ref.front() != '#') payor.references.emplace_back(ref);
+    }
+    if (!payor.references.empty()) {
+      FetchReport report = fetcher_(*request, payor, record);
+      for (const auto& p : report.problems) fetch_problems.push_back(p);
+      coverage = mappings::read_coverage(record, mappings_);
+    }
+  }
   const policies::Payer* payer = library_.payer_for(coverage.payer_identifiers);
   if (payer == nullptr) {
     std::string ids;

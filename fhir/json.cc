@@ -90,8 +90,10 @@ std::optional<ParseError> parse_copy(std::string_view text, JsonDocument& doc,
 
 const Json* member(const Json* object, std::string_view name) {
   if (object == nullptr || !object->IsObject()) return nullptr;
-  auto it = object->FindMember(
-      rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size())));
+  // A Value built from the (pointer, length) pair: FindMember(const Ch*) would measure the
+  // name with strlen, which is wrong for a view into a longer string.
+  const Json key(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size())));
+  auto it = object->FindMember(key);
   if (it == object->MemberEnd()) return nullptr;
   return &it->value;
 }

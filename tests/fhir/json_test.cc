@@ -82,3 +82,21 @@ TEST(Json, SyntaxErrorsCarryOffset) {
 
 }  // namespace
 }  // namespace cryo::fhir
+
+namespace cryo::fhir {
+namespace {
+
+TEST(JsonMember, FindsNamesGivenAsViewsIntoLongerStrings) {
+  std::string text = R"({"patientId":"p1","patient":"x"})";
+  JsonDocument doc;
+  ASSERT_FALSE(parse_in_place(text, doc, {}).has_value());
+  std::string longer = "patientIdentifier";
+  std::string_view name = std::string_view(longer).substr(0, 9);  // "patientId", not NUL-terminated
+  const Json* v = member(doc, name);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(string_or_empty(v), "p1");
+  EXPECT_EQ(string_or_empty(member(doc, std::string_view(longer).substr(0, 7))), "x");
+}
+
+}  // namespace
+}  // namespace cryo::fhir
