@@ -150,9 +150,12 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     }
     FetchReport report = fetcher_(*request, missing, record);
     fetch_problems = report.problems;
+    // CRD: answer with what could be had. Only a Coverage (or, for order-dispatch and
+    // appointment-book, every order) that could not be had leaves nothing to answer about.
     bool coverage_missing = false;
     for (const auto& k : report.missing) coverage_missing |= (k == "coverage");
-    if (!report.reached || coverage_missing) {
+    bool no_order = !request->order_references.empty() && orders_in_scope_of_hook(*request, record, nullptr).empty();
+    if (coverage_missing || no_order) {
       std::string why = report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
       return failure(std::move(out), 412, "incomplete",
                      join(what, ", ") + " missing and the FHIR server at " + std::string(request->fhir_server) +
@@ -223,6 +226,10 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     od.determination = library_.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
     od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;
     for (const auto& p : fetch_problems) od.determination.notices.push_back("Data the EHR could not supply: " + p);
+    if (!fetch_problems.empty() && od.determination.covered == "conditional") {
+      od.determination.reasons.push_back("Part of the record could not be read from the EHR's FHIR server (" +
+                                         join(fetch_problems, "; ") + ").");
+    }
     if (!service.primary) {
       // Secondary hooks never ask for clinical or administrative documentation (CRD).
       od.determination.doc_needed.clear();
