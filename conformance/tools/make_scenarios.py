@@ -128,11 +128,11 @@ def liver_lesion(value, unit, comparator=None, site=10200004):
     return [bs, tumor_size(value, unit, bs, comparator)]
 
 
-def psa(value):
+def psa(value, unit="ng/mL"):
     return {"resourceType": "Observation", "id": _id("psa"), "status": "final",
             "code": {"coding": [{"system": LOINC, "code": "2857-1"}]},
             "subject": {"reference": "Patient/" + PID}, "effectiveDateTime": OBS_DATE,
-            "valueQuantity": {"value": value, "unit": "ng/mL", "system": UCUM, "code": "ng/mL"}}
+            "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}}
 
 
 def docref(loinc, date=DOC_DATE, status="current"):
@@ -379,7 +379,7 @@ mm("other-conditional-unknown-primary", "Liver metastases C78.7 with no primary 
 
 # Prostate 55873 (no PA): primary (salvage false) of localized T1-T3 without lymph nodes, or
 # salvage after radiation with localized disease and one of PSA < 8, Gleason < 9, stage <= T2b.
-def prostate(stage=None, ln=None, salvage=None, localized=None, psa_v=None, gleason=None):
+def prostate(stage=None, ln=None, salvage=None, localized=None, psa_v=None, gleason=None, psa_unit="ng/mL"):
     rec = [condition("C61")]
     if stage:
         rec.append(coded("prostate-t-stage", stage))
@@ -390,7 +390,7 @@ def prostate(stage=None, ln=None, salvage=None, localized=None, psa_v=None, glea
     if localized is not None:
         rec.append(fact("localized-disease", localized))
     if psa_v is not None:
-        rec.append(psa(psa_v))
+        rec.append(psa(psa_v, psa_unit))
     if gleason is not None:
         rec.append(obs("gleason-score", valueInteger=gleason))
     return rec
@@ -409,6 +409,22 @@ mm("prostate-conditional-salvage-bare-t2", "Prostate salvage, localized, PSA 10,
    prostate("T2", ln=False, salvage=True, localized=True, psa_v=10, gleason=9), [order("sr1", "55873")], {"sr1": CONDITIONAL_NOAUTH}, 2)
 mm("prostate-conditional-lymph-nodes-unknown", "Prostate primary treatment of localized T1c, lymph-node status not documented: conditional.",
    prostate("T1c", salvage=False, localized=True), [order("sr1", "55873")], {"sr1": CONDITIONAL_NOAUTH}, 0)
+
+# Each salvage threshold on its own, both sides (the other two failing).
+mm("prostate-covered-salvage-gleason-8", "Prostate salvage, localized, PSA 9, Gleason 8 (< 9), T3a: covered.",
+   prostate("T3a", ln=False, salvage=True, localized=True, psa_v=9, gleason=8), [order("sr1", "55873")], {"sr1": COVERED_NOAUTH}, 1)
+mm("prostate-covered-salvage-t2b", "Prostate salvage, localized, PSA 9, Gleason 9, stage T2b (<= T2b): covered.",
+   prostate("T2b", ln=False, salvage=True, localized=True, psa_v=9, gleason=9), [order("sr1", "55873")], {"sr1": COVERED_NOAUTH}, 2)
+mm("prostate-not-covered-salvage-t2c", "Prostate salvage, localized, PSA 9, Gleason 9, stage T2c (above T2b): not-covered.",
+   prostate("T2c", ln=False, salvage=True, localized=True, psa_v=9, gleason=9), [order("sr1", "55873")], {"sr1": NOT_COVERED}, 0)
+mm("prostate-covered-salvage-psa-ug-per-l", "Prostate salvage, localized, PSA 7.5 ug/L (= 7.5 ng/mL, < 8), Gleason 9, T3a: covered.",
+   prostate("T3a", ln=False, salvage=True, localized=True, psa_v=7.5, gleason=9, psa_unit="ug/L"), [order("sr1", "55873")], {"sr1": COVERED_NOAUTH}, 0)
+mm("prostate-not-covered-salvage-not-localized", "Prostate salvage after radiation, disease not localized, PSA 5: not-covered.",
+   prostate("T2a", ln=False, salvage=True, localized=False, psa_v=5, gleason=7), [order("sr1", "55873")], {"sr1": NOT_COVERED}, 1)
+mm("prostate-covered-primary-t3b", "Prostate, primary treatment of T3b (the top of T1-T3), no lymph nodes: covered.",
+   prostate("T3b", ln=False, salvage=False, localized=True), [order("sr1", "55873")], {"sr1": COVERED_NOAUTH}, 2)
+mm("prostate-not-covered-primary-t4", "Prostate, primary treatment of T4 (above T1-T3), no lymph nodes: not-covered.",
+   prostate("T4", ln=False, salvage=False, localized=True), [order("sr1", "55873")], {"sr1": NOT_COVERED}, 0)
 
 # Renal 50250/50593 (PA required): RCC histologic, largest <= 7 cm, no metastasis, and one of
 # poor surgical candidate, solitary kidney, chronic renal insufficiency (N18, closed-world),
@@ -444,6 +460,13 @@ mm("bone-not-covered-head-neck-sarcoma", "Soft-tissue sarcoma of the head and ne
    [condition("C49.0"), fact("symptomatic", True), fact("metastatic-disease", True)], [order("sr1", "20983")], {"sr1": NOT_COVERED}, 1)
 mm("bone-conditional-symptoms-unknown", "Soft-tissue sarcoma of the trunk (C49.6), metastatic, symptoms not documented: conditional.",
    [condition("C49.6"), fact("metastatic-disease", True)], [order("sr1", "20983")], {"sr1": CONDITIONAL_PA}, 2)
+
+mm("bone-not-covered-asymptomatic", "Soft-tissue sarcoma of the upper limb (C49.1), metastatic, documented as not symptomatic: not-covered.",
+   [condition("C49.1"), fact("symptomatic", False), fact("metastatic-disease", True)], [order("sr1", "20983")], {"sr1": NOT_COVERED}, 0)
+mm("bone-not-covered-no-metastases", "Soft-tissue sarcoma of the trunk (C49.6), symptomatic, no disseminated metastases: not-covered.",
+   [condition("C49.6"), fact("symptomatic", True), fact("metastatic-disease", False)], [order("sr1", "20983")], {"sr1": NOT_COVERED}, 1)
+mm("renal-not-covered-not-histologic", "Renal, 3 cm kidney lesion, RCC not histologically documented, solitary kidney: not-covered.",
+   renal(size=(3, "cm"), rcc=False, extra=[fact("solitary-kidney", True)]), [order("sr1", "50250")], {"sr1": NOT_COVERED}, 2)
 
 # ---------------------------------------------------------------------------------------------
 # BCBSM (all its LOBs): 47371/47381; 47383 not-covered. unresectable (primary or metastatic)
