@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <string>
 #include <unordered_map>
@@ -163,9 +164,16 @@ class SqliteConn final : public Conn {
 Result<std::unique_ptr<Conn>> open_sqlite(const std::string& file, SqliteRole role) {
   // The file holds hook calls: readable by the service's user only. SQLite gives the -wal and
   // -shm files the same permissions.
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{file, "cannot open or create the audit store file"};
-  ::close(fd);
+  // Only a new file is opened here: closing a descriptor of a file drops every POSIX lock this
+  // process holds on it, SQLite's included. Another process (a second server, `store purge`, a
+  // backup) would then take the store for unused when it closes, checkpoint it and delete the
+  // WAL under this process, whose later commits would go to the deleted file and be lost.
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    return Error{file, "cannot open or create the audit store file"};
+  }
 
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;

@@ -2,6 +2,7 @@
 //   serve            the CDS Hooks server
 //   evaluate FILE    the same evaluation offline (--explain for a criteria table)
 //   policies check   validate policy and mapping files
+//   store purge      delete audit records older than N days
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -46,6 +47,7 @@ constexpr const char* kUsage = R"(usage:
                  [--data DIR | --db postgresql://...] [--retention-days N] [--no-store]
   cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
   cryo-crd policies check [DIR] [--mappings DIR]
+  cryo-crd store purge --older-than-days N [--config FILE] [--data DIR | --db postgresql://...]
   cryo-crd conformance --base-url URL [--scenarios DIR] [--jwks FILE --iss ISS --kid KID]
                        [--report FILE] [--junit FILE]     (test any CRD server; see conformance/)
 )";
@@ -353,6 +355,67 @@ int policies_check(int argc, char** argv) {
   return 0;
 }
 
+// Deletes the hook calls received more than N days ago (what --retention-days does daily), for
+// a cron job or a one-off clean-up. Safe while servers run on the same store.
+int store_purge(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 3, {});
+  std::optional<std::string> days_text = args ? args->get("--older-than-days") : std::nullopt;
+  if (!args || !args->positional.empty() || !days_text) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  cds::ServerConfig config;
+  if (auto file = args->get("--config")) {
+    auto loaded = cds::load_config(*file);
+    if (!loaded) {
+      std::cerr << "cryo-crd store purge: " << loaded.error().to_string() << "\n";
+      return 1;
+    }
+    config = std::move(*loaded);
+  }
+  std::vector<std::pair<std::string, std::string>> store_options = {
+      {"--retention-days", *days_text}};
+  for (const auto& [name, value] : args->options) {
+    if (name == "--data" || name == "--db") {
+      store_options.emplace_back(name, value);
+    } else if (name != "--older-than-days" && name != "--config") {
+      std::cerr << "cryo-crd store purge: " << name << " is not an option of store purge\n"
+                << kUsage;
+      return 2;
+    }
+  }
+  if (auto s = cds::apply_overrides(config, store_options); !s || config.retention_days < 1) {
+    std::cerr << "cryo-crd store purge: "
+              << (s ? "--older-than-days: must be at least 1" : s.error().to_string()) << "\n"
+              << kUsage;
+    return 2;
+  }
+  const std::string& where = config.database_url.empty() ? config.data_dir : config.database_url;
+  const fs::path file = where.rfind("sqlite:", 0) == 0
+                            ? fs::path(where.substr(7))
+                            : fs::path(where.empty() ? "./var" : where) / "cryo-audit.sqlite3";
+  if (config.database_url.empty() && !fs::exists(file)) {  // never create an empty store
+    std::cerr << "cryo-crd store purge: no audit store at " << file.string() << "\n";
+    return 1;
+  }
+  auto store = audit::open_store(where);
+  if (!store) {
+    std::cerr << "cryo-crd store purge: audit store: " << store.error().to_string() << "\n";
+    return 1;
+  }
+  auto cutoff = std::chrono::time_point_cast<std::chrono::milliseconds>(audit::Clock::now()) -
+                std::chrono::hours(24) * config.retention_days;
+  auto purged = (*store)->purge_before(cutoff);
+  if (!purged) {
+    std::cerr << "cryo-crd store purge: " << purged.error().to_string() << "\n";
+    return 1;
+  }
+  std::cout << "deleted " << *purged << (*purged == 1 ? " hook call" : " hook calls")
+            << " received before " << audit::format_time(cutoff) << " (" << (*store)->backend()
+            << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -360,6 +423,8 @@ int main(int argc, char** argv) {
   if (command == "serve") return serve(argc, argv);
   if (command == "evaluate") return evaluate(argc, argv);
   if (command == "policies" && argc > 2 && std::string(argv[2]) == "check") return policies_check(argc, argv);
+  if (command == "store" && argc > 2 && std::string(argv[2]) == "purge")
+    return store_purge(argc, argv);
   if (command == "conformance") return conformance::run_conformance(argc - 1, argv + 1);
   std::cerr << kUsage;
   return command.empty() || command == "--help" || command == "help" ? 0 : 2;
