@@ -294,6 +294,9 @@ struct HttpServer::Impl {
     http->set_read_timeout(options.read_timeout_seconds, 0);
     http->set_write_timeout(options.write_timeout_seconds, 0);
     http->set_keep_alive_timeout(options.keep_alive_seconds);
+    // EHRs keep connections open for many calls; reconnecting every few requests costs a TCP
+    // (and TLS) handshake and, under load, queueing on the listen backlog.
+    http->set_keep_alive_max_count(1000);
     // A response goes out in more than one write (headers, body): without TCP_NODELAY, on a
     // kept-alive connection each answer would wait for the client's delayed ACK (40 ms).
     http->set_tcp_nodelay(true);

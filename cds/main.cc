@@ -26,6 +26,7 @@
 #include "cds/audit_recorder.h"
 #include "cds/config.h"
 #include "conformance/runner.h"
+#include "fhir/client/prefetch_fetcher.h"
 #include "security/bind_address.h"
 #include "security/cors.h"
 #include "security/token_verifier.h"
@@ -235,6 +236,33 @@ int serve(int argc, char** argv) {
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
   auto service_holder = std::make_unique<cds::CoverageService>((*data)->mappings, (*data)->library, service_options);
+  // What prefetch did not bring is read from the EHR's FHIR server, concurrently, within the
+  // configured budget (so the whole answer stays inside CRD's 5 seconds).
+  std::unique_ptr<fhir::client::PrefetchFetcher> fetcher;
+  if (config.query_missing_data) {
+    fhir::client::FetchOptions fetch_options;
+    fetch_options.per_request_timeout = std::chrono::milliseconds(config.fhir_request_timeout_ms);
+    fetch_options.total_budget = std::chrono::milliseconds(config.fhir_total_budget_ms);
+    fetch_options.max_pages = static_cast<size_t>(config.fhir_max_pages);
+    fetcher = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
+    service_holder->set_fetcher([&fetcher](const cds::HookRequest& request, const cds::MissingData& missing,
+                                           fhir::ResourceIndex& record) {
+      std::vector<fhir::client::QueryTemplate> templates;
+      for (const auto& t : missing.templates) templates.push_back({t.key, t.query});
+      fhir::client::FetchRequest fetch;
+      fetch.fhir_server = request.fhir_server;
+      fetch.access_token = request.access_token;
+      fetch.context = request.context;
+      fetch.templates = templates;
+      fetch.references = missing.references;
+      fhir::client::FetchReport report = fetcher->fetch(fetch);
+      cds::FetchReport out;
+      out.reached = report.reached;
+      out.missing = report.add_to(record);
+      out.problems = report.problems();
+      return out;
+    });
+  }
   cds::HttpServer server(*service_holder, server_options);
   if (verifier) {
     server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
