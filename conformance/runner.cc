@@ -210,6 +210,7 @@ class Runner {
     c->set_connection_timeout(opt_.timeout_seconds, 0);
     c->set_read_timeout(opt_.timeout_seconds, 0);
     c->set_write_timeout(opt_.timeout_seconds, 0);
+    if (!opt_.ca_cert_path.empty()) c->set_ca_cert_path(opt_.ca_cert_path.c_str());
     return c;
   }
 
@@ -933,7 +934,8 @@ class Runner {
 const char* kUsage =
     "usage: crd-conformance --base-url URL [--scenarios DIR] [--jwks FILE --iss ISS --kid KID]\n"
     "                       [--report FILE] [--junit FILE] [--no-fhir-server] [--timeout "
-    "SECONDS]\n";
+    "SECONDS]\n"
+    "                       [--ca-cert FILE]   (CA certificates to trust for an https:// URL)\n";
 
 }  // namespace
 
@@ -993,6 +995,8 @@ int run_conformance(int argc, char** argv) {
       ok = value(o.report_path);
     else if (arg == "--junit")
       ok = value(o.junit_path);
+    else if (arg == "--ca-cert")
+      ok = value(o.ca_cert_path);
     else if (arg == "--no-fhir-server")
       o.serve_fhir = false;
     else if (arg == "--timeout") {

@@ -29,6 +29,7 @@ struct Options {
   std::string junit_path;     // JUnit XML (optional)
   bool serve_fhir = true;     // expose each scenario's record as `fhirServer`
   int timeout_seconds = 30;   // per HTTP call
+  std::string ca_cert_path;   // PEM CA certificates to trust for an https:// base URL
 };
 
 struct Check {

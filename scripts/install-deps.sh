@@ -9,8 +9,14 @@ packages=(
   libcpp-httplib-dev rapidjson-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
-  nodejs npm curl ca-certificates
+  python3 curl ca-certificates
 )
+# Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
+# another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only
+# ask apt for it when the commands are missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,8 +2,11 @@
 # Starts the real server on a free loopback port and runs the conformance runner against it
 # with every golden scenario (how CI runs the conformance suite).
 #
-# usage: run_against_server.sh CRYO_CRD CRD_CONFORMANCE SCENARIOS_DIR REPORT_PREFIX
+# usage: run_against_server.sh CRYO_CRD CRD_CONFORMANCE SCENARIOS_DIR REPORT_PREFIX [--tls]
 #            [--signed ES384|RS384 | --signed-with JWKS_FILE ISS KID] [runner args...]
+#
+# With --tls, the server serves HTTPS with a freshly made self-signed certificate, which the
+# runner is told to trust.
 #
 # Without --signed*, the server trusts no CDS client and takes unsigned calls (loopback only).
 # With --signed ALG, a fresh key pair is generated (openssl): the server trusts its public JWK
@@ -69,6 +72,15 @@ json.dump({"keys": [public]}, open(public_out, "w"), indent=1)
 ' "$2" "$3" "$4" "$5"
 }
 
+tls=""
+if [[ "${1:-}" == "--tls" ]]; then
+  tls=1
+  shift
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>/dev/null
+fi
+
 signed=""
 runner_signing=()
 case "${1:-}" in
@@ -98,6 +110,13 @@ case "${1:-}" in
 esac
 
 serve_args=(serve --bind 127.0.0.1 --data "$work/store")
+scheme=http
+runner_tls=()
+if [[ -n "$tls" ]]; then
+  serve_args+=(--tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem")
+  scheme=https
+  runner_tls=(--ca-cert "$work/tls-cert.pem")
+fi
 if [[ -n "$signed" ]]; then
   python3 -c '
 import json, sys
@@ -123,8 +142,8 @@ for _ in $(seq 1 100); do
 done
 
 status=0
-"$runner_bin" --base-url "http://127.0.0.1:$port" --scenarios "$scenarios" \
-  --report "${report}.json" --junit "${report}.xml" "${runner_signing[@]}" "$@" \
+"$runner_bin" --base-url "$scheme://127.0.0.1:$port" --scenarios "$scenarios" \
+  --report "${report}.json" --junit "${report}.xml" "${runner_tls[@]}" "${runner_signing[@]}" "$@" \
   | tee "$work/runner.out" || status=$?
 
 if [[ -n "$signed" ]]; then
