@@ -252,6 +252,15 @@ struct HttpServer::Impl {
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_header("Cache-Control", "no-store");
     });
+    // One line per request; hook calls log their own line, with hook, hookInstance and
+    // latency. Headers (where tokens travel) and query strings are never logged.
+    s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      const std::string_view prefix = "/cds-services/";
+      bool hook_call = req.method == "POST" && req.path.rfind(prefix, 0) == 0 &&
+                       req.path.find('/', prefix.size()) == std::string::npos;
+      if (hook_call) return;
+      log::info("request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
+    });
     // Anything the router or the transport refused still gets an OperationOutcome.
     s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
