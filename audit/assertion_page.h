@@ -3,7 +3,8 @@
 // resources; every stored value is HTML-escaped.
 //
 //   auto a = store->find_assertion(id);   // every order annotated under the id
-//   if (a.ok() && !a->empty()) { respond(200, "text/html; charset=utf-8", render_assertion_page(*a)); }
+//   if (a.ok() && !a->empty()) { respond(200, "text/html; charset=utf-8",
+//   render_assertion_page(*a)); }
 //
 // Thread safety: pure functions.
 #pragma once

@@ -131,9 +131,13 @@ struct RecordJob final : Job {
           std::string_view(c.response_json), now_ms()}});
     std::vector<std::string_view> assertion_ids;
     for (const DeterminationRecord& d : c.determinations) {
-      if (std::find(assertion_ids.begin(), assertion_ids.end(), d.coverage_assertion_id) != assertion_ids.end()) continue;
+      if (std::find(assertion_ids.begin(), assertion_ids.end(), d.coverage_assertion_id) !=
+          assertion_ids.end())
+        continue;
       assertion_ids.push_back(d.coverage_assertion_id);
-      out.push_back({kInsertAssertion, {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance)}});
+      out.push_back(
+          {kInsertAssertion,
+           {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance)}});
     }
     std::int64_t position = 0;
     for (const DeterminationRecord& d : c.determinations) {

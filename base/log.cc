@@ -14,10 +14,14 @@ std::atomic<Level> g_min_level{Level::kInfo};
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -49,11 +53,14 @@ void append_value(std::string& line, std::string_view v) {
 
 }  // namespace
 
-void set_min_level(Level level) { g_min_level.store(level, std::memory_order_relaxed); }
+void set_min_level(Level level) {
+  g_min_level.store(level, std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
-  auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string line = date::format("%FT%TZ", now);
   line.push_back(' ');
   line.append(level_name(level));

@@ -20,9 +20,15 @@ using Field = std::pair<std::string_view, std::string_view>;
 // Writes one line. Values containing spaces or quotes are quoted.
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
-inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kInfo, m, f); }
-inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kWarn, m, f); }
-inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kError, m, f); }
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::kInfo, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::kWarn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::kError, m, f);
+}
 
 // Lines below this level are dropped (default kInfo). Set once at start-up.
 void set_min_level(Level level);

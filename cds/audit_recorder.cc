@@ -46,11 +46,13 @@ std::string request_for_audit(const Json& request) {
 
 HookRecorder make_recorder(audit::AuditStore& store, std::string service_version) {
   HookRecorder r;
-  r.lookup = [&store](std::string_view hook_instance, std::string_view issuer, const Json& request) {
+  r.lookup = [&store](std::string_view hook_instance, std::string_view issuer,
+                      const Json& request) {
     RecordedCall call;
     auto found = store.find_by_hook_instance(hook_instance);
     if (!found) {
-      log::warn("audit look-up failed", {{"hookInstance", hook_instance}, {"error", found.error().to_string()}});
+      log::warn("audit look-up failed",
+                {{"hookInstance", hook_instance}, {"error", found.error().to_string()}});
       return call;
     }
     if (!found->has_value()) return call;
@@ -63,8 +65,9 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     call.body = earlier.response_json;
     return call;
   };
-  r.record = [&store, service_version](const HookOutcome& outcome, const Json& request, std::string_view issuer,
-                                        std::string_view service_id) -> Result<RecordedCall> {
+  r.record = [&store, service_version](const HookOutcome& outcome, const Json& request,
+                                       std::string_view issuer,
+                                       std::string_view service_id) -> Result<RecordedCall> {
     audit::HookRecord rec;
     rec.hook_instance = outcome.hook_instance;
     rec.hook = outcome.hook;
@@ -77,8 +80,8 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     rec.request_json = request_for_audit(request);
     rec.response_json = outcome.body;
     for (const auto& od : outcome.orders) {
-      rec.determinations.push_back(audit::make_determination_record(od.order_reference, od.coverage_assertion_id,
-                                                                     od.determination, service_version));
+      rec.determinations.push_back(audit::make_determination_record(
+          od.order_reference, od.coverage_assertion_id, od.determination, service_version));
     }
     auto stored = store.record(std::move(rec));
     if (!stored) return stored.error();
@@ -95,7 +98,8 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     f.service_id = std::string(service_id);
     f.card_uuid = std::string(fhir::string_or_empty(fhir::member(item, "card")));
     f.outcome = std::string(fhir::string_or_empty(fhir::member(item, "outcome")));
-    f.outcome_timestamp = std::string(fhir::string_or_empty(fhir::member(item, "outcomeTimestamp")));
+    f.outcome_timestamp =
+        std::string(fhir::string_or_empty(fhir::member(item, "outcomeTimestamp")));
     auto json_of = [](const Json* v) {
       rapidjson::StringBuffer b;
       rapidjson::Writer<rapidjson::StringBuffer> w(b);
@@ -109,23 +113,26 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     auto stored = store.record_feedback(std::move(f));
     if (!stored) return stored.error();
     if (*stored == audit::FeedbackOutcome::kUnknownCard) {
-      return Error{"feedback.card", "no card with uuid '" +
-                                        std::string(fhir::string_or_empty(fhir::member(item, "card"))) +
-                                        "' was handed out by this service"};
+      return Error{"feedback.card",
+                   "no card with uuid '" +
+                       std::string(fhir::string_or_empty(fhir::member(item, "card"))) +
+                       "' was handed out by this service"};
     }
     return {};
   };
   return r;
 }
 
-void add_assertion_routes(HttpServer& server, audit::AuditStore& store, audit::AdminCredential credential) {
+void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
+                          audit::AdminCredential credential) {
   auto authorized = [credential](std::string_view authorization) {
     auto token = audit::bearer_token(authorization);
     return token.has_value() && credential.accepts(*token);
   };
   server.add_get(R"(/assertions/([A-Za-z0-9._-]+))",
-                 [&store, authorized](const std::string& path, const std::map<std::string, std::string>&,
-                                      std::string_view authorization, std::string_view accept) -> HttpServer::Reply {
+                 [&store, authorized](
+                     const std::string& path, const std::map<std::string, std::string>&,
+                     std::string_view authorization, std::string_view accept) -> HttpServer::Reply {
                    std::string id = path.substr(path.rfind('/') + 1);
                    if (!authorized(authorization)) {
                      log::warn("admin look-up refused", {{"assertion", id}});
@@ -133,35 +140,38 @@ void add_assertion_routes(HttpServer& server, audit::AuditStore& store, audit::A
                    }
                    log::info("admin look-up", {{"assertion", id}});
                    auto found = store.find_assertion(id);
-                   if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
-                   if (found->empty()) return outcome_reply(404, "not-found", "no coverage assertion '" + id + "'");
+                   if (!found)
+                     return outcome_reply(503, "transient", "the audit store is unavailable");
+                   if (found->empty())
+                     return outcome_reply(404, "not-found", "no coverage assertion '" + id + "'");
                    if (accept.find("text/html") != std::string_view::npos) {
                      return {200, "text/html; charset=utf-8", audit::render_assertion_page(*found)};
                    }
                    return {200, "application/json", audit::to_json(*found)};
                  });
-  server.add_get("/assertions",
-                 [&store, authorized](const std::string&, const std::map<std::string, std::string>& query,
-                                      std::string_view authorization, std::string_view) -> HttpServer::Reply {
-                   if (!authorized(authorization)) {
-                     log::warn("admin look-up refused", {{"query", "patient"}});
-                     return outcome_reply(401, "login", "an admin bearer token is required");
-                   }
-                   auto patient = query.find("patient");
-                   if (patient == query.end() || patient->second.empty()) {
-                     return outcome_reply(400, "required", "the 'patient' parameter is required");
-                   }
-                   audit::TimePoint since{};
-                   if (auto s = query.find("since"); s != query.end()) {
-                     auto range = fhir::parse_fhir_date(s->second);
-                     if (!range) return outcome_reply(400, "value", "'since' must be a FHIR date or dateTime");
-                     since = std::chrono::time_point_cast<std::chrono::milliseconds>(range->begin);
-                   }
-                   log::info("admin look-up", {{"patient", patient->second}});
-                   auto found = store.find_assertions(patient->second, since);
-                   if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
-                   return {200, "application/json", audit::to_json(*found)};
-                 });
+  server.add_get(
+      "/assertions",
+      [&store, authorized](const std::string&, const std::map<std::string, std::string>& query,
+                           std::string_view authorization, std::string_view) -> HttpServer::Reply {
+        if (!authorized(authorization)) {
+          log::warn("admin look-up refused", {{"query", "patient"}});
+          return outcome_reply(401, "login", "an admin bearer token is required");
+        }
+        auto patient = query.find("patient");
+        if (patient == query.end() || patient->second.empty()) {
+          return outcome_reply(400, "required", "the 'patient' parameter is required");
+        }
+        audit::TimePoint since{};
+        if (auto s = query.find("since"); s != query.end()) {
+          auto range = fhir::parse_fhir_date(s->second);
+          if (!range) return outcome_reply(400, "value", "'since' must be a FHIR date or dateTime");
+          since = std::chrono::time_point_cast<std::chrono::milliseconds>(range->begin);
+        }
+        log::info("admin look-up", {{"patient", patient->second}});
+        auto found = store.find_assertions(patient->second, since);
+        if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
+        return {200, "application/json", audit::to_json(*found)};
+      });
 }
 
 }  // namespace cryo::cds

@@ -22,7 +22,8 @@ constexpr std::array<ServiceDefinition, 4> kServices = {{
      "Coverage requirements for cryoablation orders dispatched to a performing organization; "
      "annotates each dispatched order with CRD coverage information.",
      true},
-    {"appointment-book-crd", "appointment-book", "Cryoablation coverage requirements (appointment-book)",
+    {"appointment-book-crd", "appointment-book",
+     "Cryoablation coverage requirements (appointment-book)",
      "Coverage requirements for the cryoablation orders behind proposed appointments; annotates "
      "each order the appointment is based on with CRD coverage information.",
      true},
@@ -49,7 +50,9 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
 
 }  // namespace
 
-std::span<const ServiceDefinition> services() { return kServices; }
+std::span<const ServiceDefinition> services() {
+  return kServices;
+}
 
 const ServiceDefinition* find_service(std::string_view id) {
   for (const auto& s : kServices) {

@@ -25,11 +25,11 @@ inline constexpr std::string_view kGuidelineType = "guideline";
 inline constexpr int kDefaultMaxCards = 10;
 
 struct ServiceDefinition {
-  std::string_view id;           // "order-sign-crd"
-  std::string_view hook;         // "order-sign"
+  std::string_view id;    // "order-sign-crd"
+  std::string_view hook;  // "order-sign"
   std::string_view title;
   std::string_view description;
-  bool primary;                  // CRD primary hook: always answers with coverage-information
+  bool primary;  // CRD primary hook: always answers with coverage-information
 };
 
 // All services, in discovery order.

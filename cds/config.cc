@@ -18,7 +18,8 @@ class Section {
       : object_(object), source_(std::move(source)), path_(std::move(path)) {}
 
   Error error(std::string_view field, std::string message) const {
-    return Error{source_ + ": " + path_ + (field.empty() ? "" : "." + std::string(field)), std::move(message)};
+    return Error{source_ + ": " + path_ + (field.empty() ? "" : "." + std::string(field)),
+                 std::move(message)};
   }
 
   Status check_keys(std::initializer_list<std::string_view> known) const {
@@ -32,7 +33,8 @@ class Section {
   }
 
   Status string(std::string_view name, std::string& out) const {
-    auto it = object_.FindMember(Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+    auto it = object_.FindMember(
+        Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
     if (it == object_.MemberEnd()) return {};
     if (!it->value.IsString()) return error(name, "must be a string");
     out.assign(it->value.GetString(), it->value.GetStringLength());
@@ -40,17 +42,20 @@ class Section {
   }
 
   Status integer(std::string_view name, int& out, int min, int max) const {
-    auto it = object_.FindMember(Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+    auto it = object_.FindMember(
+        Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
     if (it == object_.MemberEnd()) return {};
     if (!it->value.IsInt() || it->value.GetInt() < min || it->value.GetInt() > max) {
-      return error(name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return error(name,
+                   "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
     }
     out = it->value.GetInt();
     return {};
   }
 
   Status boolean(std::string_view name, bool& out) const {
-    auto it = object_.FindMember(Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+    auto it = object_.FindMember(
+        Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
     if (it == object_.MemberEnd()) return {};
     if (!it->value.IsBool()) return error(name, "must be true or false");
     out = it->value.GetBool();
@@ -63,25 +68,29 @@ class Section {
   std::string path_;
 };
 
-#define CRYO_TRY(expr)        \
-  do {                        \
+#define CRYO_TRY(expr)                              \
+  do {                                              \
     if (Status s_ = (expr); !s_) return s_.error(); \
   } while (0)
 
 Status validate(const ServerConfig& c, const std::string& source) {
-  if (!c.base_url.empty() && c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0) {
+  if (!c.base_url.empty() && c.base_url.rfind("http://", 0) != 0 &&
+      c.base_url.rfind("https://", 0) != 0) {
     return Error{source + ": server.base_url", "must be an absolute http:// or https:// URL"};
   }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return Error{source + ": tls", "needs both cert_file and key_file"};
   }
-  if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 && c.database_url.rfind("postgres://", 0) != 0) {
+  if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 &&
+      c.database_url.rfind("postgres://", 0) != 0) {
     return Error{source + ": store.database_url", "must be a postgresql:// URL"};
   }
   if (!c.admin_token_sha256.empty()) {
     bool hex = c.admin_token_sha256.size() == 64;
     for (char ch : c.admin_token_sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(ch));
-    if (!hex) return Error{source + ": admin.token_sha256", "must be 64 hexadecimal characters (a SHA-256 digest)"};
+    if (!hex)
+      return Error{source + ": admin.token_sha256",
+                   "must be 64 hexadecimal characters (a SHA-256 digest)"};
   }
   return {};
 }
@@ -98,8 +107,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
   if (doc.HasParseError()) {
-    return Error{source, std::string("is not valid JSON (") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                             " at byte " + std::to_string(doc.GetErrorOffset()) + ")"};
+    return Error{source, std::string("is not valid JSON (") +
+                             rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
+                             std::to_string(doc.GetErrorOffset()) + ")"};
   }
   ServerConfig c;
   Section root(doc, source, "");
@@ -109,8 +119,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
     const Value& v = it->value;
     if (name == "server") {
       Section s(v, source, name);
-      CRYO_TRY(s.check_keys({"bind", "port", "base_url", "threads", "max_body_bytes", "read_timeout_seconds",
-                             "write_timeout_seconds", "policies_dir", "mappings_dir"}));
+      CRYO_TRY(s.check_keys({"bind", "port", "base_url", "threads", "max_body_bytes",
+                             "read_timeout_seconds", "write_timeout_seconds", "policies_dir",
+                             "mappings_dir"}));
       CRYO_TRY(s.string("bind", c.bind));
       CRYO_TRY(s.integer("port", c.port, 0, 65535));
       CRYO_TRY(s.string("base_url", c.base_url));
@@ -146,13 +157,15 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.string("token_sha256", c.admin_token_sha256));
     } else if (name == "fhir") {
       Section s(v, source, name);
-      CRYO_TRY(s.check_keys({"query_missing_data", "request_timeout_ms", "total_budget_ms", "max_pages"}));
+      CRYO_TRY(s.check_keys(
+          {"query_missing_data", "request_timeout_ms", "total_budget_ms", "max_pages"}));
       CRYO_TRY(s.boolean("query_missing_data", c.query_missing_data));
       CRYO_TRY(s.integer("request_timeout_ms", c.fhir_request_timeout_ms, 50, 60000));
       CRYO_TRY(s.integer("total_budget_ms", c.fhir_total_budget_ms, 50, 60000));
       CRYO_TRY(s.integer("max_pages", c.fhir_max_pages, 1, 1000));
     } else {
-      return Error{source + ": " + name, "is not a known section (server, tls, trust, cors, store, admin, fhir)"};
+      return Error{source + ": " + name,
+                   "is not a known section (server, tls, trust, cors, store, admin, fhir)"};
     }
   }
   (void)root;
@@ -160,7 +173,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   return c;
 }
 
-Status apply_overrides(ServerConfig& c, const std::vector<std::pair<std::string, std::string>>& options) {
+Status apply_overrides(ServerConfig& c,
+                       const std::vector<std::pair<std::string, std::string>>& options) {
   for (const auto& [name, value] : options) {
     auto number = [&](int& out, int min, int max) -> Status {
       try {
@@ -170,24 +184,39 @@ Status apply_overrides(ServerConfig& c, const std::vector<std::pair<std::string,
         out = v;
         return {};
       } catch (const std::exception&) {
-        return Error{name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max)};
+        return Error{
+            name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max)};
       }
     };
     Status s;
-    if (name == "--bind") c.bind = value;
-    else if (name == "--port") s = number(c.port, 0, 65535);
-    else if (name == "--base-url") c.base_url = value;
-    else if (name == "--policies") c.policies_dir = value;
-    else if (name == "--mappings") c.mappings_dir = value;
-    else if (name == "--threads") s = number(c.threads, 1, 1024);
-    else if (name == "--max-body") s = number(c.max_body_bytes, 1024, 256 * 1024 * 1024);
-    else if (name == "--tls-cert") c.tls_cert_file = value;
-    else if (name == "--tls-key") c.tls_key_file = value;
-    else if (name == "--data") c.data_dir = value;
-    else if (name == "--db") c.database_url = value;
-    else if (name == "--retention-days") s = number(c.retention_days, 0, 36500);
-    else if (name == "--config") continue;
-    else return Error{name, "is not an option of serve"};
+    if (name == "--bind")
+      c.bind = value;
+    else if (name == "--port")
+      s = number(c.port, 0, 65535);
+    else if (name == "--base-url")
+      c.base_url = value;
+    else if (name == "--policies")
+      c.policies_dir = value;
+    else if (name == "--mappings")
+      c.mappings_dir = value;
+    else if (name == "--threads")
+      s = number(c.threads, 1, 1024);
+    else if (name == "--max-body")
+      s = number(c.max_body_bytes, 1024, 256 * 1024 * 1024);
+    else if (name == "--tls-cert")
+      c.tls_cert_file = value;
+    else if (name == "--tls-key")
+      c.tls_key_file = value;
+    else if (name == "--data")
+      c.data_dir = value;
+    else if (name == "--db")
+      c.database_url = value;
+    else if (name == "--retention-days")
+      s = number(c.retention_days, 0, 36500);
+    else if (name == "--config")
+      continue;
+    else
+      return Error{name, "is not an option of serve"};
     if (!s) return s;
   }
   return validate(c, "command line");
@@ -201,7 +230,8 @@ std::string effective_base_url(const ServerConfig& c, int bound_port) {
   }
   std::string host = c.bind == "0.0.0.0" || c.bind == "::" ? "127.0.0.1" : c.bind;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(c.tls_cert_file.empty() ? "http" : "https") + "://" + host + ":" + std::to_string(bound_port);
+  return std::string(c.tls_cert_file.empty() ? "http" : "https") + "://" + host + ":" +
+         std::to_string(bound_port);
 }
 
 }  // namespace cryo::cds

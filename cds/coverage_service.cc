@@ -42,10 +42,12 @@ std::vector<mappings::PrefetchTemplate> missing_prefetch(
 // The orders this call is about: every draft order (order-sign), the selected ones
 // (order-select), or the referenced ones (order-dispatch, appointment-book) as resolved in
 // `record`. `unresolved` receives references not found.
-std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request, const fhir::ResourceIndex& record,
+std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request,
+                                                 const fhir::ResourceIndex& record,
                                                  std::vector<std::string>* unresolved) {
   std::vector<const Json*> orders;
-  if (!request.order_references.empty() || request.hook == "order-dispatch" || request.hook == "appointment-book") {
+  if (!request.order_references.empty() || request.hook == "order-dispatch" ||
+      request.hook == "appointment-book") {
     std::set<std::string> seen;
     for (std::string_view ref : request.order_references) {
       const Json* order = record.resolve(ref);
@@ -75,7 +77,8 @@ std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request, con
 CoverageService::CoverageService(const mappings::MappingSet& mappings,
                                  const policies::PolicyLibrary& library, ServiceOptions options)
     : mappings_(mappings), library_(library), options_(std::move(options)) {
-  while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+  while (!options_.base_url.empty() && options_.base_url.back() == '/')
+    options_.base_url.pop_back();
 }
 
 void CoverageService::set_base_url(std::string base_url) {
@@ -83,7 +86,9 @@ void CoverageService::set_base_url(std::string base_url) {
   options_.base_url = std::move(base_url);
 }
 
-void CoverageService::set_fetcher(MissingDataFetcher fetcher) { fetcher_ = std::move(fetcher); }
+void CoverageService::set_fetcher(MissingDataFetcher fetcher) {
+  fetcher_ = std::move(fetcher);
+}
 
 std::string CoverageService::discovery() const {
   return discovery_json(mappings_.prefetch_templates());
@@ -101,7 +106,8 @@ HookOutcome CoverageService::call(std::string_view service_id, std::string& body
   if (auto err = fhir::parse_in_place(body, doc, options_.limits)) {
     int status = err->kind == fhir::ParseError::kTooLarge ? 413 : 400;
     std::string_view code = err->kind == fhir::ParseError::kTooLarge ? "too-long" : "structure";
-    return failure(std::move(out), status, code, "the request body is not acceptable JSON: " + err->message);
+    return failure(std::move(out), status, code,
+                   "the request body is not acceptable JSON: " + err->message);
   }
   return call(*service, doc, received);
 }
@@ -111,8 +117,9 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   HookOutcome out;
   auto request = read_hook_request(request_json, service.hook);
   if (!request) {
-    return failure(std::move(out), 400, "invalid",
-                   "not a valid " + std::string(service.hook) + " request: " + request.error().to_string());
+    return failure(
+        std::move(out), 400, "invalid",
+        "not a valid " + std::string(service.hook) + " request: " + request.error().to_string());
   }
   out.hook = std::string(request->hook);
   out.hook_instance = std::string(request->hook_instance);
@@ -123,7 +130,8 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   if (request->prefetch != nullptr) {
     for (auto it = request->prefetch->MemberBegin(); it != request->prefetch->MemberEnd(); ++it) {
       if (it->value.IsNull()) continue;
-      record.add(it->value, "prefetch." + std::string(it->name.GetString(), it->name.GetStringLength()));
+      record.add(it->value,
+                 "prefetch." + std::string(it->name.GetString(), it->name.GetStringLength()));
     }
   }
   if (request->draft_orders != nullptr) record.add(*request->draft_orders, "context.draftOrders");
@@ -145,8 +153,9 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                      join(what, ", ") + " missing and no fhirServer was given to query");
     }
     if (!fetcher_) {
-      return failure(std::move(out), 412, "incomplete",
-                     join(what, ", ") + " missing; this deployment does not query the client's FHIR server");
+      return failure(
+          std::move(out), 412, "incomplete",
+          join(what, ", ") + " missing; this deployment does not query the client's FHIR server");
     }
     FetchReport report = fetcher_(*request, missing, record);
     fetch_problems = report.problems;
@@ -154,12 +163,14 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     // appointment-book, every order) that could not be had leaves nothing to answer about.
     bool coverage_missing = false;
     for (const auto& k : report.missing) coverage_missing |= (k == "coverage");
-    bool no_order = !request->order_references.empty() && orders_in_scope_of_hook(*request, record, nullptr).empty();
+    bool no_order = !request->order_references.empty() &&
+                    orders_in_scope_of_hook(*request, record, nullptr).empty();
     if (coverage_missing || no_order) {
-      std::string why = report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
+      std::string why =
+          report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
       return failure(std::move(out), 412, "incomplete",
-                     join(what, ", ") + " missing and the FHIR server at " + std::string(request->fhir_server) +
-                         " could not supply them: " + why);
+                     join(what, ", ") + " missing and the FHIR server at " +
+                         std::string(request->fhir_server) + " could not supply them: " + why);
     }
   }
 
@@ -167,8 +178,9 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   mappings::CoverageReading coverage = mappings::read_coverage(record, mappings_);
   if (coverage.status != mappings::CoverageReading::kOne) {
     return failure(std::move(out), 400, "business-rule",
-                   coverage.problem.empty() ? std::string("no single active Coverage for the patient")
-                                            : coverage.problem);
+                   coverage.problem.empty()
+                       ? std::string("no single active Coverage for the patient")
+                       : coverage.problem);
   }
   out.coverage_reference = coverage.reference;
   if (coverage.payer_identifiers.empty() && fetcher_ && !request->fhir_server.empty()) {
@@ -196,7 +208,8 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                        (ids.empty() ? std::string("none") : ids) + ")");
   }
   out.payer_id = payer->id;
-  out.line_of_business = library_.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
+  out.line_of_business =
+      library_.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
 
   // One determination per in-scope order.
   const std::string assertion_id = random_uuid();
@@ -211,24 +224,29 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
       }
     }
     if (policy == nullptr) continue;  // no policy for this order: no card, no action
-    mappings::OrderContext context{order, code, mappings::MappingSet::date_of_service(*order, received_s)};
+    mappings::OrderContext context{order, code,
+                                   mappings::MappingSet::date_of_service(*order, received_s)};
     mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
     std::vector<mappings::DocumentFinding> documents;
     if (int months = library_.document_window_months(*policy); months > 0) {
       fhir::DateRange window = fhir::months_before(context.date_of_service, months);
-      documents = mappings_.find_documents(record, library_.document_codes(*policy), window, request->patient_id);
+      documents = mappings_.find_documents(record, library_.document_codes(*policy), window,
+                                           request->patient_id);
     }
 
     OrderDetermination od;
     od.order = order;
     od.order_reference = fhir::ResourceIndex::key_of(*order);
     od.coverage_assertion_id = assertion_id;
-    od.determination = library_.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
+    od.determination =
+        library_.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
     od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;
-    for (const auto& p : fetch_problems) od.determination.notices.push_back("Data the EHR could not supply: " + p);
+    for (const auto& p : fetch_problems)
+      od.determination.notices.push_back("Data the EHR could not supply: " + p);
     if (!fetch_problems.empty() && od.determination.covered == "conditional") {
-      od.determination.reasons.push_back("Part of the record could not be read from the EHR's FHIR server (" +
-                                         join(fetch_problems, "; ") + ").");
+      od.determination.reasons.push_back(
+          "Part of the record could not be read from the EHR's FHIR server (" +
+          join(fetch_problems, "; ") + ").");
     }
     if (!service.primary) {
       // Secondary hooks never ask for clinical or administrative documentation (CRD).

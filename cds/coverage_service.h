@@ -40,16 +40,16 @@ struct OrderDetermination {
   const fhir::Json* order = nullptr;  // the draft order, in the request document
   std::string order_reference;        // "ServiceRequest/sr-1"
   std::string coverage_assertion_id;
-  std::string card_uuid;              // the coverage card's uuid ("" when no card was sent)
-  std::string policy_url;             // absolute URL of the policy page
+  std::string card_uuid;   // the coverage card's uuid ("" when no card was sent)
+  std::string policy_url;  // absolute URL of the policy page
   policies::Determination determination;
 };
 
 // Everything one call produced: the HTTP answer and what the audit record keeps.
 struct HookOutcome {
   int status = 200;
-  std::string body;                   // the CDS Hooks response, or an OperationOutcome
-  std::string error;                  // for the log: why a 4xx/5xx was returned
+  std::string body;   // the CDS Hooks response, or an OperationOutcome
+  std::string error;  // for the log: why a 4xx/5xx was returned
   std::string hook;
   std::string hook_instance;
   std::string patient_id;
@@ -75,9 +75,8 @@ struct MissingData {
 
 // Fetches missing data from the client's FHIR server into `record`. Installed by the server
 // when FHIR queries are enabled; without one, missing data answers 412.
-using MissingDataFetcher =
-    std::function<FetchReport(const HookRequest& request, const MissingData& missing,
-                              fhir::ResourceIndex& record)>;
+using MissingDataFetcher = std::function<FetchReport(
+    const HookRequest& request, const MissingData& missing, fhir::ResourceIndex& record)>;
 
 struct ServiceOptions {
   std::string base_url = "http://127.0.0.1:8080";  // public URL, for absolute links

@@ -10,7 +10,9 @@ using fhir::Json;
 using fhir::member;
 using fhir::string_or_empty;
 
-Error invalid(std::string where, std::string message) { return Error{std::move(where), std::move(message)}; }
+Error invalid(std::string where, std::string message) {
+  return Error{std::move(where), std::move(message)};
+}
 
 // A required non-empty string member, or an error naming it.
 Result<std::string_view> required_string(const Json* object, std::string_view name,
@@ -49,7 +51,9 @@ Status read_configuration(const Json& request, CardConfiguration& out) {
   return {};
 }
 
-bool is_order_hook(std::string_view hook) { return hook == "order-sign" || hook == "order-select"; }
+bool is_order_hook(std::string_view hook) {
+  return hook == "order-sign" || hook == "order-select";
+}
 
 }  // namespace
 
@@ -126,7 +130,8 @@ Result<HookRequest> read_hook_request(const Json& request, std::string_view expe
     if (dispatched == nullptr) return invalid("context.dispatchedOrders", "is required");
     auto add = [&](const Json& v) -> Status {
       if (!v.IsString() || v.GetStringLength() == 0) {
-        return invalid("context." + std::string(name), "must hold references like 'ServiceRequest/123'");
+        return invalid("context." + std::string(name),
+                       "must hold references like 'ServiceRequest/123'");
       }
       r.order_references.emplace_back(v.GetString(), v.GetStringLength());
       return {};
@@ -143,7 +148,8 @@ Result<HookRequest> read_hook_request(const Json& request, std::string_view expe
   if (r.hook == "appointment-book") {
     const Json* appointments = member(context, "appointments");
     if (appointments == nullptr) return invalid("context.appointments", "is required");
-    if (!appointments->IsObject() || string_or_empty(member(appointments, "resourceType")) != "Bundle") {
+    if (!appointments->IsObject() ||
+        string_or_empty(member(appointments, "resourceType")) != "Bundle") {
       return invalid("context.appointments", "must be a FHIR Bundle of Appointments");
     }
     r.appointments = appointments;
@@ -161,7 +167,8 @@ Result<HookRequest> read_hook_request(const Json& request, std::string_view expe
     if (selections == nullptr) return invalid("context.selections", "is required");
     if (!selections->IsArray()) return invalid("context.selections", "must be an array");
     for (const Json& s : fhir::items(selections)) {
-      if (!s.IsString()) return invalid("context.selections", "must hold strings like 'ServiceRequest/123'");
+      if (!s.IsString())
+        return invalid("context.selections", "must hold strings like 'ServiceRequest/123'");
       r.selections.emplace_back(s.GetString(), s.GetStringLength());
     }
   }

@@ -40,21 +40,21 @@ struct CardConfiguration {
 struct HookRequest {
   std::string_view hook;
   std::string_view hook_instance;
-  std::string_view fhir_server;           // "" when absent
-  bool has_access_token = false;          // fhirAuthorization.access_token present
-  std::string_view access_token;          // for FHIR queries only; never logged or stored
+  std::string_view fhir_server;   // "" when absent
+  bool has_access_token = false;  // fhirAuthorization.access_token present
+  std::string_view access_token;  // for FHIR queries only; never logged or stored
   std::string_view patient_id;
   std::string_view user_id;
   std::string_view encounter_id;
   const fhir::Json* context = nullptr;
-  const fhir::Json* draft_orders = nullptr;   // the draftOrders Bundle (order hooks)
-  std::vector<std::string_view> selections;   // order-select: "Type/id" of selected orders
+  const fhir::Json* draft_orders = nullptr;  // the draftOrders Bundle (order hooks)
+  std::vector<std::string_view> selections;  // order-select: "Type/id" of selected orders
   // order-dispatch: the dispatched orders; appointment-book: the orders the proposed
   // appointments are basedOn. References ("ServiceRequest/123"), resolved later.
   std::vector<std::string_view> order_references;
-  const fhir::Json* appointments = nullptr;   // appointment-book: the Bundle of Appointments
-  std::string_view performer;                 // order-dispatch
-  const fhir::Json* prefetch = nullptr;       // object or nullptr
+  const fhir::Json* appointments = nullptr;  // appointment-book: the Bundle of Appointments
+  std::string_view performer;                // order-dispatch
+  const fhir::Json* prefetch = nullptr;      // object or nullptr
   CardConfiguration configuration;
 };
 

@@ -19,7 +19,8 @@ namespace {
 constexpr const char* kJson = "application/json";
 constexpr const char* kFhirJson = "application/fhir+json";
 
-void reply_outcome(httplib::Response& res, int status, std::string_view code, std::string_view message) {
+void reply_outcome(httplib::Response& res, int status, std::string_view code,
+                   std::string_view message) {
   res.status = status;
   res.set_content(operation_outcome(code, message), kFhirJson);
 }
@@ -30,10 +31,12 @@ std::string feedback_problem(const fhir::Json& item, size_t index) {
   std::string at = "feedback[" + std::to_string(index) + "]";
   if (!item.IsObject()) return at + " must be an object";
   const fhir::Json* card = member(item, "card");
-  if (card == nullptr || !card->IsString() || card->GetStringLength() == 0) return at + ".card (the card's uuid) is required";
+  if (card == nullptr || !card->IsString() || card->GetStringLength() == 0)
+    return at + ".card (the card's uuid) is required";
   const fhir::Json* outcome = member(item, "outcome");
   std::string_view o = fhir::string_or_empty(outcome);
-  if (o != "accepted" && o != "overridden") return at + ".outcome must be 'accepted' or 'overridden'";
+  if (o != "accepted" && o != "overridden")
+    return at + ".outcome must be 'accepted' or 'overridden'";
   const fhir::Json* ts = member(item, "outcomeTimestamp");
   if (ts == nullptr || !ts->IsString() || !fhir::parse_fhir_date(fhir::string_or_empty(ts))) {
     return at + ".outcomeTimestamp is required (an ISO 8601 instant)";
@@ -73,7 +76,8 @@ struct HttpServer::Impl {
   }
 
   // Authenticates; answers 401 itself and returns false when refused.
-  bool authenticate(const httplib::Request& req, httplib::Response& res, std::string& issuer) const {
+  bool authenticate(const httplib::Request& req, httplib::Response& res,
+                    std::string& issuer) const {
     if (!authenticator) return true;
     AuthDecision d = authenticator(req.get_header_value("Authorization"), audience(req));
     if (!d.ok) {
@@ -89,7 +93,8 @@ struct HttpServer::Impl {
 
   void add_cors(const httplib::Request& req, httplib::Response& res) const {
     if (!cors || !req.has_header("Origin")) return;
-    for (const auto& h : cors->response_headers(req.get_header_value("Origin"))) res.set_header(h.name, h.value);
+    for (const auto& h : cors->response_headers(req.get_header_value("Origin")))
+      res.set_header(h.name, h.value);
   }
 
   void preflight(const httplib::Request& req, httplib::Response& res) const {
@@ -97,11 +102,13 @@ struct HttpServer::Impl {
       reply_outcome(res, 403, "forbidden", "cross-origin requests are not enabled");
       return;
     }
-    auto answer = cors->preflight(req.get_header_value("Origin"), req.get_header_value("Access-Control-Request-Method"),
+    auto answer = cors->preflight(req.get_header_value("Origin"),
+                                  req.get_header_value("Access-Control-Request-Method"),
                                   req.get_header_value("Access-Control-Request-Headers"));
     for (const auto& h : answer.headers) res.set_header(h.name, h.value);
     if (!answer.allowed) {
-      reply_outcome(res, answer.status, "forbidden", "this origin, method or header is not allowed");
+      reply_outcome(res, answer.status, "forbidden",
+                    "this origin, method or header is not allowed");
       return;
     }
     res.status = answer.status;
@@ -114,7 +121,8 @@ struct HttpServer::Impl {
     std::string service_id = req.matches[1];
     const ServiceDefinition* definition = find_service(service_id);
     if (definition == nullptr) {
-      reply_outcome(res, 404, "not-found", "no CDS service '" + service_id + "'; see GET /cds-services");
+      reply_outcome(res, 404, "not-found",
+                    "no CDS service '" + service_id + "'; see GET /cds-services");
       return;
     }
     // The body is parsed once, in place: the request object belongs to this handler and is
@@ -146,14 +154,18 @@ struct HttpServer::Impl {
     hook = out.hook;
     instance = out.hook_instance;
     if (out.status != 200 && !out.error.empty()) {
-      log::info("hook call refused", {{"hookInstance", instance}, {"status", std::to_string(out.status)}, {"reason", out.error}});
+      log::info("hook call refused", {{"hookInstance", instance},
+                                      {"status", std::to_string(out.status)},
+                                      {"reason", out.error}});
     }
     if (recorder.record && out.status == 200) {
       // The answer carries coverage-assertion-ids: it leaves only once its record is durable.
       auto stored = recorder.record(out, doc, issuer, service_id);
       if (!stored) {
-        log::error("could not record hook call; answer withheld", {{"hookInstance", instance}, {"error", stored.error().to_string()}});
-        reply_outcome(res, 503, "transient", "the determination could not be recorded; retry the call");
+        log::error("could not record hook call; answer withheld",
+                   {{"hookInstance", instance}, {"error", stored.error().to_string()}});
+        reply_outcome(res, 503, "transient",
+                      "the determination could not be recorded; retry the call");
         return;
       }
       if (stored->found) out.body = std::move(stored->body);
@@ -211,28 +223,35 @@ struct HttpServer::Impl {
       if (!authenticate(req, res, issuer)) return;
       res.set_content(service.discovery(), kJson);
     });
-    s.Post(R"(/cds-services/([A-Za-z0-9._-]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::string hook, instance;
-      auto start = std::chrono::steady_clock::now();
-      handle_hook(req, res, hook, instance);
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-      log::info("hook", {{"service", req.matches[1].str()}, {"hook", hook}, {"hookInstance", instance},
-                         {"status", std::to_string(res.status)}, {"latency_ms", std::to_string(static_cast<double>(us) / 1000.0)}});
-    });
-    s.Post(R"(/cds-services/([A-Za-z0-9._-]+)/feedback)", [this](const httplib::Request& req, httplib::Response& res) {
-      handle_feedback(req, res);
-    });
+    s.Post(R"(/cds-services/([A-Za-z0-9._-]+))",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             std::string hook, instance;
+             auto start = std::chrono::steady_clock::now();
+             handle_hook(req, res, hook, instance);
+             auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+             log::info("hook", {{"service", req.matches[1].str()},
+                                {"hook", hook},
+                                {"hookInstance", instance},
+                                {"status", std::to_string(res.status)},
+                                {"latency_ms", std::to_string(static_cast<double>(us) / 1000.0)}});
+           });
+    s.Post(
+        R"(/cds-services/([A-Za-z0-9._-]+)/feedback)",
+        [this](const httplib::Request& req, httplib::Response& res) { handle_feedback(req, res); });
     s.Get("/CodeSystem/criteria", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(criteria_json, kFhirJson);
     });
-    s.Get(R"(/policies/([A-Za-z0-9._-]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::string html = service.library().policy_page_html(req.matches[1].str());
-      if (html.empty()) {
-        reply_outcome(res, 404, "not-found", "no policy '" + req.matches[1].str() + "'");
-        return;
-      }
-      res.set_content(html, "text/html; charset=utf-8");
-    });
+    s.Get(R"(/policies/([A-Za-z0-9._-]+))",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            std::string html = service.library().policy_page_html(req.matches[1].str());
+            if (html.empty()) {
+              reply_outcome(res, 404, "not-found", "no policy '" + req.matches[1].str() + "'");
+              return;
+            }
+            res.set_content(html, "text/html; charset=utf-8");
+          });
     s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"status":"ok"})", kJson);
     });
@@ -241,12 +260,14 @@ struct HttpServer::Impl {
       s.Get(pattern, [h](const httplib::Request& req, httplib::Response& res) {
         std::map<std::string, std::string> query;
         for (const auto& [k, v] : req.params) query.emplace(k, v);
-        Reply r = h(req.path, query, req.get_header_value("Authorization"), req.get_header_value("Accept"));
+        Reply r = h(req.path, query, req.get_header_value("Authorization"),
+                    req.get_header_value("Accept"));
         res.status = r.status;
         res.set_content(std::move(r.body), r.content_type);
       });
     }
-    s.Options(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) { preflight(req, res); });
+    s.Options(R"(.*)",
+              [this](const httplib::Request& req, httplib::Response& res) { preflight(req, res); });
     s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (req.method != "OPTIONS") add_cors(req, res);
       res.set_header("X-Content-Type-Options", "nosniff");
@@ -259,37 +280,48 @@ struct HttpServer::Impl {
       bool hook_call = req.method == "POST" && req.path.rfind(prefix, 0) == 0 &&
                        req.path.find('/', prefix.size()) == std::string::npos;
       if (hook_call) return;
-      log::info("request", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
+      log::info(
+          "request",
+          {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
     });
     // Anything the router or the transport refused still gets an OperationOutcome.
     s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       std::string message;
       switch (res.status) {
-        case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
-        case 413: message = "the request body is larger than this service accepts"; break;
-        case 400: message = "the HTTP request is malformed"; break;
-        default: message = "the request could not be served (HTTP " + std::to_string(res.status) + ")";
+        case 404:
+          message = "no such endpoint: " + req.method + " " + req.path;
+          break;
+        case 413:
+          message = "the request body is larger than this service accepts";
+          break;
+        case 400:
+          message = "the HTTP request is malformed";
+          break;
+        default:
+          message = "the request could not be served (HTTP " + std::to_string(res.status) + ")";
       }
       res.set_content(operation_outcome(issue_code_for_status(res.status), message), kFhirJson);
     });
-    s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "unknown error";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      log::error("request failed", {{"path", req.path}, {"error", what}});
-      reply_outcome(res, 500, "exception", "the service failed to process the request");
-    });
+    s.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown error";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          log::error("request failed", {{"path", req.path}, {"error", what}});
+          reply_outcome(res, 500, "exception", "the service failed to process the request");
+        });
   }
 
   Status make_server() {
     if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
       if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-        return Error{"--tls-cert/--tls-key", "both a certificate and a key file are needed for HTTPS"};
+        return Error{"--tls-cert/--tls-key",
+                     "both a certificate and a key file are needed for HTTPS"};
       }
       auto ssl = security::make_https_server({options.tls_cert_file, options.tls_key_file});
       if (!ssl) return ssl.error();
@@ -317,11 +349,19 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(const CoverageService& service, ServerOptions options)
     : impl_(std::make_unique<Impl>(service, std::move(options))) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
-void HttpServer::set_authenticator(Authenticator a) { impl_->authenticator = std::move(a); }
-void HttpServer::set_recorder(HookRecorder r) { impl_->recorder = std::move(r); }
-void HttpServer::set_cors(security::CorsPolicy c) { impl_->cors = std::move(c); }
+void HttpServer::set_authenticator(Authenticator a) {
+  impl_->authenticator = std::move(a);
+}
+void HttpServer::set_recorder(HookRecorder r) {
+  impl_->recorder = std::move(r);
+}
+void HttpServer::set_cors(security::CorsPolicy c) {
+  impl_->cors = std::move(c);
+}
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
   impl_->extra_gets.emplace_back(std::move(pattern), std::move(handler));
 }
@@ -341,7 +381,9 @@ Status HttpServer::bind() {
   return {};
 }
 
-void HttpServer::serve() { impl_->http->listen_after_bind(); }
+void HttpServer::serve() {
+  impl_->http->listen_after_bind();
+}
 
 Status HttpServer::listen() {
   if (auto s = bind(); !s) return s;
@@ -349,7 +391,9 @@ Status HttpServer::listen() {
   return {};
 }
 
-int HttpServer::bound_port() const { return impl_->port; }
+int HttpServer::bound_port() const {
+  return impl_->port;
+}
 
 void HttpServer::stop() {
   if (impl_ && impl_->http) impl_->http->stop();

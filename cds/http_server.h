@@ -39,21 +39,21 @@ namespace cryo::cds {
 
 struct ServerOptions {
   std::string bind = "127.0.0.1";
-  int port = 8080;                    // 0: pick a free port (see bound_port())
-  size_t threads = 8;                 // worker pool size
+  int port = 8080;     // 0: pick a free port (see bound_port())
+  size_t threads = 8;  // worker pool size
   size_t max_body_bytes = 5 * 1024 * 1024;
   int read_timeout_seconds = 10;
   int write_timeout_seconds = 10;
   int keep_alive_seconds = 5;
-  std::string tls_cert_file;          // both set: serve HTTPS
+  std::string tls_cert_file;  // both set: serve HTTPS
   std::string tls_key_file;
 };
 
 // What authenticating one request decided.
 struct AuthDecision {
   bool ok = true;
-  std::string issuer;                 // the client's `iss`, for the audit record and log
-  std::string reason;                 // why it was refused (logged, never sent)
+  std::string issuer;  // the client's `iss`, for the audit record and log
+  std::string reason;  // why it was refused (logged, never sent)
 };
 
 // Checks the Authorization header of a call against the endpoint URL it was sent to.
@@ -62,7 +62,7 @@ using Authenticator = std::function<AuthDecision(std::string_view authorization_
 
 // What the audit store answered for a hook call.
 struct RecordedCall {
-  bool found = false;                 // for lookup: an earlier call with this hookInstance
+  bool found = false;  // for lookup: an earlier call with this hookInstance
   int status = 200;
   std::string body;
 };
@@ -99,9 +99,9 @@ class HttpServer {
     std::string content_type = "application/json";
     std::string body;
   };
-  using GetHandler = std::function<Reply(const std::string& path,
-                                         const std::map<std::string, std::string>& query,
-                                         std::string_view authorization, std::string_view accept)>;
+  using GetHandler =
+      std::function<Reply(const std::string& path, const std::map<std::string, std::string>& query,
+                          std::string_view authorization, std::string_view accept)>;
   void add_get(std::string pattern, GetHandler handler);
 
   // Binds and serves until stop(). Fails when the address cannot be bound or TLS files are

@@ -24,18 +24,18 @@
 #include "audit/store.h"
 #include "base/log.h"
 #include "cds/audit_recorder.h"
-#include "cds/config.h"
-#include "conformance/runner.h"
-#include "fhir/client/prefetch_fetcher.h"
-#include "security/bind_address.h"
-#include "security/cors.h"
-#include "security/token_verifier.h"
 #include "cds/catalog.h"
+#include "cds/config.h"
 #include "cds/coverage_service.h"
 #include "cds/http_server.h"
 #include "cds/response_writer.h"
+#include "conformance/runner.h"
+#include "fhir/client/prefetch_fetcher.h"
 #include "mappings/mapping_set.h"
 #include "policies/policy_library.h"
+#include "security/bind_address.h"
+#include "security/cors.h"
+#include "security/token_verifier.h"
 
 namespace {
 
@@ -78,7 +78,8 @@ struct Args {
   }
 };
 
-Result<Args> parse_args(int argc, char** argv, int first, std::initializer_list<std::string_view> flags) {
+Result<Args> parse_args(int argc, char** argv, int first,
+                        std::initializer_list<std::string_view> flags) {
   Args a;
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
@@ -149,7 +150,8 @@ class RetentionPurger {
                     std::chrono::hours(24) * days_;
       auto purged = store_.purge_before(cutoff);
       if (purged) {
-        log::info("audit retention purge", {{"deleted_calls", std::to_string(*purged)}, {"retention_days", std::to_string(days_)}});
+        log::info("audit retention purge", {{"deleted_calls", std::to_string(*purged)},
+                                            {"retention_days", std::to_string(days_)}});
       } else {
         log::error("audit retention purge failed", {{"error", purged.error().to_string()}});
       }
@@ -204,9 +206,10 @@ int serve(int argc, char** argv) {
     }
     verifier = std::move(*v);
   } else if (!security::is_loopback_address(config.bind)) {
-    std::cerr << "cryo-crd: refusing to start: no trusted CDS client is configured (trust.issuers), so "
-                 "unsigned calls would be accepted; that is allowed only on a loopback address, not "
-              << config.bind << "\n";
+    std::cerr
+        << "cryo-crd: refusing to start: no trusted CDS client is configured (trust.issuers), so "
+           "unsigned calls would be accepted; that is allowed only on a loopback address, not "
+        << config.bind << "\n";
     return 1;
   }
 
@@ -223,9 +226,11 @@ int serve(int argc, char** argv) {
   // The store: every determination is durable before it is handed out.
   std::unique_ptr<audit::AuditStore> store;
   if (config.store_enabled) {
-    auto opened = audit::open_store(config.database_url.empty() ? config.data_dir : config.database_url);
+    auto opened =
+        audit::open_store(config.database_url.empty() ? config.data_dir : config.database_url);
     if (!opened) {
-      std::cerr << "cryo-crd: refusing to start: audit store: " << opened.error().to_string() << "\n";
+      std::cerr << "cryo-crd: refusing to start: audit store: " << opened.error().to_string()
+                << "\n";
       return 1;
     }
     store = std::move(*opened);
@@ -235,7 +240,8 @@ int serve(int argc, char** argv) {
   service_options.limits.max_bytes = server_options.max_body_bytes;
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
-  auto service_holder = std::make_unique<cds::CoverageService>((*data)->mappings, (*data)->library, service_options);
+  auto service_holder =
+      std::make_unique<cds::CoverageService>((*data)->mappings, (*data)->library, service_options);
   // What prefetch did not bring is read from the EHR's FHIR server, concurrently, within the
   // configured budget (so the whole answer stays inside CRD's 5 seconds).
   std::unique_ptr<fhir::client::PrefetchFetcher> fetcher;
@@ -245,7 +251,8 @@ int serve(int argc, char** argv) {
     fetch_options.total_budget = std::chrono::milliseconds(config.fhir_total_budget_ms);
     fetch_options.max_pages = static_cast<size_t>(config.fhir_max_pages);
     fetcher = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
-    service_holder->set_fetcher([&fetcher](const cds::HookRequest& request, const cds::MissingData& missing,
+    service_holder->set_fetcher([&fetcher](const cds::HookRequest& request,
+                                           const cds::MissingData& missing,
                                            fhir::ResourceIndex& record) {
       std::vector<fhir::client::QueryTemplate> templates;
       for (const auto& t : missing.templates) templates.push_back({t.key, t.query});
@@ -301,11 +308,13 @@ int serve(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   if (!has_issuers) {
-    log::warn("NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
-              "Configure trust.issuers before exposing this service.");
+    log::warn(
+        "NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
+        "Configure trust.issuers before exposing this service.");
   }
   log::info("cryo-crd serving",
-            {{"bind", server_options.bind}, {"port", std::to_string(server.bound_port())},
+            {{"bind", server_options.bind},
+             {"port", std::to_string(server.bound_port())},
              {"base_url", service_holder->options().base_url},
              {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
              {"store", store ? std::string(store->backend()) : std::string("off")},
@@ -450,7 +459,8 @@ int main(int argc, char** argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command == "serve") return serve(argc, argv);
   if (command == "evaluate") return evaluate(argc, argv);
-  if (command == "policies" && argc > 2 && std::string(argv[2]) == "check") return policies_check(argc, argv);
+  if (command == "policies" && argc > 2 && std::string(argv[2]) == "check")
+    return policies_check(argc, argv);
   if (command == "store" && argc > 2 && std::string(argv[2]) == "purge")
     return store_purge(argc, argv);
   if (command == "conformance") return conformance::run_conformance(argc - 1, argv + 1);

@@ -28,17 +28,28 @@ std::string operation_outcome(std::string_view code, std::string_view diagnostic
 
 std::string_view issue_code_for_status(int status) {
   switch (status) {
-    case 400: return "invalid";
-    case 401: return "login";
-    case 403: return "forbidden";
-    case 404: return "not-found";
-    case 405: return "not-supported";
-    case 408: return "timeout";
-    case 412: return "incomplete";
-    case 413: return "too-long";
-    case 415: return "not-supported";
-    case 429: return "throttled";
-    default: return status >= 500 ? "exception" : "processing";
+    case 400:
+      return "invalid";
+    case 401:
+      return "login";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not-found";
+    case 405:
+      return "not-supported";
+    case 408:
+      return "timeout";
+    case 412:
+      return "incomplete";
+    case 413:
+      return "too-long";
+    case 415:
+      return "not-supported";
+    case 429:
+      return "throttled";
+    default:
+      return status >= 500 ? "exception" : "processing";
   }
 }
 

@@ -63,9 +63,12 @@ std::string cell(std::string_view s) {
 
 std::string_view status_word(Truth t) {
   switch (t) {
-    case Truth::kTrue: return "✔ Met";
-    case Truth::kFalse: return "✘ Not met";
-    case Truth::kUnknown: return "? Not documented";
+    case Truth::kTrue:
+      return "✔ Met";
+    case Truth::kFalse:
+      return "✘ Not met";
+    case Truth::kUnknown:
+      return "? Not documented";
   }
   return "";
 }
@@ -89,9 +92,11 @@ std::string bottom_line(const Determination& d) {
       size_t missing = 0;
       for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
       if (missing > 0) {
-        s += "; " + std::to_string(missing) + (missing == 1 ? " document" : " documents") + " missing";
+        s += "; " + std::to_string(missing) + (missing == 1 ? " document" : " documents") +
+             " missing";
       } else {
-        s += d.doc_purpose == "withpa" ? "; send documentation with the PA request" : "; send documentation";
+        s += d.doc_purpose == "withpa" ? "; send documentation with the PA request"
+                                       : "; send documentation";
       }
     }
     return s;
@@ -100,7 +105,8 @@ std::string bottom_line(const Determination& d) {
     return "not covered" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
   }
   if (d.basis == "line-of-business") {
-    return "decided by program rules" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
+    return "decided by program rules" +
+           (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
   }
   std::string s = "not yet determined";
   if (!d.missing_facts.empty()) s += "; document " + join(d.missing_facts, ", ");
@@ -109,7 +115,8 @@ std::string bottom_line(const Determination& d) {
 }
 
 std::string prior_auth_line(const Determination& d) {
-  if (d.pa_needed == "auth-needed") return "**required** — submit a prior authorization request before the procedure.";
+  if (d.pa_needed == "auth-needed")
+    return "**required** — submit a prior authorization request before the procedure.";
   if (d.pa_needed == "no-auth") return "not required.";
   if (d.pa_needed == "conditional") return "decided by the program's own rules.";
   return "not applicable (the service is not covered).";
@@ -294,7 +301,9 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
   const Determination& d = card.first->determination;
   w.StartObject();
   key_str(w, "uuid", uuid);
-  key_str(w, "summary", truncate_chars(d.payer_name + " policy for this order: " + d.policy_title, kMaxSummaryChars));
+  key_str(
+      w, "summary",
+      truncate_chars(d.payer_name + " policy for this order: " + d.policy_title, kMaxSummaryChars));
   std::string detail = "The " + d.payer_name + " policy that decided coverage of " +
                        join(card.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
                        "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
@@ -314,7 +323,8 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
 }  // namespace
 
 std::string card_summary(const Determination& d) {
-  return truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " + bottom_line(d), kMaxSummaryChars);
+  return truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " + bottom_line(d),
+                        kMaxSummaryChars);
 }
 
 std::string card_detail(const OrderDetermination& od) {
@@ -336,10 +346,16 @@ std::string card_detail(const OrderDetermination& od) {
   for (const auto& section : d.sections) {
     md << "**" << section.title << "** — ";
     if (section.indication != Truth::kTrue) {
-      md << "indication " << (section.indication == Truth::kUnknown ? "not documented" : "not present") << "; ";
+      md << "indication "
+         << (section.indication == Truth::kUnknown ? "not documented" : "not present") << "; ";
     }
-    if (!section.code_listed) md << "CPT " << d.billing_code << " is not listed for this indication; ";
-    md << "criteria " << (section.criteria == Truth::kTrue ? "met" : section.criteria == Truth::kFalse ? "not met" : "not documented") << ".\n\n";
+    if (!section.code_listed)
+      md << "CPT " << d.billing_code << " is not listed for this indication; ";
+    md << "criteria "
+       << (section.criteria == Truth::kTrue    ? "met"
+           : section.criteria == Truth::kFalse ? "not met"
+                                               : "not documented")
+       << ".\n\n";
     if (section.rows.empty()) continue;
     md << "| Status | Criterion | In the record | Evidence |\n|---|---|---|---|\n";
     std::vector<std::string> notes;
@@ -347,8 +363,8 @@ std::string card_detail(const OrderDetermination& od) {
       std::string indent;
       for (int i = 0; i < row.depth; ++i) indent += "&nbsp;&nbsp;&nbsp;";
       md << "| " << status_word(row.value) << " | " << indent << cell(row.label) << " | "
-         << cell(row.observed.empty() ? (row.fact.empty() ? "" : "not found") : row.observed) << " | "
-         << cell(evidence_text(row.evidence)) << " |\n";
+         << cell(row.observed.empty() ? (row.fact.empty() ? "" : "not found") : row.observed)
+         << " | " << cell(evidence_text(row.evidence)) << " |\n";
       for (const auto& n : row.notes) notes.push_back(row.label + ": " + n);
     }
     md << "\n";
@@ -373,14 +389,16 @@ std::string card_detail(const OrderDetermination& od) {
     md << "\n";
   }
   if (!d.requested_documents.empty()) {
-    md << "**Send with the " << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
+    md << "**Send with the "
+       << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
     for (const auto& r : d.requested_documents) md << "- " << r << "\n";
     md << "\n";
   }
   for (const auto& notice : d.notices) md << "**Note:** " << notice << "\n\n";
   md << "Policy: " << d.payer_name << " " << d.policy_document << ", *" << d.policy_title << "*";
   if (!d.policy_revision.empty()) md << ", revision " << d.policy_revision;
-  md << " — [read the policy](" << od.policy_url << "). Coverage assertion " << od.coverage_assertion_id << ".";
+  md << " — [read the policy](" << od.policy_url << "). Coverage assertion "
+     << od.coverage_assertion_id << ".";
   return md.str();
 }
 
@@ -454,10 +472,12 @@ std::string explain_text(std::span<const OrderDetermination> orders) {
     const Determination& d = od.determination;
     out << od.order_reference << "  CPT " << d.billing_code << "  " << d.payer_name << " ("
         << d.line_of_business << ")\n";
-    out << "  policy       " << d.policy_document << " — " << d.policy_title << " (" << d.policy_revision << ")\n";
+    out << "  policy       " << d.policy_document << " — " << d.policy_title << " ("
+        << d.policy_revision << ")\n";
     out << "  covered      " << d.covered << "\n";
     if (!d.pa_needed.empty()) out << "  pa-needed    " << d.pa_needed << "\n";
-    if (!d.doc_needed.empty()) out << "  doc-needed   " << d.doc_needed << " (" << d.doc_purpose << ")\n";
+    if (!d.doc_needed.empty())
+      out << "  doc-needed   " << d.doc_needed << " (" << d.doc_purpose << ")\n";
     if (!d.info_needed.empty()) out << "  info-needed  " << d.info_needed << "\n";
     for (const auto& r : d.reasons) out << "  reason       " << r << "\n";
     for (const auto& section : d.sections) {
@@ -465,8 +485,8 @@ std::string explain_text(std::span<const OrderDetermination> orders) {
       for (const auto& row : section.rows) {
         std::string label(static_cast<size_t>(row.depth) * 2, ' ');
         label += row.label;
-        out << "    " << std::string(mappings::to_string(row.value)) << std::string(9 - mappings::to_string(row.value).size(), ' ')
-            << label;
+        out << "    " << std::string(mappings::to_string(row.value))
+            << std::string(9 - mappings::to_string(row.value).size(), ' ') << label;
         if (!row.observed.empty()) out << "  [" << row.observed << "]";
         std::string ev = evidence_text(row.evidence);
         if (!ev.empty()) out << "  <- " << ev;
@@ -474,7 +494,8 @@ std::string explain_text(std::span<const OrderDetermination> orders) {
       }
     }
     for (const auto& doc : d.documents) {
-      out << "  document     " << (doc.required ? (doc.found ? "found    " : "MISSING  ") : "n/a      ") << doc.title;
+      out << "  document     "
+          << (doc.required ? (doc.found ? "found    " : "MISSING  ") : "n/a      ") << doc.title;
       if (doc.found) out << "  <- " << doc.reference << " " << doc.date;
       out << "\n";
     }

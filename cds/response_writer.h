@@ -23,11 +23,11 @@ namespace cryo::cds {
 
 struct ResponseInput {
   std::span<OrderDetermination> orders;  // card_uuid is filled in by write_response
-  std::string_view coverage_reference;    // "Coverage/cov-1"
+  std::string_view coverage_reference;   // "Coverage/cov-1"
   const CardConfiguration* configuration = nullptr;
   std::string_view base_url;
-  std::string_view assertion_date;         // "2026-11-22"
-  bool secondary_hook = false;             // order-select: no documentation requests
+  std::string_view assertion_date;  // "2026-11-22"
+  bool secondary_hook = false;      // order-select: no documentation requests
 };
 
 // The response JSON. Fills `card_uuids` with every card uuid written.

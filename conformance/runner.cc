@@ -903,12 +903,14 @@ class Runner {
     for (auto& g : order) {
       int failures = 0;
       for (auto* c : groups[g]) failures += c->outcome == Check::Outcome::kFail;
-      f << "  <testsuite name=\"" << html_escape(g) << "\" tests=\"" << groups[g].size() << "\" failures=\""
-        << failures << "\">\n";
+      f << "  <testsuite name=\"" << html_escape(g) << "\" tests=\"" << groups[g].size()
+        << "\" failures=\"" << failures << "\">\n";
       for (auto* c : groups[g]) {
-        f << "    <testcase classname=\"" << html_escape(g) << "\" name=\"" << html_escape(c->name) << "\"";
+        f << "    <testcase classname=\"" << html_escape(g) << "\" name=\"" << html_escape(c->name)
+          << "\"";
         if (c->outcome == Check::Outcome::kFail) {
-          f << ">\n      <failure message=\"" << html_escape(c->reason) << "\"/>\n    </testcase>\n";
+          f << ">\n      <failure message=\"" << html_escape(c->reason)
+            << "\"/>\n    </testcase>\n";
         } else if (c->outcome == Check::Outcome::kWarn) {
           f << ">\n      <system-out>" << html_escape("WARN: " + c->reason)
             << "</system-out>\n    </testcase>\n";

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "fhir/quantity.h"
 #include "base/text.h"
+#include "fhir/quantity.h"
 #include "policies/policy.h"
 
 namespace cryo::policies {

@@ -634,8 +634,7 @@ TEST_P(AuditStoreTest, PurgeDeletesOldCallsWithEverythingTheyHandedOut) {
   ASSERT_TRUE(n.ok()) << n.error().to_string();
   EXPECT_EQ(*n, 1);
   EXPECT_FALSE(store->find_by_hook_instance("old")->has_value());
-  EXPECT_FALSE(
-      !store->find_assertion(old_call.determinations[0].coverage_assertion_id)->empty());
+  EXPECT_FALSE(!store->find_assertion(old_call.determinations[0].coverage_assertion_id)->empty());
   EXPECT_FALSE(*store->card_exists(cards_of(old_call)[0]));
   EXPECT_TRUE(store->find_by_hook_instance("new")->has_value());
   EXPECT_TRUE(*store->card_exists(cards_of(new_call)[0]));

@@ -23,7 +23,10 @@ std::unique_ptr<Parsed> parse(std::string text) {
 constexpr const char* kOrders = R"("draftOrders":{"resourceType":"Bundle","entry":[]})";
 
 TEST(HookRequest, AcceptsAMinimalOrderSignCall) {
-  auto p = parse(std::string(R"({"hook":"order-sign","hookInstance":"h-1","context":{"patientId":"p1","userId":"Practitioner/1",)") + kOrders + "}}");
+  auto p = parse(
+      std::string(
+          R"({"hook":"order-sign","hookInstance":"h-1","context":{"patientId":"p1","userId":"Practitioner/1",)") +
+      kOrders + "}}");
   auto r = read_hook_request(p->doc, "order-sign");
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->patient_id, "p1");
@@ -40,12 +43,18 @@ TEST(HookRequest, NamesTheMissingField) {
       {R"({"hookInstance":"h","context":{}})", "hook"},
       {R"({"hook":"order-sign","context":{}})", "hookInstance"},
       {R"({"hook":"order-sign","hookInstance":"h"})", "context"},
-      {R"({"hook":"order-sign","hookInstance":"h","context":{"draftOrders":{"resourceType":"Bundle"}}})", "context.patientId"},
-      {R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p"}})", "context.draftOrders"},
-      {R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p","draftOrders":[]}})", "context.draftOrders"},
-      {R"({"hook":"order-sign","hookInstance":"h","fhirAuthorization":{"access_token":"t"},"context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})", "fhirServer"},
-      {R"({"hook":"order-sign","hookInstance":"h","prefetch":{"coverage":"x"},"context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})", "prefetch.coverage"},
-      {R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})", "hook"},
+      {R"({"hook":"order-sign","hookInstance":"h","context":{"draftOrders":{"resourceType":"Bundle"}}})",
+       "context.patientId"},
+      {R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p"}})",
+       "context.draftOrders"},
+      {R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p","draftOrders":[]}})",
+       "context.draftOrders"},
+      {R"({"hook":"order-sign","hookInstance":"h","fhirAuthorization":{"access_token":"t"},"context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})",
+       "fhirServer"},
+      {R"({"hook":"order-sign","hookInstance":"h","prefetch":{"coverage":"x"},"context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})",
+       "prefetch.coverage"},
+      {R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p","draftOrders":{"resourceType":"Bundle"}}})",
+       "hook"},
   };
   for (const auto& c : cases) {
     auto p = parse(c.body);
@@ -56,11 +65,16 @@ TEST(HookRequest, NamesTheMissingField) {
 }
 
 TEST(HookRequest, OrderSelectNeedsSelections) {
-  auto p = parse(std::string(R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p",)") + kOrders + "}}");
+  auto p = parse(
+      std::string(R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p",)") +
+      kOrders + "}}");
   auto r = read_hook_request(p->doc, "order-select");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().where, "context.selections");
-  auto ok = parse(std::string(R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p","selections":["ServiceRequest/a"],)") + kOrders + "}}");
+  auto ok = parse(
+      std::string(
+          R"({"hook":"order-select","hookInstance":"h","context":{"patientId":"p","selections":["ServiceRequest/a"],)") +
+      kOrders + "}}");
   auto r2 = read_hook_request(ok->doc, "order-select");
   ASSERT_TRUE(r2);
   ASSERT_EQ(r2->selections.size(), 1u);
@@ -69,19 +83,24 @@ TEST(HookRequest, OrderSelectNeedsSelections) {
 
 TEST(HookRequest, OrderDispatchAcceptsEverySpellingOfTheDispatchedOrders) {
   for (const char* name : {"dispatchedOrders", "dispatched-orders", "order"}) {
-    auto p = parse(std::string(R"({"hook":"order-dispatch","hookInstance":"h","context":{"patientId":"p","performer":"Organization/o",")") + name + R"(":["ServiceRequest/1","ServiceRequest/2"]}})");
+    auto p = parse(
+        std::string(
+            R"({"hook":"order-dispatch","hookInstance":"h","context":{"patientId":"p","performer":"Organization/o",")") +
+        name + R"(":["ServiceRequest/1","ServiceRequest/2"]}})");
     auto r = read_hook_request(p->doc, "order-dispatch");
     ASSERT_TRUE(r) << name << ": " << r.error().to_string();
     ASSERT_EQ(r->order_references.size(), 2u) << name;
     EXPECT_EQ(r->order_references[1], "ServiceRequest/2");
     EXPECT_EQ(r->performer, "Organization/o");
   }
-  auto missing = parse(R"({"hook":"order-dispatch","hookInstance":"h","context":{"patientId":"p"}})");
+  auto missing =
+      parse(R"({"hook":"order-dispatch","hookInstance":"h","context":{"patientId":"p"}})");
   EXPECT_FALSE(read_hook_request(missing->doc, "order-dispatch"));
 }
 
 TEST(HookRequest, AppointmentBookCollectsTheOrdersAppointmentsAreBasedOn) {
-  auto p = parse(R"({"hook":"appointment-book","hookInstance":"h","context":{"patientId":"p","appointments":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Appointment","id":"a1","status":"proposed","basedOn":[{"reference":"ServiceRequest/sr-1"}]}}]}}})");
+  auto p = parse(
+      R"({"hook":"appointment-book","hookInstance":"h","context":{"patientId":"p","appointments":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Appointment","id":"a1","status":"proposed","basedOn":[{"reference":"ServiceRequest/sr-1"}]}}]}}})");
   auto r = read_hook_request(p->doc, "appointment-book");
   ASSERT_TRUE(r) << r.error().to_string();
   ASSERT_EQ(r->order_references.size(), 1u);
@@ -89,8 +108,10 @@ TEST(HookRequest, AppointmentBookCollectsTheOrdersAppointmentsAreBasedOn) {
 }
 
 TEST(HookRequest, ReadsCrdConfigurationAndIgnoresWhatItDoesNotKnow) {
-  auto p = parse(std::string(R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p",)") + kOrders +
-                 R"(},"extension":{"davinci-crd.configuration":{"guideline":false,"coverage-info":true,"max-cards":-3,"cost":"weird","unknown":{"a":1}}}})");
+  auto p = parse(
+      std::string(R"({"hook":"order-sign","hookInstance":"h","context":{"patientId":"p",)") +
+      kOrders +
+      R"(},"extension":{"davinci-crd.configuration":{"guideline":false,"coverage-info":true,"max-cards":-3,"cost":"weird","unknown":{"a":1}}}})");
   auto r = read_hook_request(p->doc, "order-sign");
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_FALSE(r->configuration.allows("guideline"));
@@ -102,7 +123,10 @@ TEST(HookRequest, ReadsCrdConfigurationAndIgnoresWhatItDoesNotKnow) {
 }
 
 TEST(HookRequest, KeepsTheAccessTokenOnlyAsAView) {
-  auto p = parse(std::string(R"({"hook":"order-sign","hookInstance":"h","fhirServer":"https://ehr.example/fhir","fhirAuthorization":{"access_token":"secret-token","token_type":"Bearer","expires_in":30,"scope":"user/*.read","subject":"crd"},"context":{"patientId":"p",)") + kOrders + "}}");
+  auto p = parse(
+      std::string(
+          R"({"hook":"order-sign","hookInstance":"h","fhirServer":"https://ehr.example/fhir","fhirAuthorization":{"access_token":"secret-token","token_type":"Bearer","expires_in":30,"scope":"user/*.read","subject":"crd"},"context":{"patientId":"p",)") +
+      kOrders + "}}");
   auto r = read_hook_request(p->doc, "order-sign");
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->has_access_token);

@@ -52,7 +52,7 @@ TEST(CardSummary, StaysUnder140CharactersEvenWithLongReasons) {
   EXPECT_LT(characters(s), 140u);
   EXPECT_EQ(s.rfind("Florida Blue, CPT 47383: not covered", 0), 0u) << s;
   // Multi-byte characters are never cut in half.
-  d.reasons = {std::string(120, 'a') + std::string(40, '\xC3') };
+  d.reasons = {std::string(120, 'a') + std::string(40, '\xC3')};
   d.reasons = {std::string(110, 'a') + "ééééééééééééééééééééééééééééééé"};
   std::string t = card_summary(d);
   EXPECT_LT(characters(t), 140u);
@@ -70,11 +70,14 @@ TEST(CardSummary, SaysTheBottomLine) {
   EXPECT_NE(card_summary(d).find("prior auth required; send documentation"), std::string::npos);
   d.documents.push_back({"Treatment plan", {"18776-5"}, true, false, "", "", ""});
   d.documents.push_back({"Radiology report", {"18726-0"}, true, false, "", "", ""});
-  d.documents.push_back({"History and physical", {"28626-0"}, true, true, "DocumentReference/1", "2026-01-01", ""});
-  EXPECT_NE(card_summary(d).find("prior auth required; 2 documents missing"), std::string::npos) << card_summary(d);
+  d.documents.push_back(
+      {"History and physical", {"28626-0"}, true, true, "DocumentReference/1", "2026-01-01", ""});
+  EXPECT_NE(card_summary(d).find("prior auth required; 2 documents missing"), std::string::npos)
+      << card_summary(d);
   d.covered = "conditional";
   d.missing_facts = {"Tumor resectability", "Largest lesion size"};
-  EXPECT_NE(card_summary(d).find("document Tumor resectability, Largest lesion size"), std::string::npos);
+  EXPECT_NE(card_summary(d).find("document Tumor resectability, Largest lesion size"),
+            std::string::npos);
 }
 
 TEST(CardDetail, ShowsEachCriterionWithItsEvidenceAndEscapesTableCells) {
@@ -89,7 +92,8 @@ TEST(CardDetail, ShowsEachCriterionWithItsEvidenceAndEscapesTableCells) {
   EXPECT_NE(md.find("Tumor is unresectable \\| per imaging"), std::string::npos) << md;
   EXPECT_NE(md.find("Observation/res-1, 2026-02-01"), std::string::npos) << md;
   EXPECT_NE(md.find("✘ Missing — Treatment plan (LOINC 18776-5)"), std::string::npos) << md;
-  EXPECT_NE(md.find("(https://crd.example/policies/florida-blue-02-40000-22)"), std::string::npos) << md;
+  EXPECT_NE(md.find("(https://crd.example/policies/florida-blue-02-40000-22)"), std::string::npos)
+      << md;
   EXPECT_NE(md.find("revision 2024-09-15"), std::string::npos) << md;
 }
 
@@ -106,7 +110,8 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
   orders[0].determination = covered_determination();
   CardConfiguration config;
   std::vector<std::string> uuids;
-  std::string json = write_response({orders, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
+  std::string json = write_response(
+      {orders, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
   rapidjson::Document d;
   d.Parse(json.c_str());
   ASSERT_FALSE(d.HasParseError()) << json;
@@ -134,7 +139,8 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
 TEST(WriteResponse, NoOrdersMeansEmptyCardsAndNoActions) {
   CardConfiguration config;
   std::vector<std::string> uuids;
-  std::string json = write_response({{}, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
+  std::string json = write_response(
+      {{}, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
   EXPECT_EQ(json, R"({"cards":[]})");
 }
 

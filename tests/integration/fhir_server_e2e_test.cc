@@ -73,7 +73,8 @@ Decision decision_of(const httplib::Result& r) {
       if (url == "doc-needed") d.doc = code();
       if (url == "doc-purpose") d.purpose = code();
       if (url == "info-needed") d.info = code();
-      if (url == "reason") d.reason += std::string(sub["valueCodeableConcept"]["text"].GetString()) + " ";
+      if (url == "reason")
+        d.reason += std::string(sub["valueCodeableConcept"]["text"].GetString()) + " ";
     }
   }
   return d;
@@ -103,7 +104,8 @@ class FhirServerEndToEnd : public ::testing::Test {
 
   // Posts `request` to `service` with the EHR's FHIR server and token.
   httplib::Result call(rapidjson::Document& request, const std::string& service = "order-sign-crd",
-                       const std::string& token = "ehr-access-token", std::string fhir_server = "") {
+                       const std::string& token = "ehr-access-token",
+                       std::string fhir_server = "") {
     auto& a = request.GetAllocator();
     if (fhir_server.empty()) fhir_server = ehr_->base_url();
     request.RemoveMember("fhirServer");
@@ -157,7 +159,8 @@ TEST_F(FhirServerEndToEnd, NoPrefetchGivesTheSameDecisionAsFullPrefetch) {
   Decision fetched = decision_of(call(request));
   expect_same(full, fetched);
   bool asked_for_coverage = false;
-  for (const auto& u : ehr_->request_urls()) asked_for_coverage |= u.find("/Coverage?") != std::string::npos;
+  for (const auto& u : ehr_->request_urls())
+    asked_for_coverage |= u.find("/Coverage?") != std::string::npos;
   EXPECT_TRUE(asked_for_coverage);
   for (const auto& a : ehr_->request_auth()) EXPECT_EQ(a, "match");
 }
@@ -171,7 +174,9 @@ TEST_F(FhirServerEndToEnd, PartialPrefetchFetchesOnlyWhatIsMissing) {
   auto urls = ehr_->request_urls();
   ASSERT_FALSE(urls.empty());
   for (const auto& u : urls) {
-    EXPECT_TRUE(u.find("/Observation") != std::string::npos || u.find("/DocumentReference") != std::string::npos) << u;
+    EXPECT_TRUE(u.find("/Observation") != std::string::npos ||
+                u.find("/DocumentReference") != std::string::npos)
+        << u;
   }
 }
 
@@ -179,7 +184,8 @@ TEST_F(FhirServerEndToEnd, OperationOutcomeInPrefetchIsTreatedAsMissingData) {
   auto request = example_request();
   auto& a = request.GetAllocator();
   rapidjson::Document outcome(&a);
-  outcome.Parse(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","diagnostics":"search failed"}]})");
+  outcome.Parse(
+      R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","diagnostics":"search failed"}]})");
   request["prefetch"]["conditions"].CopyFrom(outcome, a);
   Decision fetched = decision_of(call(request));
   expect_same(full_prefetch_decision(), fetched);
@@ -194,7 +200,8 @@ TEST_F(FhirServerEndToEnd, PaginatedResultsAreGathered) {
   request.RemoveMember("prefetch");
   expect_same(full_prefetch_decision(), decision_of(call(request)));
   size_t document_pages = 0;
-  for (const auto& u : ehr_->request_urls()) document_pages += u.find("DocumentReference") != std::string::npos;
+  for (const auto& u : ehr_->request_urls())
+    document_pages += u.find("DocumentReference") != std::string::npos;
   EXPECT_GE(document_pages, 3u);  // three documents, one per page
 }
 
@@ -273,7 +280,8 @@ TEST_F(FhirServerEndToEnd, AppointmentBookAnnotatesTheOrderBehindTheAppointment)
   auto& a = request.GetAllocator();
   request["hook"] = "appointment-book";
   rapidjson::Document appointments(&a);
-  appointments.Parse(R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Appointment","id":"appt-1","status":"proposed","basedOn":[{"reference":"ServiceRequest/sr-ehr-1"}],"start":"2026-03-01T09:00:00Z","end":"2026-03-01T11:00:00Z","participant":[{"actor":{"reference":"Patient/pat-1"},"status":"accepted"}]}}]})");
+  appointments.Parse(
+      R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Appointment","id":"appt-1","status":"proposed","basedOn":[{"reference":"ServiceRequest/sr-ehr-1"}],"start":"2026-03-01T09:00:00Z","end":"2026-03-01T11:00:00Z","participant":[{"actor":{"reference":"Patient/pat-1"},"status":"accepted"}]}}]})");
   rapidjson::Value context(rapidjson::kObjectType);
   context.AddMember("userId", "Practitioner/dr-1", a);
   context.AddMember("patientId", "pat-1", a);

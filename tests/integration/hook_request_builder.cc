@@ -57,22 +57,53 @@ std::string random_instance() {
 HookRequestBuilder::HookRequestBuilder(std::string payer_id, std::string hook)
     : payer_id_(std::move(payer_id)), hook_(std::move(hook)), hook_instance_(random_instance()) {}
 
-HookRequestBuilder& HookRequestBuilder::plan(std::string code) { plans_.push_back(std::move(code)); return *this; }
-HookRequestBuilder& HookRequestBuilder::sopt(std::string code) { sopt_ = std::move(code); return *this; }
-HookRequestBuilder& HookRequestBuilder::coverage_count(int n) { coverage_count_ = n; return *this; }
-HookRequestBuilder& HookRequestBuilder::resource(std::string json) { resources_.push_back(std::move(json)); return *this; }
-HookRequestBuilder& HookRequestBuilder::raw_order(std::string json) { orders_.push_back(std::move(json)); return *this; }
-HookRequestBuilder& HookRequestBuilder::select(std::string r) { selections_.push_back(std::move(r)); return *this; }
-HookRequestBuilder& HookRequestBuilder::omit_prefetch(std::string key) { omitted_.insert(std::move(key)); return *this; }
-HookRequestBuilder& HookRequestBuilder::fhir_server(std::string url) { fhir_server_ = std::move(url); return *this; }
-HookRequestBuilder& HookRequestBuilder::configuration(std::string json) { configuration_ = std::move(json); return *this; }
-HookRequestBuilder& HookRequestBuilder::hook_instance(std::string id) { hook_instance_ = std::move(id); return *this; }
+HookRequestBuilder& HookRequestBuilder::plan(std::string code) {
+  plans_.push_back(std::move(code));
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::sopt(std::string code) {
+  sopt_ = std::move(code);
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::coverage_count(int n) {
+  coverage_count_ = n;
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::resource(std::string json) {
+  resources_.push_back(std::move(json));
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::raw_order(std::string json) {
+  orders_.push_back(std::move(json));
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::select(std::string r) {
+  selections_.push_back(std::move(r));
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::omit_prefetch(std::string key) {
+  omitted_.insert(std::move(key));
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::fhir_server(std::string url) {
+  fhir_server_ = std::move(url);
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::configuration(std::string json) {
+  configuration_ = std::move(json);
+  return *this;
+}
+HookRequestBuilder& HookRequestBuilder::hook_instance(std::string id) {
+  hook_instance_ = std::move(id);
+  return *this;
+}
 
 HookRequestBuilder& HookRequestBuilder::order(std::string cpt, std::string id, std::string date) {
-  return raw_order(R"({"resourceType":"ServiceRequest","id":")" + id +
-                   R"(","status":"draft","intent":"order","code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":")" +
-                   cpt + R"("}]},"subject":{"reference":"Patient/pat-1"},"occurrenceDateTime":")" + date +
-                   R"(","authoredOn":"2026-02-20","requester":{"reference":"Practitioner/dr-1"},"insurance":[{"reference":"Coverage/cov-1"}]})");
+  return raw_order(
+      R"({"resourceType":"ServiceRequest","id":")" + id +
+      R"(","status":"draft","intent":"order","code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":")" +
+      cpt + R"("}]},"subject":{"reference":"Patient/pat-1"},"occurrenceDateTime":")" + date +
+      R"(","authoredOn":"2026-02-20","requester":{"reference":"Practitioner/dr-1"},"insurance":[{"reference":"Coverage/cov-1"}]})");
 }
 
 std::string HookRequestBuilder::json() const {
@@ -107,26 +138,36 @@ std::string HookRequestBuilder::json() const {
   auto put = [&](const char* key, Value v) {
     if (!omitted_.contains(key)) prefetch.AddMember(Value(key, a), v, a);
   };
-  put("patient", parse_into(doc, R"({"resourceType":"Patient","id":"pat-1","name":[{"family":"Doe","given":["Alex"]}],"gender":"female","birthDate":"1961-04-02"})"));
+  put("patient",
+      parse_into(
+          doc,
+          R"({"resourceType":"Patient","id":"pat-1","name":[{"family":"Doe","given":["Alex"]}],"gender":"female","birthDate":"1961-04-02"})"));
   std::vector<Value> coverage_parts;
   for (int i = 0; i < coverage_count_; ++i) {
-    std::string cov = R"({"resourceType":"Coverage","id":"cov-)" + std::to_string(i + 1) +
-                      R"(","status":"active","beneficiary":{"reference":"Patient/pat-1"},"payor":[{"reference":"Organization/payer-1"}])";
+    std::string cov =
+        R"({"resourceType":"Coverage","id":"cov-)" + std::to_string(i + 1) +
+        R"(","status":"active","beneficiary":{"reference":"Patient/pat-1"},"payor":[{"reference":"Organization/payer-1"}])";
     if (!sopt_.empty()) {
-      cov += R"(,"type":{"coding":[{"system":"https://nahdo.org/sopt","code":")" + sopt_ + R"("}]})";
+      cov +=
+          R"(,"type":{"coding":[{"system":"https://nahdo.org/sopt","code":")" + sopt_ + R"("}]})";
     }
     if (!plans_.empty()) {
       cov += R"(,"class":[)";
       for (size_t p = 0; p < plans_.size(); ++p) {
         if (p) cov += ",";
-        cov += R"({"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-class","code":"plan"}]},"value":")" + plans_[p] + R"("})";
+        cov +=
+            R"({"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-class","code":"plan"}]},"value":")" +
+            plans_[p] + R"("})";
       }
       cov += "]";
     }
     cov += "}";
     coverage_parts.push_back(parse_into(doc, cov));
   }
-  coverage_parts.push_back(parse_into(doc, R"({"resourceType":"Organization","id":"payer-1","name":"Payer","identifier":[{"system":"http://cryocrd.org/fhir/sid/payer-id","value":")" + payer_id_ + R"("}]})"));
+  coverage_parts.push_back(parse_into(
+      doc,
+      R"({"resourceType":"Organization","id":"payer-1","name":"Payer","identifier":[{"system":"http://cryocrd.org/fhir/sid/payer-id","value":")" +
+          payer_id_ + R"("}]})"));
   std::vector<Value*> cov_ptrs;
   for (auto& v : coverage_parts) cov_ptrs.push_back(&v);
   put("coverage", searchset(doc, cov_ptrs));
@@ -163,13 +204,16 @@ std::string condition(std::string_view id, std::string_view icd10, std::string_v
          R"(","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":")" +
          std::string(clinical) +
          R"("}]},"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"confirmed"}]},"code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":")" +
-         std::string(icd10) + R"("}]},"subject":{"reference":"Patient/pat-1"},"recordedDate":"2026-01-15"})";
+         std::string(icd10) +
+         R"("}]},"subject":{"reference":"Patient/pat-1"},"recordedDate":"2026-01-15"})";
 }
 
-std::string boolean_observation(std::string_view id, std::string_view crit_code, bool value, std::string_view date) {
+std::string boolean_observation(std::string_view id, std::string_view crit_code, bool value,
+                                std::string_view date) {
   return std::string(R"({"resourceType":"Observation","id":")") + std::string(id) +
          R"(","status":"final","code":{"coding":[{"system":"http://cryocrd.org/fhir/CodeSystem/criteria","code":")" +
-         std::string(crit_code) + R"("}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":")" +
+         std::string(crit_code) +
+         R"("}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":")" +
          std::string(date) + R"(","valueBoolean":)" + (value ? "true" : "false") + "}";
 }
 
@@ -181,17 +225,22 @@ std::string resectability(std::string_view id, bool unresectable, std::string_vi
          (unresectable ? "unresectable" : "resectable") + R"("}]}})";
 }
 
-std::string tumor_size(std::string_view id, double value, std::string_view unit, std::string_view focus,
-                       std::string_view date, std::string_view comparator) {
-  std::string quantity = R"({"value":)" + std::to_string(value) +
-                         (comparator.empty() ? "" : R"(,"comparator":")" + std::string(comparator) + "\"") +
-                         R"(,"unit":")" + std::string(unit) + R"(","system":"http://unitsofmeasure.org","code":")" +
-                         std::string(unit) + R"("})";
-  std::string obs = std::string(R"({"resourceType":"Observation","id":")") + std::string(id) +
-                    R"(","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"21889-1"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":")" +
-                    std::string(date) + "\"";
-  if (!focus.empty()) obs += R"(,"focus":[{"reference":"BodyStructure/)" + std::string(focus) + R"("}])";
-  obs += R"(,"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"33728-7"}]},"valueQuantity":)" + quantity + "}]}";
+std::string tumor_size(std::string_view id, double value, std::string_view unit,
+                       std::string_view focus, std::string_view date, std::string_view comparator) {
+  std::string quantity =
+      R"({"value":)" + std::to_string(value) +
+      (comparator.empty() ? "" : R"(,"comparator":")" + std::string(comparator) + "\"") +
+      R"(,"unit":")" + std::string(unit) + R"(","system":"http://unitsofmeasure.org","code":")" +
+      std::string(unit) + R"("})";
+  std::string obs =
+      std::string(R"({"resourceType":"Observation","id":")") + std::string(id) +
+      R"(","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"21889-1"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":")" +
+      std::string(date) + "\"";
+  if (!focus.empty())
+    obs += R"(,"focus":[{"reference":"BodyStructure/)" + std::string(focus) + R"("}])";
+  obs +=
+      R"(,"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"33728-7"}]},"valueQuantity":)" +
+      quantity + "}]}";
   return obs;
 }
 
@@ -208,8 +257,9 @@ std::string lesion_count(std::string_view id, int count, std::string_view date) 
 
 std::string document(std::string_view id, std::string_view loinc, std::string_view date) {
   return std::string(R"({"resourceType":"DocumentReference","id":")") + std::string(id) +
-         R"(","status":"current","type":{"coding":[{"system":"http://loinc.org","code":")" + std::string(loinc) +
-         R"("}]},"subject":{"reference":"Patient/pat-1"},"date":")" + std::string(date) + R"("})";
+         R"(","status":"current","type":{"coding":[{"system":"http://loinc.org","code":")" +
+         std::string(loinc) + R"("}]},"subject":{"reference":"Patient/pat-1"},"date":")" +
+         std::string(date) + R"("})";
 }
 
 }  // namespace cryo::testing

@@ -17,14 +17,14 @@ class HookRequestBuilder {
  public:
   explicit HookRequestBuilder(std::string payer_id, std::string hook = "order-sign");
 
-  HookRequestBuilder& plan(std::string code);            // Coverage.class plan code
-  HookRequestBuilder& sopt(std::string code);            // Coverage.type SOPT code
-  HookRequestBuilder& coverage_count(int n);             // 0 or 2+ to test refusals
-  HookRequestBuilder& resource(std::string json);        // any record resource
+  HookRequestBuilder& plan(std::string code);      // Coverage.class plan code
+  HookRequestBuilder& sopt(std::string code);      // Coverage.type SOPT code
+  HookRequestBuilder& coverage_count(int n);       // 0 or 2+ to test refusals
+  HookRequestBuilder& resource(std::string json);  // any record resource
   HookRequestBuilder& order(std::string cpt, std::string id = "sr-1",
                             std::string date = "2026-03-01");
-  HookRequestBuilder& raw_order(std::string json);       // a ServiceRequest as written
-  HookRequestBuilder& select(std::string reference);     // order-select selections
+  HookRequestBuilder& raw_order(std::string json);    // a ServiceRequest as written
+  HookRequestBuilder& select(std::string reference);  // order-select selections
   HookRequestBuilder& omit_prefetch(std::string key);
   HookRequestBuilder& fhir_server(std::string url);
   HookRequestBuilder& configuration(std::string json_object);
@@ -48,10 +48,12 @@ class HookRequestBuilder {
 };
 
 // Record resources in the input contract's shapes (patient "pat-1").
-std::string condition(std::string_view id, std::string_view icd10, std::string_view clinical = "active");
+std::string condition(std::string_view id, std::string_view icd10,
+                      std::string_view clinical = "active");
 std::string boolean_observation(std::string_view id, std::string_view crit_code, bool value,
                                 std::string_view date = "2026-02-01");
-std::string resectability(std::string_view id, bool unresectable, std::string_view date = "2026-02-01");
+std::string resectability(std::string_view id, bool unresectable,
+                          std::string_view date = "2026-02-01");
 std::string tumor_size(std::string_view id, double value, std::string_view unit,
                        std::string_view focus = "", std::string_view date = "2026-02-01",
                        std::string_view comparator = "");

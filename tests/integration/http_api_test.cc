@@ -27,17 +27,20 @@ rapidjson::Document parse(const std::string& body) {
 }
 
 // The coverage-information sub-extension values of a system action's resource.
-std::map<std::string, std::vector<std::string>> coverage_information(const rapidjson::Value& resource) {
+std::map<std::string, std::vector<std::string>> coverage_information(
+    const rapidjson::Value& resource) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& ext : resource["extension"].GetArray()) {
     if (std::string(ext["url"].GetString()) !=
-        "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information") continue;
+        "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information")
+      continue;
     for (const auto& sub : ext["extension"].GetArray()) {
       std::string url = sub["url"].GetString();
       if (sub.HasMember("valueCode")) out[url].push_back(sub["valueCode"].GetString());
       if (sub.HasMember("valueString")) out[url].push_back(sub["valueString"].GetString());
       if (sub.HasMember("valueDate")) out[url].push_back(sub["valueDate"].GetString());
-      if (sub.HasMember("valueReference")) out[url].push_back(sub["valueReference"]["reference"].GetString());
+      if (sub.HasMember("valueReference"))
+        out[url].push_back(sub["valueReference"]["reference"].GetString());
       if (sub.HasMember("valueCodeableConcept") && sub["valueCodeableConcept"].HasMember("text")) {
         out[url].push_back(sub["valueCodeableConcept"]["text"].GetString());
       }
@@ -47,7 +50,8 @@ std::map<std::string, std::vector<std::string>> coverage_information(const rapid
   return out;
 }
 
-std::string first(const std::map<std::string, std::vector<std::string>>& ci, const std::string& key) {
+std::string first(const std::map<std::string, std::vector<std::string>>& ci,
+                  const std::string& key) {
   auto it = ci.find(key);
   return it == ci.end() || it->second.empty() ? "" : it->second.front();
 }
@@ -259,17 +263,22 @@ TEST_F(HttpApi, OrdersUnderOneCoverageShareTheAssertionIdWhichIsNewPerResponse) 
   b.order("47371", "sr-2").order("99213", "visit-1");
   auto d1 = sign(b);
   ASSERT_EQ(d1["systemActions"].Size(), 2u);
-  std::string id1 = first(coverage_information(d1["systemActions"][0]["resource"]), "coverage-assertion-id");
-  std::string id2 = first(coverage_information(d1["systemActions"][1]["resource"]), "coverage-assertion-id");
+  std::string id1 =
+      first(coverage_information(d1["systemActions"][0]["resource"]), "coverage-assertion-id");
+  std::string id2 =
+      first(coverage_information(d1["systemActions"][1]["resource"]), "coverage-assertion-id");
   EXPECT_EQ(id1, id2);
   auto d2 = sign(florida_blue_hcc());
-  EXPECT_NE(first(coverage_information(d2["systemActions"][0]["resource"]), "coverage-assertion-id"), id1);
+  EXPECT_NE(
+      first(coverage_information(d2["systemActions"][0]["resource"]), "coverage-assertion-id"),
+      id1);
 }
 
 TEST_F(HttpApi, TheUpdatedOrderKeepsEveryOriginalElement) {
   HookRequestBuilder b("florida-blue");
   b.resource(condition("c-hcc", "C22.0")).resource(resectability("o-res", true));
-  b.raw_order(R"({"resourceType":"ServiceRequest","id":"sr-9","meta":{"versionId":"3"},"extension":[{"url":"http://example.org/keep","valueString":"kept"}],"status":"draft","intent":"order","priority":"routine","code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"47383","display":"Ablation liver tumor percutaneous cryo"}],"text":"Liver cryoablation"},"subject":{"reference":"Patient/pat-1"},"authoredOn":"2026-02-20","requester":{"reference":"Practitioner/dr-1"},"note":[{"text":"segment VII"}]})");
+  b.raw_order(
+      R"({"resourceType":"ServiceRequest","id":"sr-9","meta":{"versionId":"3"},"extension":[{"url":"http://example.org/keep","valueString":"kept"}],"status":"draft","intent":"order","priority":"routine","code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"47383","display":"Ablation liver tumor percutaneous cryo"}],"text":"Liver cryoablation"},"subject":{"reference":"Patient/pat-1"},"authoredOn":"2026-02-20","requester":{"reference":"Practitioner/dr-1"},"note":[{"text":"segment VII"}]})");
   auto d = sign(b);
   const auto& resource = d["systemActions"][0]["resource"];
   EXPECT_STREQ(resource["id"].GetString(), "sr-9");
@@ -286,7 +295,8 @@ TEST_F(HttpApi, ConfigurationOptionsAreHonoured) {
   off.configuration(R"({"coverage-info": false, "unknown-option": 3})");
   auto d = sign(off);
   EXPECT_FALSE(d.HasMember("systemActions"));
-  for (const auto& c : d["cards"].GetArray()) EXPECT_STRNE(c["source"]["topic"]["code"].GetString(), "coverage-info");
+  for (const auto& c : d["cards"].GetArray())
+    EXPECT_STRNE(c["source"]["topic"]["code"].GetString(), "coverage-info");
 
   auto no_policy = florida_blue_hcc();
   no_policy.configuration(R"({"guideline": false})");
@@ -318,12 +328,24 @@ TEST_F(HttpApi, OrderSelectNeverAsksForDocumentationAndOnlyCoversSelections) {
 
 TEST_F(HttpApi, MalformedRequestsGetOperationOutcomes) {
   expect_outcome(post("/cds-services/order-sign-crd", "{not json"), 400, "JSON");
-  expect_outcome(post("/cds-services/order-sign-crd", std::string(200, '[') + std::string(200, ']')), 400, "deep");
-  expect_outcome(post("/cds-services/order-sign-crd", R"({"hook":"order-sign","context":{}})"), 400, "hookInstance");
-  expect_outcome(post("/cds-services/order-sign-crd", R"({"hook":"order-sign","hookInstance":"x","context":{"draftOrders":{"resourceType":"Bundle"}}})"), 400, "patientId");
-  expect_outcome(post("/cds-services/order-sign-crd", R"({"hook":"order-sign","hookInstance":"x","context":{"patientId":"p"}})"), 400, "draftOrders");
-  expect_outcome(post("/cds-services/order-sign-crd", R"({"hook":"order-select","hookInstance":"x","context":{"patientId":"p"}})"), 400, "hook");
-  expect_outcome(post("/cds-services/no-such-service", florida_blue_hcc().json()), 404, "no-such-service");
+  expect_outcome(
+      post("/cds-services/order-sign-crd", std::string(200, '[') + std::string(200, ']')), 400,
+      "deep");
+  expect_outcome(post("/cds-services/order-sign-crd", R"({"hook":"order-sign","context":{}})"), 400,
+                 "hookInstance");
+  expect_outcome(
+      post(
+          "/cds-services/order-sign-crd",
+          R"({"hook":"order-sign","hookInstance":"x","context":{"draftOrders":{"resourceType":"Bundle"}}})"),
+      400, "patientId");
+  expect_outcome(post("/cds-services/order-sign-crd",
+                      R"({"hook":"order-sign","hookInstance":"x","context":{"patientId":"p"}})"),
+                 400, "draftOrders");
+  expect_outcome(post("/cds-services/order-sign-crd",
+                      R"({"hook":"order-select","hookInstance":"x","context":{"patientId":"p"}})"),
+                 400, "hook");
+  expect_outcome(post("/cds-services/no-such-service", florida_blue_hcc().json()), 404,
+                 "no-such-service");
   expect_outcome(post("/cds-services/order-sign-crd", "[]"), 400, "object");
   expect_outcome(get("/nothing-here"), 404, "no such endpoint");
 }
@@ -349,19 +371,27 @@ TEST_F(HttpApi, CoverageThatCannotBeSettledIsRefused) {
 TEST_F(HttpApi, FeedbackOnHandedOutCardsIsStoredOnceAndValidated) {
   auto d = sign(florida_blue_hcc());
   std::string card = d["cards"][0]["uuid"].GetString();
-  std::string ok = R"({"feedback":[{"card":")" + card +
-                   R"(","outcome":"overridden","overrideReason":{"userComment":"patient declined"},"outcomeTimestamp":"2026-03-01T10:00:00Z"}]})";
+  std::string ok =
+      R"({"feedback":[{"card":")" + card +
+      R"(","outcome":"overridden","overrideReason":{"userComment":"patient declined"},"outcomeTimestamp":"2026-03-01T10:00:00Z"}]})";
   auto r = post("/cds-services/order-sign-crd/feedback", ok);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   auto again = post("/cds-services/order-sign-crd/feedback", ok);  // the same feedback twice
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200) << again->body;
-  expect_outcome(post("/cds-services/order-sign-crd/feedback",
-                      R"({"feedback":[{"card":"9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f","outcome":"accepted","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"),
-                 400, "9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f");
-  expect_outcome(post("/cds-services/order-sign-crd/feedback", R"({"feedback":[{"card":"x","outcome":"maybe","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"), 400, "outcome");
-  expect_outcome(post("/cds-services/order-sign-crd/feedback", R"({"nothing":1})"), 400, "feedback");
+  expect_outcome(
+      post(
+          "/cds-services/order-sign-crd/feedback",
+          R"({"feedback":[{"card":"9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f","outcome":"accepted","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"),
+      400, "9d0b2a3c-3f64-4c2e-9d8f-0a1b2c3d4e5f");
+  expect_outcome(
+      post(
+          "/cds-services/order-sign-crd/feedback",
+          R"({"feedback":[{"card":"x","outcome":"maybe","outcomeTimestamp":"2026-03-01T10:00:00Z"}]})"),
+      400, "outcome");
+  expect_outcome(post("/cds-services/order-sign-crd/feedback", R"({"nothing":1})"), 400,
+                 "feedback");
   expect_outcome(post("/cds-services/nope/feedback", ok), 404, "nope");
 }
 
@@ -375,8 +405,9 @@ TEST_F(HttpApi, AnEhrRetryGetsTheSameDetermination) {
   EXPECT_EQ(first_answer->body, retry->body);
   auto fresh = sign(florida_blue_hcc());  // a new hookInstance: a new assertion
   auto d = parse(first_answer->body);
-  EXPECT_NE(first(coverage_information(d["systemActions"][0]["resource"]), "coverage-assertion-id"),
-            first(coverage_information(fresh["systemActions"][0]["resource"]), "coverage-assertion-id"));
+  EXPECT_NE(
+      first(coverage_information(d["systemActions"][0]["resource"]), "coverage-assertion-id"),
+      first(coverage_information(fresh["systemActions"][0]["resource"]), "coverage-assertion-id"));
 }
 
 TEST_F(HttpApi, CriteriaCodeSystemIsServed) {
@@ -407,12 +438,14 @@ TEST_F(HttpApi, PolicyPagesAreLinkedFromCards) {
 
 TEST_F(HttpApi, ForeignExampleRequestsGetAValidAnswer) {
   fs::path reference = fs::path(CRYO_SOURCE_DIR) / ".." / "shared" / "reference";
-  if (!fs::exists(reference)) GTEST_SKIP() << "shared reference material is not beside the checkout";
+  if (!fs::exists(reference))
+    GTEST_SKIP() << "shared reference material is not beside the checkout";
   std::vector<fs::path> files;
   for (auto dir : {"davinci-crd-2.1.0", "inferno-crd-test-kit/fixtures"}) {
     for (const auto& e : fs::directory_iterator(reference / dir)) {
       std::string name = e.path().filename().string();
-      if (name.find("request") != std::string::npos || name.find("Request") != std::string::npos) files.push_back(e.path());
+      if (name.find("request") != std::string::npos || name.find("Request") != std::string::npos)
+        files.push_back(e.path());
     }
   }
   ASSERT_FALSE(files.empty());
@@ -423,7 +456,8 @@ TEST_F(HttpApi, ForeignExampleRequestsGetAValidAnswer) {
     for (auto service : {"order-sign-crd", "order-select-crd"}) {
       auto r = post(std::string("/cds-services/") + service, ss.str());
       ASSERT_TRUE(r) << f;
-      EXPECT_TRUE(r->status == 200 || r->status == 400 || r->status == 412) << f << ": " << r->status;
+      EXPECT_TRUE(r->status == 200 || r->status == 400 || r->status == 412)
+          << f << ": " << r->status;
       auto d = parse(r->body);
       ASSERT_TRUE(d.IsObject()) << f;
       if (r->status != 200) {

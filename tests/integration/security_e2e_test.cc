@@ -13,11 +13,13 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
 #include <httplib.h>
 #include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "tests/support/tls_probe.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -107,46 +109,9 @@ void expect_refused(const httplib::Result& r, const std::string& what) {
 
 // ---- TLS handshakes pinned to one protocol version (as in tests/security/tls_test.cc) ----
 
-struct Handshake {
-  bool ok = false;
-  int version = 0;
-  unsigned long error = 0;
-};
-
-// The client runs at security level 0 so that it is willing to speak TLS 1.0/1.1: a refusal
-// then comes from the server.
+using Handshake = TlsHandshake;
 Handshake handshake(int port, int version) {
-  Handshake out;
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        &SSL_CTX_free);
-  SSL_CTX_set_security_level(ctx.get(), 0);
-  SSL_CTX_set_min_proto_version(ctx.get(), version);
-  SSL_CTX_set_max_proto_version(ctx.get(), version);
-  SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return out;
-  }
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  SSL_set_tlsext_host_name(ssl.get(), "localhost");
-  ERR_clear_error();
-  if (SSL_connect(ssl.get()) == 1) {
-    out.ok = true;
-    out.version = SSL_version(ssl.get());
-    SSL_shutdown(ssl.get());
-  } else {
-    out.error = ERR_peek_error();
-  }
-  ERR_clear_error();
-  ::close(fd);
-  return out;
+  return tls_handshake(port, version, version);
 }
 
 // ---- The deployment: keys, JWKS server, certificate, configuration file, server ----

@@ -38,12 +38,15 @@ std::string temp_path(const char* stem) {
   return buf.data();
 }
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+pid_t spawn(const std::vector<std::string>& args, const std::string& out_path,
+            const std::string& err_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -61,9 +64,11 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string bi
   std::vector<std::string> args = {binary, "serve", "--bind", "127.0.0.1", "--port", "0"};
   // Each server keeps its audit store in its own directory unless the test names one.
   bool has_store = false;
-  for (const auto& a : extra_args) has_store |= (a == "--data" || a == "--db" || a == "--no-store" || a == "--config");
+  for (const auto& a : extra_args)
+    has_store |= (a == "--data" || a == "--db" || a == "--no-store" || a == "--config");
   if (!has_store) {
-    std::vector<char> dir_template{'/', 't', 'm', 'p', '/', 'c', 'r', 'y', 'o', '-', 'd', 'a', 't', 'a', '-', 'X', 'X', 'X', 'X', 'X', 'X', '\0'};
+    std::vector<char> dir_template{'/', 't', 'm', 'p', '/', 'c', 'r', 'y', 'o', '-', 'd',
+                                   'a', 't', 'a', '-', 'X', 'X', 'X', 'X', 'X', 'X', '\0'};
     if (mkdtemp(dir_template.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     data_dir_ = dir_template.data();
     args.push_back("--data");
@@ -99,7 +104,9 @@ bool ServerProcess::running() const {
   return waitpid(pid_, &status, WNOHANG) == 0;
 }
 
-std::string ServerProcess::log() const { return read_file(log_path_); }
+std::string ServerProcess::log() const {
+  return read_file(log_path_);
+}
 
 int ServerProcess::stop(int signal) {
   if (pid_ <= 0) return -1;
