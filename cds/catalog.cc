@@ -31,17 +31,19 @@ constexpr std::array<ServiceDefinition, 4> kServices = {{
 
 struct ConfigurationOption {
   std::string_view code;
-  std::string_view type;
+  std::string_view type;  // "boolean" (default true) or "integer" (default kDefaultMaxCards)
   std::string_view name;
   std::string_view description;
 };
 
-constexpr std::array<ConfigurationOption, 2> kCardOptions = {{
+constexpr std::array<ConfigurationOption, 3> kConfigurationOptions = {{
     {kCoverageInfoType, "boolean", "Coverage Information",
      "Coverage determination for each cryoablation order: the coverage-information annotation "
      "and the card explaining which criteria are met, unmet or undocumented."},
     {kGuidelineType, "boolean", "Policy Reference",
      "A link to the payer policy that applied, readable by the clinician."},
+    {"max-cards", "integer", "Maximum cards",
+     "The largest number of cards returned for one call (coverage cards first)."},
 }};
 
 void write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
@@ -92,7 +94,7 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
     w.StartObject();
     w.Key("davinci-crd.configuration-options");
     w.StartArray();
-    for (const auto& o : kCardOptions) {
+    for (const auto& o : kConfigurationOptions) {
       w.StartObject();
       w.Key("code");
       write(w, o.code);
@@ -103,21 +105,13 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
       w.Key("description");
       write(w, o.description);
       w.Key("default");
-      w.Bool(true);
+      if (o.type == "integer") {
+        w.Int(kDefaultMaxCards);
+      } else {
+        w.Bool(true);
+      }
       w.EndObject();
     }
-    w.StartObject();
-    w.Key("code");
-    w.String("max-cards");
-    w.Key("type");
-    w.String("integer");
-    w.Key("name");
-    w.String("Maximum cards");
-    w.Key("description");
-    w.String("The largest number of cards returned for one call (coverage cards first).");
-    w.Key("default");
-    w.Int(kDefaultMaxCards);
-    w.EndObject();
     w.EndArray();
     w.EndObject();
     w.EndObject();

@@ -46,6 +46,22 @@ rapidjson::Document example_request() {
   return d;
 }
 
+// The example patient's order-dispatch call for ServiceRequest/sr-ehr-1, with the dispatched
+// orders under `orders_key` (the hook's table and its example spell it differently).
+rapidjson::Document order_dispatch_request(const char* orders_key) {
+  auto request = example_request();
+  auto& a = request.GetAllocator();
+  request["hook"] = "order-dispatch";
+  rapidjson::Value context(rapidjson::kObjectType);
+  context.AddMember("patientId", "pat-1", a);
+  context.AddMember("performer", "Organization/radiology-1", a);
+  rapidjson::Value orders(rapidjson::kArrayType);
+  orders.PushBack("ServiceRequest/sr-ehr-1", a);
+  context.AddMember(rapidjson::StringRef(orders_key), orders, a);
+  request["context"] = context;
+  return request;
+}
+
 struct Decision {
   int status = 0;
   std::string covered, pa, doc, purpose, info, reason, order_id;
@@ -259,16 +275,7 @@ TEST_F(FhirServerEndToEnd, ASlowSearchLeavesItsFactsUndocumentedButStillAnswers)
 }
 
 TEST_F(FhirServerEndToEnd, OrderDispatchAnnotatesTheDispatchedOrder) {
-  auto request = example_request();
-  auto& a = request.GetAllocator();
-  request["hook"] = "order-dispatch";
-  rapidjson::Value context(rapidjson::kObjectType);
-  context.AddMember("patientId", "pat-1", a);
-  context.AddMember("performer", "Organization/radiology-1", a);
-  rapidjson::Value orders(rapidjson::kArrayType);
-  orders.PushBack("ServiceRequest/sr-ehr-1", a);
-  context.AddMember("dispatchedOrders", orders, a);
-  request["context"] = context;
+  auto request = order_dispatch_request("dispatchedOrders");
   Decision d = decision_of(call(request, "order-dispatch-crd"));
   EXPECT_EQ(d.status, 200) << d.body;
   EXPECT_EQ(d.order_id, "sr-ehr-1");
@@ -296,16 +303,7 @@ TEST_F(FhirServerEndToEnd, AppointmentBookAnnotatesTheOrderBehindTheAppointment)
 }
 
 TEST_F(FhirServerEndToEnd, OrderDispatchWithoutAFhirServerIsPreconditionFailed) {
-  auto request = example_request();
-  auto& a = request.GetAllocator();
-  request["hook"] = "order-dispatch";
-  rapidjson::Value context(rapidjson::kObjectType);
-  context.AddMember("patientId", "pat-1", a);
-  context.AddMember("performer", "Organization/radiology-1", a);
-  rapidjson::Value orders(rapidjson::kArrayType);
-  orders.PushBack("ServiceRequest/sr-ehr-1", a);
-  context.AddMember("dispatched-orders", orders, a);
-  request["context"] = context;
+  auto request = order_dispatch_request("dispatched-orders");
   httplib::Client c("127.0.0.1", crd_->port());
   auto r = c.Post("/cds-services/order-dispatch-crd", write(request), "application/json");
   ASSERT_TRUE(r);
