@@ -67,7 +67,6 @@ struct HttpServer::Impl {
   std::optional<security::CorsPolicy> cors;
   std::vector<std::pair<std::string, GetHandler>> extra_gets;
   int port = 0;
-  std::string criteria_json;
 
   Impl(const CoverageService& s, ServerOptions o) : service(s), options(std::move(o)) {}
 
@@ -216,7 +215,6 @@ struct HttpServer::Impl {
 
   void install_routes() {
     auto& s = *http;
-    criteria_json = service.mappings().criteria_codesystem_json();
 
     s.Get("/cds-services", [this](const httplib::Request& req, httplib::Response& res) {
       std::string issuer;
@@ -241,7 +239,7 @@ struct HttpServer::Impl {
         R"(/cds-services/([A-Za-z0-9._-]+)/feedback)",
         [this](const httplib::Request& req, httplib::Response& res) { handle_feedback(req, res); });
     s.Get("/CodeSystem/criteria", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(criteria_json, kFhirJson);
+      res.set_content(service.mappings().criteria_codesystem_json(), kFhirJson);
     });
     s.Get(R"(/policies/([A-Za-z0-9._-]+))",
           [this](const httplib::Request& req, httplib::Response& res) {

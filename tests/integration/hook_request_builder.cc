@@ -98,6 +98,15 @@ HookRequestBuilder& HookRequestBuilder::hook_instance(std::string id) {
   return *this;
 }
 
+HookRequestBuilder& HookRequestBuilder::unresectable_hcc_with_documents() {
+  return resource(condition("c-hcc", "C22.0"))
+      .resource(resectability("o-res", true))
+      .resource(document("d-hp", "28626-0", "2026-01-10"))
+      .resource(document("d-visit", "18733-6", "2026-01-12"))
+      .resource(document("d-plan", "18776-5", "2026-02-01"))
+      .resource(document("d-rad", "18726-0", "2026-01-20"));
+}
+
 HookRequestBuilder& HookRequestBuilder::order(std::string cpt, std::string id, std::string date) {
   return raw_order(
       R"({"resourceType":"ServiceRequest","id":")" + id +

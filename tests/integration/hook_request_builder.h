@@ -30,6 +30,10 @@ class HookRequestBuilder {
   HookRequestBuilder& configuration(std::string json_object);
   HookRequestBuilder& hook_instance(std::string id);
 
+  // The record most tests start from: an active HCC (C22.0), documented as unresectable, with
+  // the four documents Florida Blue's guideline asks for, dated before 2026-03-01.
+  HookRequestBuilder& unresectable_hcc_with_documents();
+
   std::string json() const;
 
  private:

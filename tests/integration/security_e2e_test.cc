@@ -280,13 +280,7 @@ class SecurityE2e : public ::testing::Test {
 
   std::string service_body() const {
     HookRequestBuilder b("florida-blue");
-    b.resource(condition("c-hcc", "C22.0"))
-        .resource(resectability("o-res", true))
-        .resource(document("d-hp", "28626-0", "2026-01-10"))
-        .resource(document("d-visit", "18733-6", "2026-01-12"))
-        .resource(document("d-plan", "18776-5", "2026-02-01"))
-        .resource(document("d-rad", "18726-0", "2026-01-20"))
-        .order("47383");
+    b.unresectable_hcc_with_documents().order("47383");
     return b.json();
   }
 

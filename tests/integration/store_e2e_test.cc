@@ -231,19 +231,10 @@ std::string secret_token() {
 // token the service must never keep.
 std::string order_sign_request(int variant, const std::string& access_token,
                                std::string* hook_instance, const std::string& instance = "") {
-  auto hcc = [](HookRequestBuilder b) {
-    b.resource(condition("c-hcc", "C22.0"))
-        .resource(resectability("o-res", true))
-        .resource(document("d-hp", "28626-0", "2026-01-10"))
-        .resource(document("d-visit", "18733-6", "2026-01-12"))
-        .resource(document("d-plan", "18776-5", "2026-02-01"))
-        .resource(document("d-rad", "18726-0", "2026-01-20"));
-    return b;
-  };
   HookRequestBuilder b("florida-blue");
   switch (variant % 6) {
     case 0:  // covered, no prior authorization
-      b = hcc(HookRequestBuilder("florida-blue"));
+      b.unresectable_hcc_with_documents();
       b.order("47383");
       break;
     case 1:  // covered, documents missing: clinical documentation with the claim
@@ -253,7 +244,7 @@ std::string order_sign_request(int variant, const std::string& access_token,
           .order("47383");
       break;
     case 2:  // the Federal Employee Program: conditional
-      b = hcc(HookRequestBuilder("florida-blue"));
+      b.unresectable_hcc_with_documents();
       b.plan("FEP").order("47383");
       break;
     case 3:  // never covered
@@ -270,7 +261,7 @@ std::string order_sign_request(int variant, const std::string& access_token,
           .order("47383");
       break;
     default:  // two orders sharing one assertion id
-      b = hcc(HookRequestBuilder("florida-blue"));
+      b.unresectable_hcc_with_documents();
       b.order("47383").order("47371", "sr-2");
       break;
   }
