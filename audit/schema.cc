@@ -69,6 +69,10 @@ CREATE INDEX feedback_by_card ON feedback (card_uuid);
 CREATE INDEX hook_calls_by_patient ON hook_calls (patient_id, received_at_ms);
 CREATE INDEX hook_calls_by_age ON hook_calls (received_at_ms);
 )sql"},
+    {3, "digest of each stored request, to replay an answer only for the same request",
+     R"sql(
+ALTER TABLE hook_calls ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 std::int64_t now_ms() {

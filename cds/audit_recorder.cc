@@ -24,6 +24,18 @@ HttpServer::Reply outcome_reply(int status, std::string_view code, std::string_v
   return {status, "application/fhir+json", operation_outcome(code, message)};
 }
 
+// The answer to a reused hookInstance that is not a retry of the stored call. It says nothing
+// of that call (not whose it was, nor what differs).
+RecordedCall conflict() {
+  RecordedCall c;
+  c.found = true;
+  c.status = 409;
+  c.body = operation_outcome("conflict",
+                             "this hookInstance was already used for another hook call; every hook "
+                             "call needs its own hookInstance");
+  return c;
+}
+
 }  // namespace
 
 std::string request_for_audit(const Json& request) {
@@ -49,6 +61,13 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
   r.lookup = [&store](std::string_view hook_instance, std::string_view issuer,
                       const Json& request) {
     RecordedCall call;
+    if (hook_instance.find('\0') != std::string_view::npos) {
+      // PostgreSQL cannot keep it, and ids differing only after a NUL must never be confused.
+      call.found = true;
+      call.status = 400;
+      call.body = operation_outcome("invalid", "hookInstance must not contain U+0000");
+      return call;
+    }
     auto found = store.find_by_hook_instance(hook_instance);
     if (!found) {
       log::warn("audit look-up failed",
@@ -57,9 +76,12 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     }
     if (!found->has_value()) return call;
     const audit::HookRecord& earlier = **found;
-    // A hookInstance is not a secret: only the same client, for the same patient, gets the
-    // earlier answer back.
-    if (earlier.client_iss != issuer || earlier.patient_id != patient_of(request)) return call;
+    // A hookInstance is not a secret: only the same client, for the same patient and the same
+    // request, gets the earlier answer back.
+    if (!audit::same_call(earlier, issuer, patient_of(request),
+                          audit::request_digest(request_for_audit(request)))) {
+      return conflict();
+    }
     call.found = true;
     call.status = 200;
     call.body = earlier.response_json;
@@ -85,6 +107,7 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     }
     auto stored = store.record(std::move(rec));
     if (!stored) return stored.error();
+    if (stored->conflict) return conflict();
     RecordedCall answer;
     if (stored->duplicate && stored->existing) {
       // A concurrent retry won: hand out what it stored, never ids that were not kept.
