@@ -274,7 +274,7 @@ int serve(int argc, char** argv) {
   if (verifier) {
     server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
       security::Verdict v = verifier->verify(header, audience);
-      return cds::AuthDecision{v.ok, v.issuer, v.reason};
+      return cds::AuthDecision{v.ok, v.issuer, v.reason, v.kid, v.jti};
     });
   }
   if (!config.cors.allowed_origins.empty()) {

@@ -34,3 +34,7 @@ fi
 if [ -f tests/fhir-server/package.json ]; then
   (cd tests/fhir-server && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi
+# The independent FHIR validator the test suite checks every answer with (tests/fhir-validator).
+if [ -f tests/fhir-validator/package.json ]; then
+  (cd tests/fhir-validator && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
