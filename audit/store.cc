@@ -250,13 +250,11 @@ struct PurgeJob final : Job {
 // ---- Health ----------------------------------------------------------------------------------
 
 // What the store knows of its database: whether operations are answered. An operation that
-// has run longer than kStall, or a lost connection, marks it down; new operations then fail at
-// once and waiting ones stop waiting, so that callers are never held by a database that does
-// not answer. It is up again as soon as an operation (or a probe) completes.
+// has run longer than the store deadline, or a lost connection, marks it down; new operations then
+// fail at once and waiting ones stop waiting, so that callers are never held by a database that
+// does not answer. It is up again as soon as an operation (or a probe) completes.
 class Health {
  public:
-  static constexpr std::int64_t kStallMs = 400;
-
   bool up() const { return up_.load(std::memory_order_acquire); }
   void succeeded() {
     failed_.store(false);
@@ -764,7 +762,7 @@ class Store final : public AuditStore {
       const std::int64_t writer_since = writer_busy_since_.load();
       const std::int64_t stalled =
           std::max(readers_.oldest_running_ms(now), writer_since ? now - writer_since : 0);
-      if (stalled > Health::kStallMs) {
+      if (stalled > options_.deadline.count()) {
         if (health_.up())
           log::warn("audit store not answering", {{"stalled_ms", std::to_string(stalled)}});
         health_.stalled();

@@ -180,10 +180,10 @@ class AuditStore {
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;
 
-  // False while the database does not answer: an operation has been running for over
-  // 400 ms, or the connection is lost. Operations then fail at once (and waiting ones stop
-  // waiting) instead of holding their callers; it turns true as soon as the database answers
-  // again (the store probes it). For readiness checks; never blocks.
+  // False while the database does not answer: an operation has been running for longer than
+  // the deadline (StoreOptions), or the connection is lost. Operations then fail at once (and
+  // waiting ones stop waiting) instead of holding their callers; it turns true as soon as the
+  // database answers again (the store probes it). For readiness checks; never blocks.
   virtual bool healthy() const = 0;
 };
 

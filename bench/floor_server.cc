@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   server.set_payload_max_length(5 * 1024 * 1024);
-  server.set_keep_alive_max_count(1000000);
+  server.set_keep_alive_max_count(1000);  // as cryo-crd
   server.set_keep_alive_timeout(5);
   server.set_tcp_nodelay(true);  // as cryo-crd: no answer waits for the client's delayed ACK
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
