@@ -171,7 +171,10 @@ struct HttpServer::Impl {
                       "the determination could not be recorded; retry the call");
         return;
       }
-      if (stored->found) out.body = std::move(stored->body);
+      if (stored->found) {  // a concurrent retry's answer, or 409 for someone else's
+        out.status = stored->status;
+        out.body = std::move(stored->body);
+      }
     }
     res.status = out.status;
     res.set_content(std::move(out.body), out.status == 200 ? kJson : kFhirJson);

@@ -285,6 +285,10 @@ int serve(int argc, char** argv) {
     }
     server.set_cors(std::move(*cors));
   }
+  if (store && verifier && store->backend() == "postgresql") {
+    // Replicas on one database refuse a token another replica already accepted.
+    verifier->set_shared_replay_check(cds::make_shared_replay_check(*store));
+  }
   if (store) {
     server.set_recorder(cds::make_recorder(*store, service_options.service_version));
     if (!config.admin_token_sha256.empty()) {

@@ -342,6 +342,16 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
     case ReplayCache::kFresh:
       break;
   }
+  if (shared_replay_) {
+    switch (shared_replay_->remember(*iss, *jti, expires, now())) {
+      case ReplayCache::kReplayed:
+        return fail("jti replayed (accepted by another replica)");
+      case ReplayCache::kFull:
+        return fail("shared replay check unavailable");
+      case ReplayCache::kFresh:
+        break;
+    }
+  }
   verdict.ok = true;
   verdict.reason.clear();
   return verdict;

@@ -80,6 +80,13 @@ class TokenVerifier {
   // unsigned calls, but only while it listens on loopback (see bind_address.h).
   bool has_issuers() const { return !issuers_.empty(); }
 
+  // Replicas sharing a database also share the replay check: every jti this process finds
+  // fresh is then also recorded there, and refused if another replica accepted it. Set before
+  // the first verify().
+  void set_shared_replay_check(std::shared_ptr<SharedReplayCheck> check) {
+    shared_replay_ = std::move(check);
+  }
+
   TokenVerifier(const TokenVerifier&) = delete;
   TokenVerifier& operator=(const TokenVerifier&) = delete;
 
@@ -97,6 +104,7 @@ class TokenVerifier {
   const Clock clock_;
   std::map<std::string, Issuer, std::less<>> issuers_;
   ReplayCache replay_;
+  std::shared_ptr<SharedReplayCheck> shared_replay_;
 };
 
 }  // namespace cryo::security
