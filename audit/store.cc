@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -419,9 +420,37 @@ class Store final : public AuditStore {
     return job.deleted;
   }
 
+  Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                 TimePoint expires_at, TimePoint now) override {
+    if (backend_ != "postgresql")
+      return Error{"audit store", "token ids are shared on PostgreSQL only"};
+    const std::int64_t now_at = to_ms(now);
+    return readers_.with([&](Conn& conn) -> Result<bool> {
+      // One statement, atomic between replicas: a new id is inserted, an expired one renewed,
+      // an unexpired one left alone (0 rows).
+      auto n = conn.execute(
+          "INSERT INTO token_ids (issuer, jti, expires_at_ms) VALUES ($1, $2, $3)"
+          " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms"
+          " WHERE token_ids.expires_at_ms <= $4",
+          {issuer, jti, to_ms(expires_at), now_at});
+      if (!n) return n.error();
+      if (now_at - last_token_purge_ms_.load() > kTokenPurgeIntervalMs) {
+        last_token_purge_ms_ = now_at;
+        if (auto p = conn.execute("DELETE FROM token_ids WHERE expires_at_ms <= $1", {now_at});
+            !p) {
+          log::warn("purging expired token ids failed", {{"error", p.error().to_string()}});
+        }
+      }
+      return *n == 1;
+    });
+  }
+
   std::string_view backend() const override { return backend_; }
 
  private:
+  static constexpr std::int64_t kTokenPurgeIntervalMs = 60'000;
+  std::atomic<std::int64_t> last_token_purge_ms_{0};
+
   static Result<std::optional<HookRecord>> load_call(Conn& conn, std::string_view id) {
     auto calls = conn.query(std::string("SELECT ") + kCallColumns +
                                 ", h.request_json, h.response_json, h.request_sha256"

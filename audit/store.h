@@ -168,6 +168,13 @@ class AuditStore {
   // feedback. Returns the number of hook calls deleted.
   virtual Result<std::int64_t> purge_before(TimePoint cutoff) = 0;
 
+  // Records a client token id (issuer, jti) until `expires_at`, atomically across every
+  // process using the store: true when it was not held (or only expired), false when another
+  // call already presented it. Expired ids are purged now and then. PostgreSQL only (replicas
+  // share it); the SQLite store answers an Error.
+  virtual Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                         TimePoint expires_at, TimePoint now) = 0;
+
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;
 };

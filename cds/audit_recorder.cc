@@ -36,7 +36,32 @@ RecordedCall conflict() {
   return c;
 }
 
+class StoreReplayCheck final : public security::SharedReplayCheck {
+ public:
+  explicit StoreReplayCheck(audit::AuditStore& store) : store_(store) {}
+  security::ReplayCache::Outcome remember(std::string_view issuer, std::string_view jti,
+                                          security::ReplayCache::TimePoint expires_at,
+                                          security::ReplayCache::TimePoint now) override {
+    using std::chrono::time_point_cast;
+    auto fresh = store_.remember_token_id(issuer, jti,
+                                          time_point_cast<std::chrono::milliseconds>(expires_at),
+                                          time_point_cast<std::chrono::milliseconds>(now));
+    if (!fresh) {
+      log::warn("shared replay check failed", {{"error", fresh.error().to_string()}});
+      return security::ReplayCache::kFull;
+    }
+    return *fresh ? security::ReplayCache::kFresh : security::ReplayCache::kReplayed;
+  }
+
+ private:
+  audit::AuditStore& store_;
+};
+
 }  // namespace
+
+std::shared_ptr<security::SharedReplayCheck> make_shared_replay_check(audit::AuditStore& store) {
+  return std::make_shared<StoreReplayCheck>(store);
+}
 
 std::string request_for_audit(const Json& request) {
   rapidjson::StringBuffer buffer;

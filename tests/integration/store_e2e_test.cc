@@ -853,15 +853,19 @@ constexpr const char* kClientB = "https://ehr-b.example.org";
 // Two trusted CDS clients, each with its own key set (a file), and the admin token.
 class TwoClients {
  public:
-  explicit TwoClients(const fs::path& dir)
+  // `base_url`: the server.base_url all replicas share (tokens name it); "" = where each listens.
+  explicit TwoClients(const fs::path& dir, std::string base_url = "")
       : a_(TokenMinter::generate("ES384", "a-1").value()),
-        b_(TokenMinter::generate("ES384", "b-1").value()) {
+        b_(TokenMinter::generate("ES384", "b-1").value()),
+        base_url_(std::move(base_url)) {
     config_ = dir / ("cryo-e2e-clients-" + random_uuid() + ".json");
     const fs::path jwks_a = config_.string() + ".a.jwks", jwks_b = config_.string() + ".b.jwks";
     std::ofstream(jwks_a) << security::public_jwk_set_json({&a_.key()});
     std::ofstream(jwks_b) << security::public_jwk_set_json({&b_.key()});
     files_ = {config_, jwks_a, jwks_b};
-    std::ofstream(config_) << R"({"admin": {"token_sha256": ")" << kAdminTokenSha256
+    std::ofstream(config_) << R"({"server": {)"
+                           << (base_url_.empty() ? "" : R"("base_url": ")" + base_url_ + "\"")
+                           << R"(}, "admin": {"token_sha256": ")" << kAdminTokenSha256
                            << R"("}, "trust": {"algorithms": ["ES384"], "issuers": [)"
                            << R"({"iss": ")" << kClientA << R"(", "jwks_file": ")"
                            << jwks_a.string() << R"("}, {"iss": ")" << kClientB
@@ -873,18 +877,25 @@ class TwoClients {
   }
   const fs::path& config() const { return config_; }
 
-  // A call to order-sign signed by client A (or B), with a fresh token.
-  httplib::Result post(int port, bool client_a, const std::string& body) const {
-    TokenSpec spec{.iss = client_a ? kClientA : kClientB,
-                   .aud = {"http://127.0.0.1:" + std::to_string(port) + kService}};
+  // A fresh token of client A (or B) for order-sign on the server listening on `port`.
+  std::string token(int port, bool client_a) const {
+    std::string base = base_url_.empty() ? "http://127.0.0.1:" + std::to_string(port) : base_url_;
+    TokenSpec spec{.iss = client_a ? kClientA : kClientB, .aud = {base + kService}};
+    return (client_a ? a_ : b_).mint(spec);
+  }
+  // A call to order-sign signed by client A (or B), with a fresh token (or `token`).
+  httplib::Result post(int port, bool client_a, const std::string& body,
+                       const std::string& token = "") const {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(20, 0);
-    httplib::Headers h = {{"Authorization", bearer((client_a ? a_ : b_).mint(spec))}};
+    httplib::Headers h = {
+        {"Authorization", bearer(token.empty() ? this->token(port, client_a) : token)}};
     return c.Post(kService, h, body, "application/json");
   }
 
  private:
   TokenMinter a_, b_;
+  std::string base_url_;
   fs::path config_;
   std::vector<fs::path> files_;
 };
@@ -1092,6 +1103,37 @@ TEST_F(SharedPostgres, IdsOfAKilledReplicaAreServedByTheOther) {
   for (auto& th : threads) th.join();
   ASSERT_GE(ok, 40);
   for (const auto& answer : answered) ASSERT_NO_FATAL_FAILURE(expect_retrievable(b.port(), answer));
+}
+
+// ---- 4 (two replicas). A client token is accepted once, whichever replica sees it first ---
+
+TEST_F(SharedPostgres, ATokenAcceptedByOneReplicaIsRefusedByTheOther) {
+  TwoClients clients(fs::temp_directory_path(), "https://crd.example.org");
+  ServerProcess a(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  ServerProcess b(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  for (bool a_first : {true, false}) {
+    SCOPED_TRACE(a_first ? "accepted by A, replayed to B" : "accepted by B, replayed to A");
+    const int first = a_first ? a.port() : b.port(), second = a_first ? b.port() : a.port();
+    const std::string token = clients.token(first, true);
+    auto accepted =
+        clients.post(first, true, order_sign_request(0, secret_token(), nullptr), token);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->status, 200) << accepted->body;
+    auto replayed =
+        clients.post(second, true, order_sign_request(1, secret_token(), nullptr), token);
+    ASSERT_NO_FATAL_FAILURE(expect_outcome(replayed, 401));
+    EXPECT_EQ(replayed->get_header_value("WWW-Authenticate"), "Bearer");
+    // A fresh token of the same client is accepted by the other replica.
+    auto fresh = clients.post(second, true, order_sign_request(1, secret_token(), nullptr));
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh->status, 200) << fresh->body;
+  }
+  // Every accepted token id is in the shared table; the token itself is not.
+  EXPECT_EQ(store_->count("SELECT COUNT(*) FROM token_ids WHERE issuer = $1",
+                          {std::string_view(kClientA)}),
+            4);
+  EXPECT_NE(a.log().find("another replica"), std::string::npos) << a.log();
+  EXPECT_NE(b.log().find("another replica"), std::string::npos) << b.log();
 }
 
 }  // namespace
