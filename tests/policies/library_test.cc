@@ -62,8 +62,8 @@ TEST(Library, FactsAndDocumentsEachPolicyUses) {
   EXPECT_NE(std::find(f.begin(), f.end(), "liver-tumor-type"), f.end());
   auto docs = library().document_codes(*fb);
   std::vector<std::string> d(docs.begin(), docs.end());
-  EXPECT_EQ(d, (std::vector<std::string>{"18726-0", "18733-6", "18776-5", "27899-4", "28626-0",
-                                         "42126-3"}));
+  EXPECT_EQ(d, (std::vector<std::string>{"11506-3", "18726-0", "18733-6", "18748-4", "18776-5",
+                                         "27899-4", "28626-0", "34117-2", "42126-3"}));
   EXPECT_EQ(library().document_window_months(*fb), 6);
   EXPECT_EQ(PolicyLibrary::policy_id(*fb), "florida-blue-02-40000-22");
 

@@ -170,7 +170,7 @@ TEST_F(BrokenPolicy, MissingRequiredKey) {
 }
 
 TEST_F(BrokenPolicy, NotLoinc) {
-  edit("florida-blue.json", R"("codes": ["28626-0"])", R"("codes": ["history"])");
+  edit("florida-blue.json", R"("codes": ["28626-0", "34117-2"])", R"("codes": ["history"])");
   expect_error("florida-blue.json", "documentation.required_documents[0].codes[0]",
                "'history' is not a LOINC code");
 }

@@ -27,7 +27,7 @@ inline std::filesystem::path policy_dir() {
 
 inline const std::vector<std::string>& tumor_types() {
   static const std::vector<std::string> kTypes = {"hcc", "icc", "crc-liver-mets", "net-liver-mets",
-                                                  "other-liver-mets"};
+                                                  "other-liver-mets", "other-primary-liver"};
   return kTypes;
 }
 
