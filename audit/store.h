@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -156,6 +157,13 @@ class AuditStore {
   // Deletes every hook call received before `cutoff`, with its determinations, cards and
   // feedback. Returns the number of hook calls deleted.
   virtual Result<std::int64_t> purge_before(TimePoint cutoff) = 0;
+
+  // Read-only: every stored hook call received at or after `since`, oldest first, with its
+  // request and determinations, optionally only of one payer ("" = all). `visit` returns false
+  // to stop. Reads in pages, so the store can be of any size. Returns the number visited.
+  virtual Result<std::int64_t> for_each_call(
+      TimePoint since, std::string_view payer_id,
+      const std::function<bool(const HookRecord&)>& visit) = 0;
 
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;

@@ -33,3 +33,8 @@ fi
 if [ -f tests/fhir-server/package.json ]; then
   (cd tests/fhir-server && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi
+
+# The policy JSON Schema test's validator (ajv, from the lock file).
+if [ -f tests/policy-schema/package.json ]; then
+  (cd tests/policy-schema && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
