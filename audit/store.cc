@@ -618,6 +618,51 @@ class Store final : public AuditStore {
     });
   }
 
+  Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
+                                     const std::function<bool(const HookRecord&)>& visit) override {
+    constexpr std::int64_t kPage = 200;
+    std::int64_t after_ms = to_ms(since) - 1;
+    std::string after_id;  // keyset pagination on (received_at_ms, hook_instance)
+    std::int64_t visited = 0;
+    for (;;) {
+      size_t fetched = 0;
+      auto page = readers_.with([&](Conn& conn) -> Result<std::vector<HookRecord>> {
+        std::string page_size = std::to_string(kPage);
+        auto ids = conn.query(
+            "SELECT hook_instance, received_at_ms FROM hook_calls"
+            " WHERE (received_at_ms > $1 OR (received_at_ms = $1 AND hook_instance > $2))"
+            " AND ($3 = '' OR payer_id = $3)"
+            " ORDER BY received_at_ms, hook_instance LIMIT " +
+                page_size,
+            {after_ms, std::string_view(after_id), payer_id});
+        if (!ids) return ids.error();
+        fetched = ids->size();
+        std::vector<HookRecord> out;
+        if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+        for (const Row& r : *ids) {
+          auto call = load_call(conn, r.text(0));
+          if (!call) {
+            conn.rollback();
+            return call.error();
+          }
+          if (*call) out.push_back(std::move(**call));
+        }
+        conn.rollback();
+        if (!ids->empty()) {
+          after_id = ids->back().text(0);
+          after_ms = ids->back().int64(1);
+        }
+        return out;
+      });
+      if (!page) return page.error();
+      for (const HookRecord& call : *page) {
+        ++visited;
+        if (!visit(call)) return visited;
+      }
+      if (static_cast<std::int64_t>(fetched) < kPage) return visited;
+    }
+  }
+
   std::string_view backend() const override { return backend_; }
 
  private:
