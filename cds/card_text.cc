@@ -546,7 +546,9 @@ std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& 
   if (!d.policy_revision.empty()) out << ", revision " << md(d.policy_revision);
   if (safe_link(od.policy_url))
     out << " — [read the policy](" << link_destination(od.policy_url) << ")";
-  out << ". Coverage assertion " << md(od.coverage_assertion_id) << ".";
+  out << ". Coverage assertion "
+      << md(od.current_assertion_id.empty() ? od.coverage_assertion_id : od.current_assertion_id)
+      << ".";
   return out.str();
 }
 

@@ -286,7 +286,7 @@ int serve(int argc, char** argv) {
   if (verifier) {
     server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
       security::Verdict v = verifier->verify(header, audience);
-      return cds::AuthDecision{v.ok, v.issuer, v.reason};
+      return cds::AuthDecision{v.ok, v.issuer, v.reason, v.kid, v.jti};
     });
   }
   if (!config.cors.allowed_origins.empty()) {
@@ -296,6 +296,10 @@ int serve(int argc, char** argv) {
       return 1;
     }
     server.set_cors(std::move(*cors));
+  }
+  if (store && verifier && store->backend() == "postgresql") {
+    // Replicas on one database refuse a token another replica already accepted.
+    verifier->set_shared_replay_check(cds::make_shared_replay_check(*store));
   }
   if (store) {
     server.set_recorder(cds::make_recorder(*store, service_options.service_version));
