@@ -29,6 +29,7 @@
 #include "audit/store.h"
 #include "base/log.h"
 #include "cds/audit_recorder.h"
+#include "cds/card_text.h"
 #include "cds/catalog.h"
 #include "cds/config.h"
 #include "cds/coverage_service.h"
@@ -134,6 +135,18 @@ Result<std::unique_ptr<Data>> load_data(const Args& args) {
   auto hash = policies::data_hash(policies_dir, mappings_dir);
   if (!hash) return hash.error();
   data->library.set_data_hash(*hash);
+
+  // The card wording (summary templates a policy analyst may edit), checked like the policies.
+  auto text = cds::CardText::load(default_data("cds/data/card-text.json"));
+  if (!text) return text.error();
+  for (const auto& id : text->critical_policies()) {
+    bool known = false;
+    for (const auto& p : data->library.summaries()) known = known || p.id == id;
+    if (!known)
+      return Error{text->file() + ": not_covered_critical_policies",
+                   "no loaded policy '" + id + "'"};
+  }
+  cds::install_card_text(std::move(*text));
   return data;
 }
 

@@ -32,6 +32,7 @@ struct CriterionResult {
   std::vector<mappings::Evidence> evidence;
   std::vector<std::string> notes;  // conflicts, unusable measurements
   std::string role;                // "indication" or "criteria": which tree the row is in
+  std::string group;               // "all" | "any" | "not" for group rows, "" for leaves
   std::string condition;           // leaves: the test applied, e.g. "≤ 5 cm", "is hcc"
 };
 
