@@ -54,6 +54,7 @@ std::string evidence_text(const std::vector<mappings::Evidence>& evidence) {
     std::string p = e.reference;
     if (!e.date.empty()) p += (p.empty() ? "" : ", ") + e.date;
     if (!e.text.empty()) p += (p.empty() ? "" : ": ") + e.text;
+    if (!e.code.empty()) p += " [" + mappings::coding_label(e.system, e.code) + "]";
     parts.push_back(std::move(p));
   }
   return join(parts, "; ");
