@@ -619,6 +619,59 @@ class Store final : public AuditStore {
     });
   }
 
+  Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
+                                     const std::function<bool(const HookRecord&)>& visit) override {
+    constexpr std::int64_t kPage = 200;
+    struct Page {
+      std::vector<HookRecord> calls;
+      std::size_t fetched = 0;
+      std::string last_id;
+      std::int64_t last_ms = 0;
+    };
+    std::int64_t after_ms = to_ms(since) - 1;
+    std::string after_id;  // keyset pagination on (received_at_ms, hook_instance)
+    std::int64_t visited = 0;
+    for (;;) {
+      // The reader owns what it uses (it may outlive a caller that stopped waiting).
+      auto page = read<Page>(
+          [after_ms, after_id, payer = std::string(payer_id)](Conn& conn) -> Result<Page> {
+            auto ids = conn.query(
+                "SELECT hook_instance, received_at_ms FROM hook_calls"
+                " WHERE (received_at_ms > $1 OR (received_at_ms = $1 AND hook_instance > $2))"
+                " AND ($3 = '' OR payer_id = $3)"
+                " ORDER BY received_at_ms, hook_instance LIMIT " +
+                    std::to_string(kPage),
+                {after_ms, std::string_view(after_id), std::string_view(payer)});
+            if (!ids) return ids.error();
+            Page out;
+            out.fetched = ids->size();
+            if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+            for (const Row& r : *ids) {
+              auto call = load_call(conn, r.text(0));
+              if (!call) {
+                conn.rollback();
+                return call.error();
+              }
+              if (*call) out.calls.push_back(std::move(**call));
+            }
+            conn.rollback();
+            if (!ids->empty()) {
+              out.last_id = ids->back().text(0);
+              out.last_ms = ids->back().int64(1);
+            }
+            return out;
+          });
+      if (!page) return page.error();
+      for (const HookRecord& call : page->calls) {
+        ++visited;
+        if (!visit(call)) return visited;
+      }
+      if (static_cast<std::int64_t>(page->fetched) < kPage) return visited;
+      after_id = page->last_id;
+      after_ms = page->last_ms;
+    }
+  }
+
   std::string_view backend() const override { return backend_; }
 
  private:

@@ -40,6 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -176,6 +177,13 @@ class AuditStore {
   // share it); the SQLite store answers an Error.
   virtual Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
                                          TimePoint expires_at, TimePoint now) = 0;
+
+  // Read-only: every stored hook call received at or after `since`, oldest first, with its
+  // request and determinations, optionally only of one payer ("" = all). `visit` returns false
+  // to stop. Reads in pages, so the store can be of any size. Returns the number visited.
+  virtual Result<std::int64_t> for_each_call(
+      TimePoint since, std::string_view payer_id,
+      const std::function<bool(const HookRecord&)>& visit) = 0;
 
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;
