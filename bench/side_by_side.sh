@@ -19,7 +19,7 @@
 # live on (BENCH_DIR, default the system temp dir) and prints it.
 #
 # Output: one Markdown table (calls/s, p50, p90, p99, errors, ratio of calls/s to the floor at
-# the same client count). Needs wrk, node (tests/fhir-server installed), python3.
+# the same client count, and for the store rows to the store off). Needs wrk, node (tests/fhir-server installed), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -80,7 +80,7 @@ stop() {
 }
 
 ROWS=()
-declare -A FLOOR_RPS
+declare -A FLOOR_RPS OFF_RPS
 
 # run LABEL KIND CLIENTS URL BODY: one wrk run; appends a table row.
 run() {
@@ -96,13 +96,18 @@ run() {
   p99=$(sed -E 's/.* p99=([0-9]+).*/\1/' <<<"$out")
   errors=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$out")
   [ "$label" = floor ] && FLOOR_RPS["$kind-$c"]=$rps
-  local floor=${FLOOR_RPS["$kind-$c"]:-0}
-  local ratio
+  [ "$label" = "store off" ] && OFF_RPS["$kind-$c"]=$rps
+  local floor=${FLOOR_RPS["$kind-$c"]:-0} off=${OFF_RPS["$kind-$c"]:-0}
+  local ratio off_ratio="-"
   ratio=$(awk -v a="$rps" -v b="$floor" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  case "$label" in
+    SQLite*|PostgreSQL*)
+      off_ratio=$(awk -v a="$rps" -v b="$off" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') ;;
+  esac
   ROWS+=("$(awk -v l="$label ($kind)" -v c="$c" -v r="$rps" -v p50="$p50" -v p90="$p90" \
-           -v p99="$p99" -v e="$errors" -v q="$ratio" \
-           'BEGIN { printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %s |", l, c, r,
-                    p50 / 1000, p90 / 1000, p99 / 1000, e, q }')")
+           -v p99="$p99" -v e="$errors" -v q="$ratio" -v o="$off_ratio" \
+           'BEGIN { printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %s | %s |", l, c, r,
+                    p50 / 1000, p90 / 1000, p99 / 1000, e, q, o }')")
   echo "  $label ($kind) c=$c: $rps calls/s p50 ${p50}us p99 ${p99}us errors $errors" >&2
 }
 
@@ -210,7 +215,7 @@ EOF
   m_err=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$out")
   MISSING_ROW=$(awk -v r="$m_rps" -v p50="$m_p50" -v p99="$m_p99" -v e="$m_err" \
     -v rt="$ROUND_TRIP_US" -v d="$FHIR_DELAY_MS" \
-    'BEGIN { printf "| missing prefetch, FHIR server %d ms (store off) | 1 | %.0f | %.2f | - | %.2f | %d | p50 = %.2f x one round trip (%.2f ms) |",
+    'BEGIN { printf "| missing prefetch, FHIR server %d ms (store off) | 1 | %.0f | %.2f | - | %.2f | %d | p50 = %.2f x one round trip (%.2f ms) | |",
              d, r, p50 / 1000, p99 / 1000, e, p50 / rt, rt / 1000 }')
 else
   echo "side_by_side: node or tests/fhir-server/node_modules missing; no missing-prefetch row" >&2
@@ -221,8 +226,8 @@ echo
 echo "Side by side, $(date -u +%Y-%m-%d), $(nproc) cores, wrk keep-alive, ${DURATION} s per row, unique hookInstance per call."
 echo "One fdatasync on this disk: $(awk -v u="$FSYNC_US" 'BEGIN { printf "%.2f", u / 1000 }') ms (median)."
 echo
-echo "| server (body) | clients | calls/s | p50 ms | p90 ms | p99 ms | errors | vs floor |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| server (body) | clients | calls/s | p50 ms | p90 ms | p99 ms | errors | vs floor | vs store off |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 [ -n "$MISSING_ROW" ] && echo "$MISSING_ROW"
 exit 0
