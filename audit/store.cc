@@ -620,7 +620,8 @@ class Store final : public AuditStore {
 
   Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
                                      const std::function<bool(const HookRecord&)>& visit) override {
-    constexpr std::int64_t kPage = 200;
+    // Small pages: each is one short read (the store counts a long-running read as a stall).
+    constexpr std::int64_t kPage = 20;
     struct Page {
       std::vector<HookRecord> calls;
       std::size_t fetched = 0;
