@@ -436,11 +436,13 @@ class Store final : public AuditStore {
         db::ConnFactory reader_factory, StoreOptions options)
       : backend_(std::move(backend)),
         options_(options),
+        checkpoint_factory_(backend_ == "sqlite" ? writer_factory : db::ConnFactory()),
         writer_factory_(std::move(writer_factory)),
         writer_conn_(std::move(writer)),
         readers_(std::move(reader_factory), health_, kReaderThreads) {
     writer_ = std::thread([this] { writer_loop(); });
     watch_ = std::thread([this] { watch_loop(); });
+    if (checkpoint_factory_) checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
 
   ~Store() override {
@@ -451,6 +453,7 @@ class Store final : public AuditStore {
     queue_cv_.notify_all();
     watch_cv_.notify_all();
     watch_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
     writer_.join();
   }
 
@@ -781,6 +784,29 @@ class Store final : public AuditStore {
     }
   }
 
+  // SQLite: copies the WAL into the database file every quarter second, on a connection of its
+  // own, so that no commit a caller waits for does it.
+  void checkpoint_loop() {
+    std::unique_ptr<Conn> conn;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
+      if (stopping_) break;
+      lock.unlock();
+      if (!conn) {
+        auto c = checkpoint_factory_();
+        if (c) conn = std::move(*c);
+      }
+      if (conn) {
+        if (Status s = db::checkpoint_sqlite(*conn); !s) {
+          log::warn("audit store checkpoint failed", {{"error", s.error().to_string()}});
+          conn.reset();
+        }
+      }
+      lock.lock();
+    }
+  }
+
   // Marks the store down when an operation stalls; while it is down and nothing is running,
   // probes the database so that it is marked up as soon as it answers.
   void watch_loop() {
@@ -882,6 +908,7 @@ class Store final : public AuditStore {
 
   const std::string backend_;
   const StoreOptions options_;
+  db::ConnFactory checkpoint_factory_;  // SQLite only
   Health health_;
   db::ConnFactory writer_factory_;
   std::unique_ptr<Conn> writer_conn_;  // used by the writer thread only
@@ -896,6 +923,7 @@ class Store final : public AuditStore {
   std::condition_variable watch_cv_;
   std::thread writer_;
   std::thread watch_;
+  std::thread checkpointer_;
 };
 
 Result<std::unique_ptr<AuditStore>> open_with(std::string backend, db::ConnFactory writer_factory,

@@ -464,10 +464,9 @@ std::string prior_auth_md(const Determination& d) {
 }
 
 std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& decided,
-                      std::string_view outcome, std::string_view summary) {
+                      std::string_view outcome) {
   const Determination& d = od.determination;
   std::ostringstream out;
-  out << "**" << md(summary) << "**\n\n";
   out << "CPT " << md(d.billing_code);
   if (!d.procedure.empty()) out << ", " << md(d.procedure);
   out << ". " << md(d.payer_name) << ", " << md(d.line_of_business) << ". Order "
@@ -673,7 +672,7 @@ CardWords coverage_card_words(const OrderDetermination& od, const CardText& text
   w.outcome = outcome_of(d, decided);
   w.summary = summary_of(text, w.outcome, placeholders(d, decided, text));
   w.indicator = indicator_of(d, w.outcome, text);
-  w.detail = detail_of(od, decided, w.outcome, w.summary);
+  w.detail = detail_of(od, decided, w.outcome);
   return w;
 }
 

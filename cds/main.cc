@@ -33,6 +33,7 @@
 #include "cds/catalog.h"
 #include "cds/config.h"
 #include "cds/coverage_service.h"
+#include "cds/demo_routes.h"
 #include "cds/http_server.h"
 #include "cds/policy_replay.h"
 #include "cds/policy_tests.h"
@@ -331,6 +332,17 @@ int serve(int argc, char** argv) {
       cds::add_assertion_routes(server, *store, std::move(*credential));
     }
   }
+  // The /demo try-it page: on by default only on loopback with unsigned calls (cds/demo_routes.h).
+  const bool demo =
+      config.demo_enabled.value_or(security::is_loopback_address(config.bind) && !has_issuers);
+  if (demo) {
+    if (auto s = cds::add_demo_routes(server, default_data("demo"),
+                                      default_data("conformance/scenarios"));
+        !s) {
+      std::cerr << "cryo-crd: refusing to start: demo: " << s.error().to_string() << "\n";
+      return 1;
+    }
+  }
   if (auto s = server.bind(); !s) {
     std::cerr << "cryo-crd: " << s.error().to_string() << "\n";
     return 1;
@@ -353,7 +365,8 @@ int serve(int argc, char** argv) {
              {"base_url", service_holder->options().base_url},
              {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
              {"store", store ? std::string(store->backend()) : std::string("off")},
-             {"policies", std::to_string((*data)->library.summaries().size())}});
+             {"policies", std::to_string((*data)->library.summaries().size())},
+             {"demo", demo ? "/demo" : "off"}});
   server.serve();
   g_server = nullptr;
   log::info("cryo-crd stopped");

@@ -43,3 +43,8 @@ fi
 if [ -f tests/policy-schema/package.json ]; then
   (cd tests/policy-schema && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi
+
+# The browser tests' driver (puppeteer-core; the browser is Debian's chromium).
+if [ -f tests/browser/package.json ]; then
+  (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
