@@ -626,7 +626,7 @@ class Store final : public AuditStore {
     std::int64_t visited = 0;
     for (;;) {
       size_t fetched = 0;
-      auto page = readers_.with([&](Conn& conn) -> Result<std::vector<HookRecord>> {
+      auto page = read<std::vector<HookRecord>>([&](Conn& conn) -> Result<std::vector<HookRecord>> {
         std::string page_size = std::to_string(kPage);
         auto ids = conn.query(
             "SELECT hook_instance, received_at_ms FROM hook_calls"
