@@ -456,11 +456,13 @@ class Store final : public AuditStore {
         db::ConnFactory reader_factory, StoreOptions options)
       : backend_(std::move(backend)),
         options_(options),
+        checkpoint_factory_(backend_ == "sqlite" ? writer_factory : db::ConnFactory()),
         writer_factory_(std::move(writer_factory)),
         writer_conn_(std::move(writer)),
         readers_(std::move(reader_factory), health_, kReaderThreads) {
     writer_ = std::thread([this] { writer_loop(); });
     watch_ = std::thread([this] { watch_loop(); });
+    if (checkpoint_factory_) checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
 
   ~Store() override {
@@ -471,6 +473,7 @@ class Store final : public AuditStore {
     queue_cv_.notify_all();
     watch_cv_.notify_all();
     watch_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
     writer_.join();
   }
 
@@ -689,45 +692,53 @@ class Store final : public AuditStore {
   Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
                                      const std::function<bool(const HookRecord&)>& visit) override {
     constexpr std::int64_t kPage = 200;
+    struct Page {
+      std::vector<HookRecord> calls;
+      std::size_t fetched = 0;
+      std::string last_id;
+      std::int64_t last_ms = 0;
+    };
     std::int64_t after_ms = to_ms(since) - 1;
     std::string after_id;  // keyset pagination on (received_at_ms, hook_instance)
     std::int64_t visited = 0;
     for (;;) {
-      size_t fetched = 0;
-      auto page = read<std::vector<HookRecord>>([&](Conn& conn) -> Result<std::vector<HookRecord>> {
-        std::string page_size = std::to_string(kPage);
-        auto ids = conn.query(
-            "SELECT hook_instance, received_at_ms FROM hook_calls"
-            " WHERE (received_at_ms > $1 OR (received_at_ms = $1 AND hook_instance > $2))"
-            " AND ($3 = '' OR payer_id = $3)"
-            " ORDER BY received_at_ms, hook_instance LIMIT " +
-                page_size,
-            {after_ms, std::string_view(after_id), payer_id});
-        if (!ids) return ids.error();
-        fetched = ids->size();
-        std::vector<HookRecord> out;
-        if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
-        for (const Row& r : *ids) {
-          auto call = load_call(conn, r.text(0));
-          if (!call) {
+      // The reader owns what it uses (it may outlive a caller that stopped waiting).
+      auto page = read<Page>(
+          [after_ms, after_id, payer = std::string(payer_id)](Conn& conn) -> Result<Page> {
+            auto ids = conn.query(
+                "SELECT hook_instance, received_at_ms FROM hook_calls"
+                " WHERE (received_at_ms > $1 OR (received_at_ms = $1 AND hook_instance > $2))"
+                " AND ($3 = '' OR payer_id = $3)"
+                " ORDER BY received_at_ms, hook_instance LIMIT " +
+                    std::to_string(kPage),
+                {after_ms, std::string_view(after_id), std::string_view(payer)});
+            if (!ids) return ids.error();
+            Page out;
+            out.fetched = ids->size();
+            if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+            for (const Row& r : *ids) {
+              auto call = load_call(conn, r.text(0));
+              if (!call) {
+                conn.rollback();
+                return call.error();
+              }
+              if (*call) out.calls.push_back(std::move(**call));
+            }
             conn.rollback();
-            return call.error();
-          }
-          if (*call) out.push_back(std::move(**call));
-        }
-        conn.rollback();
-        if (!ids->empty()) {
-          after_id = ids->back().text(0);
-          after_ms = ids->back().int64(1);
-        }
-        return out;
-      });
+            if (!ids->empty()) {
+              out.last_id = ids->back().text(0);
+              out.last_ms = ids->back().int64(1);
+            }
+            return out;
+          });
       if (!page) return page.error();
-      for (const HookRecord& call : *page) {
+      for (const HookRecord& call : page->calls) {
         ++visited;
         if (!visit(call)) return visited;
       }
-      if (static_cast<std::int64_t>(fetched) < kPage) return visited;
+      if (static_cast<std::int64_t>(page->fetched) < kPage) return visited;
+      after_id = page->last_id;
+      after_ms = page->last_ms;
     }
   }
 
@@ -840,6 +851,29 @@ class Store final : public AuditStore {
     }
   }
 
+  // SQLite: copies the WAL into the database file every quarter second, on a connection of its
+  // own, so that no commit a caller waits for does it.
+  void checkpoint_loop() {
+    std::unique_ptr<Conn> conn;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
+      if (stopping_) break;
+      lock.unlock();
+      if (!conn) {
+        auto c = checkpoint_factory_();
+        if (c) conn = std::move(*c);
+      }
+      if (conn) {
+        if (Status s = db::checkpoint_sqlite(*conn); !s) {
+          log::warn("audit store checkpoint failed", {{"error", s.error().to_string()}});
+          conn.reset();
+        }
+      }
+      lock.lock();
+    }
+  }
+
   // Marks the store down when an operation stalls; while it is down and nothing is running,
   // probes the database so that it is marked up as soon as it answers.
   void watch_loop() {
@@ -941,6 +975,7 @@ class Store final : public AuditStore {
 
   const std::string backend_;
   const StoreOptions options_;
+  db::ConnFactory checkpoint_factory_;  // SQLite only
   Health health_;
   db::ConnFactory writer_factory_;
   std::unique_ptr<Conn> writer_conn_;  // used by the writer thread only
@@ -955,6 +990,7 @@ class Store final : public AuditStore {
   std::condition_variable watch_cv_;
   std::thread writer_;
   std::thread watch_;
+  std::thread checkpointer_;
 };
 
 Result<std::unique_ptr<AuditStore>> open_with(std::string backend, db::ConnFactory writer_factory,

@@ -560,6 +560,21 @@ class Extractor {
         if (lesion.empty()) lesion = fhir::to_string(ref);
       } else if (!order_treats_organ) {
         continue;  // unfocused: read as the treated organ's lesion
+      } else if (const Json* body_site = member(*item.r, "bodySite");
+                 body_site != nullptr && body_site->IsObject()) {
+        // Unfocused, but the Observation says where it measured (Observation.bodySite, a
+        // CodeableConcept).
+        const Json& site = *body_site;
+        if (organ.locations.matches(site)) {
+          // the treated organ: the unfocused series
+        } else if (d_.placed(site)) {
+          continue;  // measured in another organ
+        } else {
+          unplaced = true;
+          location_text = coding_text(&site, nullptr);
+          if (location_text.empty()) location_text = "uncoded body site";
+          lesion = item.ref();  // its own lesion: it may or may not be the organ's
+        }
       }
 
       const Json* holder = item.r;
@@ -613,7 +628,8 @@ class Extractor {
   }
 
   static std::string unplaced_text(const LesionMeasurement& m, const detail::Organ& organ) {
-    return m.item->ref() + " measures " + m.lesion + " (" + m.reading.text + ") at '" + m.location +
+    const std::string what = m.lesion == m.item->ref() ? "a lesion" : m.lesion;
+    return m.item->ref() + " measures " + what + " (" + m.reading.text + ") at '" + m.location +
            "', which the service cannot place in or outside the " + organ.label + "; it may be a " +
            organ.label + " lesion";
   }
@@ -700,7 +716,7 @@ class Extractor {
       const FactDef& size_fact = d_.facts[src.size_fact];
       measured = lesion_measurements(size_fact, size_fact.sources[0]);
       for (const LesionMeasurement& m : measured) {
-        if (m.lesion.empty()) continue;
+        if (m.lesion.empty() || m.lesion == m.item->ref()) continue;  // unfocused: never adds
         if (m.unplaced) {
           if (unplaced_seen.insert(m.lesion).second) unplaced.push_back(&m);
           continue;

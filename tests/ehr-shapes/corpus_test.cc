@@ -13,7 +13,8 @@
 //    "notes": {"<fact>": ["text the fact's notes (on the card) must contain"]},
 //    "decision": {"covered", "pa-needed", "doc-needed", "doc-purpose", "info-needed"}
 //                (null = absent),
-//    "http": true                            also decided over HTTP (http_test.cc)}
+//    "http": true,                           also decided over HTTP (http_test.cc)
+//    "elsewhere": ["Observation/x"]          measurements placed in another organ}
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -297,6 +298,15 @@ TEST(CorpusLesions, NoMeasuredLesionDisappears) {
         if (f == nullptr) continue;
         for (const auto& e : f->evidence) seen = seen || e.reference == ref;
         for (const auto& n : f->notes) seen = seen || n.find(ref) != std::string::npos;
+      }
+      // A measurement the record places in another organ is that organ's.
+      bool elsewhere = false;
+      if (spec.HasMember("elsewhere")) {
+        for (const auto& e : spec["elsewhere"].GetArray()) elsewhere |= ref == e.GetString();
+      }
+      if (elsewhere) {
+        EXPECT_FALSE(seen) << p.stem() << ": " << ref << " is another organ's lesion";
+        continue;
       }
       // Superseded measurements of a lesion are not evidence; the lesion itself still is.
       bool superseded = p.stem() == "amended-remeasurement-medical-mutual" ||

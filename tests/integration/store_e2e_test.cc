@@ -1203,8 +1203,14 @@ class Burst {
             call.body = r->body;
             if (r->status == 200) call.answer = parse_answer(instance, request, r->body);
           }
-          std::lock_guard lock(mu_);
-          calls_.push_back(std::move(call));
+          const bool refused = call.status != 200;
+          {
+            std::lock_guard lock(mu_);
+            calls_.push_back(std::move(call));
+          }
+          // Like an EHR, back off a little before the next call after a refusal (rather than
+          // reconnecting thousands of times a second).
+          if (refused) std::this_thread::sleep_for(10ms);
         }
       });
     }

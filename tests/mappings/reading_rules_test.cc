@@ -340,6 +340,28 @@ TEST(Lesions, AnUnplacedLesionIsNeverDroppedFromSize) {
   EXPECT_TRUE(extract_one(lung, "largest-liver-lesion").measure->is_point());
 }
 
+TEST(Lesions, AnUnfocusedMeasurementIsPlacedByItsBodySite) {
+  auto at = [](const std::string& id, double cm, const std::string& site) {
+    std::string o = size_obs(id, cm, "cm", "2026-02-01");
+    o.pop_back();
+    return o + R"(,"bodySite":{"coding":[{"system":"http://snomed.info/sct","code":")" + site +
+           R"("}]}})";
+  };
+  Record lung{order("47383"), at("liver", 2.0, "10200004"), at("lung", 6.0, "39607008")};
+  Fact f = extract_one(lung, "largest-liver-lesion");
+  ASSERT_TRUE(f.measure);
+  EXPECT_TRUE(f.measure->is_point());
+  EXPECT_DOUBLE_EQ(f.measure->high, 2.0);
+  Record unplaced{order("47383"), at("liver", 2.0, "10200004"), at("x", 6.0, "123037004")};
+  Fact g = extract_one(unplaced, "largest-liver-lesion");
+  ASSERT_TRUE(g.measure);
+  EXPECT_DOUBLE_EQ(g.measure->high, 6.0);
+  EXPECT_EQ(compare(g.measure, Comparison::kLessOrEqual, 5), U);
+  EXPECT_TRUE(has_note(g, "Observation/x"));
+  // Unfocused measurements never add to a count.
+  EXPECT_FALSE(extract_one(unplaced, "liver-lesion-count").measure.has_value());
+}
+
 TEST(Lesions, AnUnplacedLesionMakesTheCountItCouldChangeUnknown) {
   Record r{order("47383"), body_structure("l1", "10200004"), body_structure("x", "123037004"),
            size_obs("s1", 2.0, "cm", "2026-02-01", "BodyStructure/l1"),
