@@ -12,7 +12,9 @@ constexpr const char* kStyle =
     "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
     "th{background:#f3f3f3;width:14rem}"
     ".v-true{color:#0a6b2d}.v-false{color:#a31515}.v-unknown{color:#8a6100}"
-    "code{font-size:.9em}";
+    "code{font-size:.9em}h3{font-size:1rem;margin-top:1.2rem}"
+    ".card{border:1px solid #ccc;padding:.3rem .6rem;margin:.4rem 0}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}";
 
 std::string_view string_member(const rapidjson::Value& v, const char* name) {
   if (!v.IsObject()) return {};
@@ -115,6 +117,102 @@ void criteria(std::string& out, const std::string& criteria_json) {
   }
 }
 
+std::string_view words(std::string_view code, std::string_view kind) {
+  if (kind == "covered") {
+    if (code == "covered") return "Covered";
+    if (code == "not-covered") return "Not covered";
+    if (code == "conditional") return "Conditional: more information is needed";
+  } else if (kind == "pa") {
+    if (code == "no-auth") return "Not required";
+    if (code == "auth-needed") return "Required";
+    if (code == "conditional") return "Decided by the program's own rules";
+    if (code.empty()) return "Not applicable";
+  }
+  return code;
+}
+
+const rapidjson::Value* object_member(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(name);
+  return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+// What a claim is matched against, in words, from the stored look-up details.
+void claim_details(std::string& out, const DeterminationRecord& d) {
+  rapidjson::Document l;
+  l.Parse(d.lookup_json.data(), d.lookup_json.size());
+  if (l.HasParseError() || !l.IsObject()) l.SetObject();
+  const rapidjson::Value empty(rapidjson::kObjectType);
+  auto sub = [&](const char* name) -> const rapidjson::Value& {
+    const rapidjson::Value* v = object_member(l, name);
+    return v && v->IsObject() ? *v : empty;
+  };
+  out += "<table>\n";
+  row(out, "Member id", d.member_id);
+  std::string payer(string_member(sub("payer"), "name"));
+  if (payer.empty()) payer = std::string(string_member(sub("payer"), "id"));
+  row(out, "Payer", payer);
+  row(out, "Line of business", string_member(l, "lineOfBusiness"));
+  std::string code = d.billing_code;
+  if (std::string_view display = string_member(sub("billingCode"), "display"); !display.empty())
+    code += " — " + std::string(display);
+  row(out, "CPT code", code.empty() ? "" : "CPT " + code);
+  row(out, "Date of service", d.date_of_service);
+  row(out, "Outcome", words(d.covered, "covered"));
+  row(out, "Prior authorization", words(d.pa_needed, "pa"));
+  std::string_view documentation = string_member(l, "documentation");
+  row(out, "Documentation", documentation.empty() ? std::string_view(d.doc_needed) : documentation);
+  out += "<tr><th>Reasons</th><td>";
+  const rapidjson::Value* reasons = object_member(l, "reasons");
+  if (reasons && reasons->IsArray() && !reasons->Empty()) {
+    out += "<ul>";
+    for (const auto& r : reasons->GetArray()) {
+      if (!r.IsString()) continue;
+      out += "<li>" + html_escape(std::string_view(r.GetString(), r.GetStringLength())) + "</li>";
+    }
+    out += "</ul>";
+  } else {
+    out += "&mdash;";
+  }
+  out += "</td></tr>\n";
+  out += "<tr><th>Documents</th><td>";
+  const rapidjson::Value* docs = object_member(l, "documents");
+  if (docs && docs->IsArray() && !docs->Empty()) {
+    out += "<ul>";
+    for (const auto& doc : docs->GetArray()) {
+      std::string_view status = string_member(doc, "status");
+      out += "<li>" + html_escape(string_member(doc, "title")) + " &mdash; <strong>" +
+             html_escape(status) + "</strong>";
+      std::string_view date = string_member(doc, "date");
+      if (!date.empty()) out += " " + html_escape(date.substr(0, 10));
+      std::string_view ref = string_member(doc, "reference");
+      if (!ref.empty()) out += " (" + html_escape(ref) + ")";
+      out += "</li>";
+    }
+    out += "</ul>";
+  } else {
+    out += "&mdash;";
+  }
+  out += "</td></tr>\n";
+  const rapidjson::Value& policy = sub("policy");
+  std::string name(string_member(policy, "document"));
+  if (std::string_view title = string_member(policy, "title"); !title.empty())
+    name += (name.empty() ? "" : ", ") + std::string(title);
+  row(out, "Policy", name.empty() ? d.policy_id : d.policy_id + " (" + name + ")");
+  row(out, "Policy revision", d.policy_revision);
+  row(out, "Policy and mapping data hash", string_member(policy, "dataHash"));
+  out += "</table>\n";
+  const rapidjson::Value* cards = object_member(l, "cards");
+  if (cards && cards->IsArray() && !cards->Empty()) {
+    out += "<h3>Cards as sent</h3>\n";
+    for (const auto& c : cards->GetArray()) {
+      out += "<div class=\"card\"><p><strong>" + html_escape(string_member(c, "summary")) +
+             "</strong> <small>(" + html_escape(string_member(c, "indicator")) +
+             ")</small></p><pre>" + html_escape(string_member(c, "detail")) + "</pre></div>\n";
+    }
+  }
+}
+
 }  // namespace
 
 std::string render_assertion_page(const AssertionRecord& a) {
@@ -141,15 +239,15 @@ std::string render_assertion_page(std::span<const AssertionRecord> orders) {
     const DeterminationRecord& d = order.determination;
     out += "<h2>Determination for ";
     out += html_escape(d.order_ref);
-    out += "</h2>\n<table>\n";
+    out += "</h2>\n";
+    claim_details(out, d);
+    out += "<h3>As coded in the coverage-information</h3>\n<table>\n";
     row(out, "Order", d.order_ref);
-    row(out, "Covered", d.covered);
-    row(out, "Prior authorization", d.pa_needed);
-    row(out, "Documentation", d.doc_needed);
-    row(out, "Documentation purpose", d.doc_purpose);
-    row(out, "Information needed", d.info_needed);
-    row(out, "Policy", d.policy_id);
-    row(out, "Policy revision", d.policy_revision);
+    row(out, "covered", d.covered);
+    row(out, "pa-needed", d.pa_needed);
+    row(out, "doc-needed", d.doc_needed);
+    row(out, "doc-purpose", d.doc_purpose);
+    row(out, "info-needed", d.info_needed);
     row(out, "Service version", d.service_version);
     out += "</table>\n";
     criteria(out, d.criteria_json);

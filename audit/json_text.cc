@@ -115,6 +115,16 @@ void write_assertion(Writer& w, const AssertionRecord& a) {
   field(w, "revision", d.policy_revision, false);
   w.EndObject();
   field(w, "serviceVersion", d.service_version, false);
+  field(w, "memberId", d.member_id, true);
+  field(w, "dateOfService", d.date_of_service, true);
+  field(w, "billingCode", d.billing_code, true);
+  // The claim-matching details in words (cds/assertion_lookup.h), as stored.
+  rapidjson::Document lookup;
+  lookup.Parse(d.lookup_json.data(), d.lookup_json.size());
+  if (!lookup.HasParseError() && lookup.IsObject() && lookup.MemberCount() > 0) {
+    w.Key("lookup");
+    lookup.Accept(w);
+  }
   w.Key("hookCall");
   w.StartObject();
   field(w, "hookInstance", a.call.hook_instance, false);
@@ -148,6 +158,15 @@ std::string to_json(const std::vector<AssertionRecord>& assertions) {
   w.EndArray();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string to_ndjson(const std::vector<AssertionRecord>& assertions) {
+  std::string out;
+  for (const auto& a : assertions) {
+    out += to_json(a);
+    out += '\n';
+  }
+  return out;
 }
 
 }  // namespace cryo::audit

@@ -83,6 +83,20 @@ CREATE TABLE token_ids (
 );
 CREATE INDEX token_ids_by_expiry ON token_ids (expires_at_ms);
 )sql"},
+    {5, "payer staff look-up: member, date of service, billing code and claim-matching details",
+     R"sql(
+CREATE TABLE determination_lookup (
+  hook_instance     TEXT NOT NULL REFERENCES hook_calls (hook_instance) ON DELETE CASCADE,
+  position          INTEGER NOT NULL,
+  member_id         TEXT NOT NULL,
+  date_of_service   TEXT NOT NULL,
+  billing_code      TEXT NOT NULL,
+  lookup_json       TEXT NOT NULL,
+  PRIMARY KEY (hook_instance, position)
+);
+CREATE INDEX determination_lookup_by_member ON determination_lookup (member_id, date_of_service);
+CREATE INDEX determination_lookup_by_date ON determination_lookup (date_of_service);
+)sql"},
 };
 
 std::int64_t now_ms() {

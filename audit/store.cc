@@ -70,7 +70,14 @@ constexpr const char* kCallColumns =
 constexpr const char* kDeterminationColumns =
     "d.order_ref, d.coverage_assertion_id, d.covered, d.pa_needed, d.doc_needed,"
     " d.doc_purpose, d.info_needed, d.criteria_json, d.policy_id, d.policy_revision,"
-    " d.service_version";
+    " d.service_version, l.member_id, l.date_of_service, l.billing_code, l.lookup_json";
+// Determinations stored before the look-up columns existed have no row here (NULL -> "").
+constexpr const char* kLookupJoin =
+    " LEFT JOIN determination_lookup l"
+    " ON l.hook_instance = d.hook_instance AND l.position = d.position";
+constexpr const char* kInsertLookup =
+    "INSERT INTO determination_lookup (hook_instance, position, member_id, date_of_service,"
+    " billing_code, lookup_json) VALUES ($1, $2, $3, $4, $5, $6)";
 
 HookCallInfo read_call(const Row& r, std::size_t at) {
   HookCallInfo c;
@@ -98,6 +105,10 @@ DeterminationRecord read_determination(const Row& r, std::size_t at) {
   d.policy_id = r.text(at + 8);
   d.policy_revision = r.text(at + 9);
   d.service_version = r.text(at + 10);
+  d.member_id = r.text(at + 11);
+  d.date_of_service = r.text(at + 12);
+  d.billing_code = r.text(at + 13);
+  d.lookup_json = r.text(at + 14).empty() ? "{}" : r.text(at + 14);
   return d;
 }
 
@@ -157,6 +168,13 @@ struct RecordJob final : Job {
                       std::string_view(d.doc_purpose), std::string_view(d.info_needed),
                       std::string_view(d.criteria_json), std::string_view(d.policy_id),
                       std::string_view(d.policy_revision), std::string_view(d.service_version)}});
+    }
+    position = 0;
+    for (const DeterminationRecord& d : c.determinations) {
+      out.push_back({kInsertLookup,
+                     {std::string_view(c.hook_instance), position++, std::string_view(d.member_id),
+                      std::string_view(d.date_of_service), std::string_view(d.billing_code),
+                      std::string_view(d.lookup_json)}});
     }
     for (const std::string& uuid : *cards) {
       out.push_back({kInsertCard, {std::string_view(uuid), std::string_view(c.hook_instance)}});
@@ -234,6 +252,8 @@ struct PurgeJob final : Job {
         "DELETE FROM cards WHERE hook_instance IN"
         " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
         "DELETE FROM determinations WHERE hook_instance IN"
+        " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
+        "DELETE FROM determination_lookup WHERE hook_instance IN"
         " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
     };
     for (const char* sql : kStatements) {
@@ -523,12 +543,12 @@ class Store final : public AuditStore {
   Result<std::vector<AssertionRecord>> find_assertion(std::string_view id_view) override {
     return read<std::vector<AssertionRecord>>(
         [id = std::string(id_view)](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-          auto rows =
-              conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
-                             " FROM determinations d JOIN hook_calls h"
-                             " ON h.hook_instance = d.hook_instance"
-                             " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
-                         {std::string_view(id)});
+          auto rows = conn.query(
+              std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                  " FROM determinations d JOIN hook_calls h"
+                  " ON h.hook_instance = d.hook_instance" +
+                  kLookupJoin + " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
+              {std::string_view(id)});
           if (!rows) return rows.error();
           std::vector<AssertionRecord> out;
           for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
@@ -544,10 +564,58 @@ class Store final : public AuditStore {
           auto rows =
               conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                              " FROM hook_calls h JOIN determinations d"
-                             " ON d.hook_instance = h.hook_instance"
+                             " ON d.hook_instance = h.hook_instance" +
+                             kLookupJoin +
                              " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
                              " ORDER BY h.received_at_ms, h.hook_instance, d.position",
                          {std::string_view(patient_id), to_ms(since)});
+          if (!rows) return rows.error();
+          std::vector<AssertionRecord> out;
+          out.reserve(rows->size());
+          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+          return out;
+        });
+  }
+
+  Result<std::vector<AssertionRecord>> find_by_member(std::string_view member_view,
+                                                      std::string_view from_view,
+                                                      std::string_view to_view) override {
+    return read<std::vector<AssertionRecord>>(
+        [member = std::string(member_view), from = std::string(from_view),
+         to = std::string(to_view)](Conn& conn) -> Result<std::vector<AssertionRecord>> {
+          auto rows = conn.query(
+              std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                  " FROM determination_lookup l JOIN determinations d"
+                  " ON d.hook_instance = l.hook_instance AND d.position = l.position"
+                  " JOIN hook_calls h ON h.hook_instance = d.hook_instance"
+                  " WHERE l.member_id = $1 AND ($2 = '' OR l.date_of_service >= $2)"
+                  " AND ($3 = '' OR l.date_of_service <= $3)"
+                  " ORDER BY l.date_of_service, h.received_at_ms, h.hook_instance, d.position",
+              {std::string_view(member), std::string_view(from), std::string_view(to)});
+          if (!rows) return rows.error();
+          std::vector<AssertionRecord> out;
+          out.reserve(rows->size());
+          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+          return out;
+        });
+  }
+
+  Result<std::vector<AssertionRecord>> find_by_date_of_service(std::string_view from_view,
+                                                               std::string_view to_view,
+                                                               std::size_t limit) override {
+    return read<std::vector<AssertionRecord>>(
+        [from = std::string(from_view), to = std::string(to_view),
+         limit](Conn& conn) -> Result<std::vector<AssertionRecord>> {
+          auto rows = conn.query(
+              std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                  " FROM determination_lookup l JOIN determinations d"
+                  " ON d.hook_instance = l.hook_instance AND d.position = l.position"
+                  " JOIN hook_calls h ON h.hook_instance = d.hook_instance"
+                  " WHERE l.date_of_service >= $1 AND l.date_of_service <= $2"
+                  " ORDER BY l.date_of_service, h.received_at_ms, h.hook_instance, d.position"
+                  " LIMIT " +
+                  std::to_string(limit),
+              {std::string_view(from), std::string_view(to)});
           if (!rows) return rows.error();
           std::vector<AssertionRecord> out;
           out.reserve(rows->size());
@@ -621,7 +689,8 @@ class Store final : public AuditStore {
 
   Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
                                      const std::function<bool(const HookRecord&)>& visit) override {
-    constexpr std::int64_t kPage = 200;
+    // Small pages: each is one short read (the store counts a long-running read as a stall).
+    constexpr std::int64_t kPage = 20;
     struct Page {
       std::vector<HookRecord> calls;
       std::size_t fetched = 0;
@@ -703,10 +772,10 @@ class Store final : public AuditStore {
     // Calls stored before digests were kept: the digest of what was stored.
     if (rec.request_sha256.empty()) rec.request_sha256 = request_digest(rec.request_json);
 
-    auto dets = conn.query(std::string("SELECT ") + kDeterminationColumns +
-                               " FROM determinations d WHERE d.hook_instance = $1"
-                               " ORDER BY d.position",
-                           {id});
+    auto dets =
+        conn.query(std::string("SELECT ") + kDeterminationColumns + " FROM determinations d" +
+                       kLookupJoin + " WHERE d.hook_instance = $1 ORDER BY d.position",
+                   {id});
     if (!dets) return dets.error();
     for (const Row& d : *dets) rec.determinations.push_back(read_determination(d, 0));
     return std::optional<HookRecord>(std::move(rec));

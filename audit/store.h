@@ -69,6 +69,13 @@ struct DeterminationRecord {
   std::string policy_id;
   std::string policy_revision;
   std::string service_version;  // the Cryo CRD version that decided
+  // For payer staff matching a claim (kept in determination_lookup): the member id on the
+  // Coverage, the date of service ("YYYY-MM-DD", "" when the order has none), the billing
+  // code, and a JSON object with the claim-matching details (cds/assertion_lookup.h).
+  std::string member_id;
+  std::string date_of_service;
+  std::string billing_code;
+  std::string lookup_json = "{}";
 };
 
 // One hook call: what was asked, what was answered, and the determinations handed out.
@@ -161,6 +168,18 @@ class AuditStore {
   virtual Result<std::vector<AssertionRecord>> find_assertions(std::string_view patient_id,
                                                                TimePoint since) = 0;
 
+  // Every determination for a member whose date of service is in [from, to] ("YYYY-MM-DD",
+  // inclusive; "" leaves that end open), by date of service.
+  virtual Result<std::vector<AssertionRecord>> find_by_member(std::string_view member_id,
+                                                              std::string_view from,
+                                                              std::string_view to) = 0;
+
+  // Every determination whose date of service is in [from, to] (inclusive), by date of
+  // service, at most `limit` (the claims export).
+  virtual Result<std::vector<AssertionRecord>> find_by_date_of_service(std::string_view from,
+                                                                       std::string_view to,
+                                                                       std::size_t limit) = 0;
+
   // Stores feedback once per (service, card, outcome, outcomeTimestamp).
   virtual Result<FeedbackOutcome> record_feedback(FeedbackRecord feedback) = 0;
 
@@ -217,6 +236,8 @@ Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir,
 // Empty codes are omitted. receivedAt is ISO 8601 UTC with milliseconds.
 std::string to_json(const AssertionRecord& assertion);
 std::string to_json(const std::vector<AssertionRecord>& assertions);  // {"assertions": [...]}
+// One to_json() object per line (the claims export).
+std::string to_ndjson(const std::vector<AssertionRecord>& assertions);
 
 // SHA-256 (lower-case hex) of a request as stored (without fhirAuthorization).
 std::string request_digest(std::string_view request_json);

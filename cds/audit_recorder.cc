@@ -8,6 +8,7 @@
 #include "audit/assertion_page.h"
 #include "audit/determination_record.h"
 #include "base/log.h"
+#include "cds/assertion_lookup.h"
 #include "cds/operation_outcome.h"
 #include "fhir/datetime.h"
 
@@ -18,6 +19,18 @@ using fhir::Json;
 
 std::string_view patient_of(const Json& request) {
   return fhir::string_or_empty(fhir::member(fhir::member(request, "context"), "patientId"));
+}
+
+// At most this many determinations per export call.
+constexpr size_t kMaxExportRows = 50000;
+
+// "YYYY-MM-DD".
+bool is_day(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
 }
 
 HttpServer::Reply outcome_reply(int status, std::string_view code, std::string_view message) {
@@ -137,6 +150,7 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     for (const auto& od : outcome.orders) {
       rec.determinations.push_back(audit::make_determination_record(
           od.order_reference, od.coverage_assertion_id, od.determination, service_version));
+      fill_lookup(outcome, od, rec.determinations.back());  // for payer staff's look-up
     }
     auto stored = store.record(std::move(rec));
     if (!stored) return stored.error();
@@ -213,9 +227,21 @@ void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
           log::warn("admin look-up refused", {{"query", "patient"}});
           return outcome_reply(401, "login", "an admin bearer token is required");
         }
+        if (auto m = query.find("member"); m != query.end()) {
+          // Payer staff matching a claim: the member id and a date-of-service range.
+          if (m->second.empty()) return outcome_reply(400, "required", "'member' is empty");
+          std::string from = query.contains("from") ? query.at("from") : "";
+          std::string to = query.contains("to") ? query.at("to") : "";
+          if ((!from.empty() && !is_day(from)) || (!to.empty() && !is_day(to)))
+            return outcome_reply(400, "value", "'from' and 'to' must be dates (YYYY-MM-DD)");
+          log::info("admin look-up", {{"member", m->second}});
+          auto found = store.find_by_member(m->second, from, to);
+          if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
+          return {200, "application/json", audit::to_json(*found)};
+        }
         auto patient = query.find("patient");
         if (patient == query.end() || patient->second.empty()) {
-          return outcome_reply(400, "required", "the 'patient' parameter is required");
+          return outcome_reply(400, "required", "the 'patient' or 'member' parameter is required");
         }
         audit::TimePoint since{};
         if (auto s = query.find("since"); s != query.end()) {
@@ -227,6 +253,33 @@ void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
         auto found = store.find_assertions(patient->second, since);
         if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
         return {200, "application/json", audit::to_json(*found)};
+      });
+  // The claims export: every determination with a date of service in [from, to], one JSON
+  // object per line.
+  server.add_get(
+      "/assertions.ndjson",
+      [&store, authorized](const std::string&, const std::map<std::string, std::string>& query,
+                           std::string_view authorization, std::string_view) -> HttpServer::Reply {
+        if (!authorized(authorization)) {
+          log::warn("admin look-up refused", {{"query", "export"}});
+          return outcome_reply(401, "login", "an admin bearer token is required");
+        }
+        auto from = query.find("from");
+        auto to = query.find("to");
+        if (from == query.end() || to == query.end() || !is_day(from->second) ||
+            !is_day(to->second) || to->second < from->second) {
+          return outcome_reply(400, "value",
+                               "'from' and 'to' are required dates (YYYY-MM-DD), from <= to");
+        }
+        log::info("admin export", {{"from", from->second}, {"to", to->second}});
+        auto found = store.find_by_date_of_service(from->second, to->second, kMaxExportRows + 1);
+        if (!found) return outcome_reply(503, "transient", "the audit store is unavailable");
+        if (found->size() > kMaxExportRows) {
+          return outcome_reply(413, "too-costly",
+                               "more than " + std::to_string(kMaxExportRows) +
+                                   " determinations in the range; export a shorter range");
+        }
+        return {200, "application/x-ndjson", audit::to_ndjson(*found)};
       });
 }
 

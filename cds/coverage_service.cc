@@ -207,6 +207,13 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                        : coverage.problem);
   }
   out.coverage_reference = coverage.reference;
+  out.member_id = std::string(string_or_empty(member(coverage.coverage, "subscriberId")));
+  if (out.member_id.empty()) {
+    for (const Json& id : fhir::items(member(coverage.coverage, "identifier"))) {
+      out.member_id = std::string(string_or_empty(member(id, "value")));
+      if (!out.member_id.empty()) break;
+    }
+  }
   if (coverage.payer_identifiers.empty() && fetcher_ && !request->fhir_server.empty()) {
     // The Coverage came without its payor Organization: read it from the FHIR server.
     MissingData payor;

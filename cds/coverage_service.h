@@ -59,6 +59,7 @@ struct HookOutcome {
   std::string payer_id;
   std::string line_of_business;
   std::string coverage_reference;
+  std::string member_id;  // the Coverage's subscriberId, else its first identifier
   std::vector<OrderDetermination> orders;
   std::vector<std::string> card_uuids;  // every card uuid in the response
 };

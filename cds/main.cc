@@ -445,6 +445,11 @@ int policies_check(int argc, char** argv) {
     std::cerr << lib.error().to_string() << "\n";
     return 1;
   }
+  auto hash = policies::data_hash(policies_dir, mappings_dir);
+  if (!hash) {
+    std::cerr << hash.error().to_string() << "\n";
+    return 1;
+  }
   for (const auto& p : lib->summaries()) {
     std::cout << "ok  " << p.id << "  (" << p.document << ", revision " << p.revision;
     if (!p.effective_from.empty() || !p.effective_to.empty())
@@ -456,6 +461,8 @@ int policies_check(int argc, char** argv) {
     for (const auto& c : p.billing_codes) std::cout << " " << c;
     std::cout << ")\n";
   }
+  // What every determination made with these files records.
+  std::cout << "data " << *hash << "\n";
   return 0;
 }
 

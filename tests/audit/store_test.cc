@@ -1,6 +1,8 @@
 // The audit store on both back ends: SQLite in a temporary directory, PostgreSQL on a
 // throw-away server (one per ctest run, started by the audit_pg fixture; or one for this
 // process when the binary is run by hand), each test in its own schema.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
@@ -692,6 +694,81 @@ TEST_P(AuditStoreTest, MalformedCallsAreRefusedAndNothingIsStored) {
   bad_response.response_json = "[]";
   EXPECT_FALSE(store->record(bad_response).ok());
   EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), 0);
+}
+
+}  // namespace
+}  // namespace cryo::audit
+
+// ---- Payer staff look-up: member, date of service, export --------------------------------------
+
+namespace cryo::audit {
+namespace {
+
+HookRecord call_for_member(const std::string& hook_instance, const std::string& member,
+                           const std::string& date_of_service) {
+  HookRecord c = make_call(hook_instance, "pat-" + member, now());
+  for (auto& d : c.determinations) {
+    d.member_id = member;
+    d.date_of_service = date_of_service;
+    d.billing_code = "47383";
+    d.lookup_json = R"({"outcome":"Conditional: more information is needed","dateOfService":")" +
+                    date_of_service + R"("})";
+  }
+  return c;
+}
+
+TEST_P(AuditStoreTest, DeterminationsAreFoundByMemberAndDateOfServiceAndExported) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->record(call_for_member("m-1", "M100", "2026-03-01")).ok());
+  ASSERT_TRUE(store->record(call_for_member("m-2", "M100", "2026-04-15")).ok());
+  ASSERT_TRUE(store->record(call_for_member("m-3", "M200", "2026-04-16")).ok());
+
+  auto all = store->find_by_member("M100", "", "");
+  ASSERT_TRUE(all.ok()) << all.error().to_string();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].determination.date_of_service, "2026-03-01");
+  EXPECT_EQ((*all)[1].call.hook_instance, "m-2");
+  EXPECT_EQ((*all)[1].determination.member_id, "M100");
+  EXPECT_EQ((*all)[1].determination.billing_code, "47383");
+
+  auto april = store->find_by_member("M100", "2026-04-01", "2026-04-30");
+  ASSERT_TRUE(april.ok());
+  ASSERT_EQ(april->size(), 1u);
+  EXPECT_EQ((*april)[0].call.hook_instance, "m-2");
+  auto none = store->find_by_member("M100", "2026-05-01", "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  // The claims export of a date range, oldest date of service first, bounded.
+  auto range = store->find_by_date_of_service("2026-04-01", "2026-04-30", 100);
+  ASSERT_TRUE(range.ok());
+  ASSERT_EQ(range->size(), 2u);
+  EXPECT_EQ((*range)[0].determination.member_id, "M100");
+  EXPECT_EQ((*range)[1].determination.member_id, "M200");
+  auto capped = store->find_by_date_of_service("2026-01-01", "2026-12-31", 2);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->size(), 2u);
+  std::string ndjson = to_ndjson(*range);
+  EXPECT_EQ(std::count(ndjson.begin(), ndjson.end(), '\n'), 2);
+  rapidjson::Document line;
+  line.Parse(ndjson.substr(0, ndjson.find('\n')).c_str());
+  ASSERT_FALSE(line.HasParseError());
+  EXPECT_STREQ(line["memberId"].GetString(), "M100");
+  EXPECT_STREQ(line["dateOfService"].GetString(), "2026-04-15");
+  EXPECT_STREQ(line["lookup"]["outcome"].GetString(), "Conditional: more information is needed");
+
+  // The look-up by assertion id carries the same details; a purge removes them with the call.
+  auto one = store->find_assertion((*range)[0].determination.coverage_assertion_id);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].determination.member_id, "M100");
+  EXPECT_NE((*one)[0].determination.lookup_json.find("Conditional"), std::string::npos);
+  auto purged = store->purge_before(now() + std::chrono::hours(1));
+  ASSERT_TRUE(purged.ok()) << purged.error().to_string();
+  auto after = store->find_by_date_of_service("2026-01-01", "2026-12-31", 100);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
 }
 
 }  // namespace

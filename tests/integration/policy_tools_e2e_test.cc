@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "audit/db.h"
+#include "audit/store.h"
 #include "hook_request_builder.h"
 #include "server_process.h"
 #include "tests/audit/pg_server.h"
@@ -249,6 +250,22 @@ TEST_P(PoliciesReplay, FiveHundredStoredCallsOneThresholdChanged) {
       size_mm[id] = mm;
     }
     EXPECT_EQ(server.stop(), 0) << server.log();
+  }
+  // Every stored determination names the data that decided it (the hash `policies check`
+  // prints for the bundled files).
+  {
+    CommandResult check = run_command({CRYO_CRD_BINARY, "policies", "check"});
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(check.out, m, std::regex("data (sha256:[0-9a-f]{64})")))
+        << check.out;
+    auto opened = audit::open_store(store.args()[1]);
+    ASSERT_TRUE(opened.ok()) << opened.error().to_string();
+    auto call = (*opened)->find_by_hook_instance(size_mm.begin()->first);
+    ASSERT_TRUE(call.ok() && call->has_value());
+    ASSERT_EQ((*call)->determinations.size(), 1u);
+    EXPECT_NE((*call)->determinations[0].service_version.find(m[1].str()), std::string::npos)
+        << (*call)->determinations[0].service_version;
+    EXPECT_EQ((*call)->determinations[0].policy_revision, "2024-07-12");
   }
   // The candidate: Medical Mutual's HCC size threshold from 5 cm to 4 cm.
   fs::path candidate = tmp.path() / "candidate";

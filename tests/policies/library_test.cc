@@ -2,8 +2,12 @@
 // policies against the real mappings.
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+
+#include "policies/data_hash.h"
 #include "support.h"
 
 namespace cryo::policies::testing {
@@ -101,6 +105,66 @@ TEST(Library, BundledPoliciesValidateAgainstTheBundledMappings) {
   Result<PolicyLibrary> lib = PolicyLibrary::load(policy_dir(), *m);
   ASSERT_TRUE(lib.ok()) << lib.error().to_string();
   EXPECT_EQ(lib->summaries().size(), 7u);
+}
+
+TEST(DataHash, NamesThePolicyAndMappingDataThatDecide) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("cryo-data-hash-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(policy_dir())) {
+    fs::copy_file(e.path(), dir / e.path().filename());
+  }
+  fs::path mappings = source_dir() / "mappings" / "data";
+  Result<std::string> bundled = data_hash(policy_dir(), mappings);
+  Result<std::string> copy = data_hash(dir, mappings);
+  ASSERT_TRUE(bundled.ok() && copy.ok());
+  EXPECT_EQ(bundled->rfind("sha256:", 0), 0u);
+  EXPECT_EQ(bundled->size(), 7u + 64u);
+  EXPECT_EQ(*bundled, *copy);  // same files, same hash
+  {
+    std::ofstream tests(dir / "bcbsri.tests.json", std::ios::app);
+    tests << " ";  // test cases do not decide
+  }
+  EXPECT_EQ(*data_hash(dir, mappings), *bundled);
+  {
+    std::ofstream policy(dir / "bcbsri.json", std::ios::app);
+    policy << " ";  // any change to a policy file does
+  }
+  EXPECT_NE(*data_hash(dir, mappings), *bundled);
+  fs::remove_all(dir);
+}
+
+TEST(DataHash, EveryDeterminationCarriesIt) {
+  FactsMdVocabulary vocabulary;
+  Result<PolicyLibrary> lib = PolicyLibrary::load(policy_dir(), vocabulary);
+  ASSERT_TRUE(lib.ok());
+  lib->set_data_hash("sha256:abc");
+  const Payer* p = nullptr;
+  for (const Payer& payer : lib->payers()) {
+    if (payer.id == "bcbsri") p = &payer;
+  }
+  ASSERT_NE(p, nullptr);
+  const Policy* policy = lib->policy_for(*p, "47371");
+  ASSERT_NE(policy, nullptr);
+  mappings::OrderContext order{nullptr, "47371", *fhir::parse_fhir_date("2025-06-15")};
+  Determination d = lib->evaluate(*policy, *p, "commercial", order, {}, {});
+  EXPECT_EQ(d.data_hash, "sha256:abc");
+}
+
+TEST(Revisions, TheDateOfServicePicksTheRevision) {
+  const Payer& fb = payer("florida-blue");
+  const Policy* before = library().policy_for(fb, "47383", "2024-09-14");
+  const Policy* from = library().policy_for(fb, "47383", "2024-09-15");
+  ASSERT_NE(before, nullptr);
+  ASSERT_NE(from, nullptr);
+  EXPECT_NE(before, from);
+  EXPECT_EQ(library().policy_for(fb, "47383", "2001-08-14"), nullptr);  // not yet in force
+  EXPECT_EQ(library().policy_for(fb, "47383", ""), from);               // today's revision
+  EXPECT_NE(library()
+                .policy_page_html("florida-blue-02-40000-22")
+                .find("2001-08-15 (2001-08-15 to 2024-09-14)"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ const broken = [
   ["bcbsri.json", '"outcome": "not-covered"', '"outcome": "denied"', "unknown outcome"],
   ["pacificsource.json", '"revision": "2023-12",', "", "missing revision"],
   ["pacificsource.json", '"effective_from": "2020-08-01"', '"effective_from": "2020-13-01"', "impossible date"],
-  ["florida-blue.json", '"codes": ["28626-0"]', '"codes": ["history"]', "not a LOINC code"],
+  ["florida-blue.json", '"codes": ["28626-0", "34117-2"]', '"codes": ["history"]', "not a LOINC code"],
   ["medical-mutual.json", '{ "fact": "symptomatic", "label": "The patient is symptomatic" }', '{ "any": [] }', "empty any"],
   ["medical-mutual.json", '{ "fact": "symptomatic", "label"', '{ "fact": "symptomatic", "any": [], "label"', "two shapes"],
   ["florida-blue.json", '{ "fact": "unresectable", "label": "The disease cannot be resected" }', '{ "fact": "unresectable" }', "leaf without label"],

@@ -1,0 +1,153 @@
+#include "cds/assertion_lookup.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/coding.h"
+
+namespace cryo::cds {
+namespace {
+
+using fhir::Json;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void kv(Writer& w, const char* key, std::string_view value) {
+  if (value.empty()) return;
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+std::string day(std::string_view s) {
+  return std::string(s.substr(0, std::min<size_t>(s.size(), 10)));
+}
+
+// Whether a card of the response is about `order_reference` (CRD associated-resource).
+bool about(const rapidjson::Value& card, std::string_view order_reference) {
+  if (!card.IsObject()) return false;
+  auto ext = card.FindMember("extension");
+  if (ext == card.MemberEnd() || !ext->value.IsObject()) return false;
+  auto refs = ext->value.FindMember("davinci-crd.associated-resource");
+  if (refs == ext->value.MemberEnd() || !refs->value.IsArray()) return false;
+  for (const auto& r : refs->value.GetArray()) {
+    if (!r.IsObject()) continue;
+    auto ref = r.FindMember("reference");
+    if (ref != r.MemberEnd() && ref->value.IsString() &&
+        std::string_view(ref->value.GetString(), ref->value.GetStringLength()) == order_reference)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view covered_words(std::string_view code) {
+  if (code == "covered") return "Covered";
+  if (code == "not-covered") return "Not covered";
+  if (code == "conditional") return "Conditional: more information is needed";
+  return code;
+}
+
+std::string_view prior_auth_words(std::string_view code) {
+  if (code == "no-auth") return "Not required";
+  if (code == "auth-needed") return "Required";
+  if (code == "conditional") return "Decided by the program's own rules";
+  if (code.empty()) return "Not applicable";
+  return code;
+}
+
+std::string_view documentation_words(std::string_view doc_needed, std::string_view doc_purpose) {
+  if (doc_needed.empty()) return "None requested";
+  if (doc_purpose == "withpa")
+    return "Clinical documentation, with the prior authorization request";
+  if (doc_purpose == "withclaim") return "Clinical documentation, with the claim";
+  return "Clinical documentation";
+}
+
+std::string date_of_service_text(const Json& order) {
+  using fhir::member;
+  using fhir::string_or_empty;
+  std::string_view v = string_or_empty(member(order, "occurrenceDateTime"));
+  if (v.empty()) v = string_or_empty(member(member(order, "occurrencePeriod"), "start"));
+  if (v.empty()) {
+    for (const Json& e : fhir::items(member(member(order, "occurrenceTiming"), "event"))) {
+      v = string_or_empty(&e);
+      break;
+    }
+  }
+  if (v.empty()) v = string_or_empty(member(order, "start"));  // Appointment
+  if (v.empty()) v = string_or_empty(member(order, "authoredOn"));
+  return day(v);
+}
+
+void fill_lookup(const HookOutcome& outcome, const OrderDetermination& od,
+                 audit::DeterminationRecord& rec) {
+  const policies::Determination& d = od.determination;
+  rec.member_id = outcome.member_id;
+  rec.billing_code = d.billing_code;
+  rec.date_of_service = od.order ? date_of_service_text(*od.order) : "";
+
+  rapidjson::Document response;
+  response.Parse(outcome.body.data(), outcome.body.size());
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("member");
+  w.StartObject();
+  kv(w, "id", outcome.member_id);
+  kv(w, "coverage", outcome.coverage_reference);
+  w.EndObject();
+  w.Key("payer");
+  w.StartObject();
+  kv(w, "id", d.payer_id);
+  kv(w, "name", d.payer_name);
+  w.EndObject();
+  kv(w, "lineOfBusiness", d.line_of_business);
+  w.Key("billingCode");
+  w.StartObject();
+  kv(w, "system", fhir::kCpt);
+  kv(w, "code", d.billing_code);
+  kv(w, "display", d.procedure);
+  w.EndObject();
+  kv(w, "dateOfService", rec.date_of_service);
+  kv(w, "outcome", covered_words(d.covered));
+  kv(w, "priorAuthorization", prior_auth_words(d.pa_needed));
+  kv(w, "documentation", documentation_words(d.doc_needed, d.doc_purpose));
+  w.Key("reasons");
+  w.StartArray();
+  for (const auto& r : d.reasons) w.String(r.c_str());
+  w.EndArray();
+  w.Key("documents");
+  w.StartArray();
+  for (const auto& doc : d.documents) {
+    w.StartObject();
+    kv(w, "title", doc.title);
+    kv(w, "status", !doc.required ? "not needed" : doc.found ? "found" : "missing");
+    kv(w, "reference", doc.reference);
+    kv(w, "date", doc.date);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("policy");
+  w.StartObject();
+  kv(w, "id", d.policy_id);
+  kv(w, "document", d.policy_document);
+  kv(w, "title", d.policy_title);
+  kv(w, "revision", d.policy_revision);
+  kv(w, "dataHash", d.data_hash);
+  w.EndObject();
+  w.Key("cards");
+  w.StartArray();
+  if (!response.HasParseError() && response.IsObject() && response.HasMember("cards") &&
+      response["cards"].IsArray()) {
+    for (const auto& card : response["cards"].GetArray()) {
+      if (about(card, od.order_reference)) card.Accept(w);
+    }
+  }
+  w.EndArray();
+  w.EndObject();
+  rec.lookup_json.assign(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace cryo::cds
