@@ -28,8 +28,8 @@ void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
                           audit::AdminCredential credential);
 
 // The client token replay check shared through the store (replicas on one PostgreSQL
-// database refuse a token another replica accepted). A store that cannot answer makes the
-// check fail closed.
+// database refuse a token another replica accepted). While the store does not answer, only
+// this replica's own check applies (no hook call can be recorded then anyway).
 std::shared_ptr<security::SharedReplayCheck> make_shared_replay_check(audit::AuditStore& store);
 
 // The request as kept for audit: the same JSON without `fhirAuthorization`.

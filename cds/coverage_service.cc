@@ -241,15 +241,17 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   for (const Json* order : orders_in_scope_of_hook(*request, record, nullptr)) {
     const policies::Policy* policy = nullptr;
     std::string code;
+    // The policy revision in force on the date of service decides.
+    const fhir::DateRange dos = mappings::MappingSet::date_of_service(*order, received_s);
+    const std::string day = fhir::day_text(dos.begin);
     for (const std::string& c : mappings::MappingSet::billing_codes(*order)) {
-      if ((policy = library_.policy_for(*payer, c)) != nullptr) {
+      if ((policy = library_.policy_for(*payer, c, day)) != nullptr) {
         code = c;
         break;
       }
     }
     if (policy == nullptr) continue;  // no policy for this order: no card, no action
-    mappings::OrderContext context{order, code,
-                                   mappings::MappingSet::date_of_service(*order, received_s)};
+    mappings::OrderContext context{order, code, dos};
     mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
     std::vector<mappings::DocumentFinding> documents;
     if (int months = library_.document_window_months(*policy); months > 0) {

@@ -9,6 +9,7 @@
 
 #include "base/ids.h"
 #include "base/text.h"
+#include "cds/card_text.h"
 #include "cds/catalog.h"
 #include "fhir/coding.h"
 #include "fhir/resource_index.h"
@@ -23,8 +24,8 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::string_view kCoverageInformationUrl =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
-constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 constexpr size_t kMaxSummaryChars = 139;
+constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 
 void str(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -47,80 +48,16 @@ std::string truncate_chars(std::string_view s, size_t max_chars) {
   return std::string(s);
 }
 
-// Text safe inside a Markdown table cell.
-std::string cell(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string_view status_word(Truth t) {
-  switch (t) {
-    case Truth::kTrue:
-      return "✔ Met";
-    case Truth::kFalse:
-      return "✘ Not met";
-    case Truth::kUnknown:
-      return "? Not documented";
-  }
-  return "";
-}
-
 std::string evidence_text(const std::vector<mappings::Evidence>& evidence) {
   std::vector<std::string> parts;
   for (const auto& e : evidence) {
     std::string p = e.reference;
     if (!e.date.empty()) p += (p.empty() ? "" : ", ") + e.date;
     if (!e.text.empty()) p += (p.empty() ? "" : ": ") + e.text;
+    if (!e.code.empty()) p += " [" + mappings::coding_label(e.system, e.code) + "]";
     parts.push_back(std::move(p));
   }
   return join(parts, "; ");
-}
-
-std::string bottom_line(const Determination& d) {
-  if (d.covered == "covered") {
-    std::string s = "covered";
-    s += d.pa_needed == "auth-needed" ? "; prior auth required" : "; no prior auth needed";
-    if (!d.doc_needed.empty()) {
-      size_t missing = 0;
-      for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
-      if (missing > 0) {
-        s += "; " + std::to_string(missing) + (missing == 1 ? " document" : " documents") +
-             " missing";
-      } else {
-        s += d.doc_purpose == "withpa" ? "; send documentation with the PA request"
-                                       : "; send documentation";
-      }
-    }
-    return s;
-  }
-  if (d.covered == "not-covered") {
-    return "not covered" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
-  }
-  if (d.basis == "line-of-business") {
-    return "decided by program rules" +
-           (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
-  }
-  std::string s = "not yet determined";
-  if (!d.missing_facts.empty()) s += "; document " + join(d.missing_facts, ", ");
-  if (d.pa_needed == "auth-needed") s += "; prior auth required";
-  return s;
-}
-
-std::string prior_auth_line(const Determination& d) {
-  if (d.pa_needed == "auth-needed")
-    return "**required** — submit a prior authorization request before the procedure.";
-  if (d.pa_needed == "no-auth") return "not required.";
-  if (d.pa_needed == "conditional") return "decided by the program's own rules.";
-  return "not applicable (the service is not covered).";
 }
 
 void write_coverage_information(Writer& w, const OrderDetermination& od, const CoverageValues& v,
@@ -304,9 +241,10 @@ void write_coverage_card(Writer& w, const OrderDetermination& od) {
   const Determination& d = od.determination;
   w.StartObject();
   key_str(w, "uuid", od.card_uuid);
-  key_str(w, "summary", card_summary(d));
-  key_str(w, "detail", card_detail(od));
-  key_str(w, "indicator", d.covered == "not-covered" ? "warning" : "info");
+  const CardWords words = coverage_card_words(od);  // wording: cds/card_text.h
+  key_str(w, "summary", words.summary);
+  key_str(w, "detail", words.detail);
+  key_str(w, "indicator", words.indicator);
   write_source(w, d.payer_name, kCoverageInfoType, "Coverage Information");
   w.Key("links");
   w.StartArray();
@@ -355,9 +293,7 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
   const Determination& d = card.first->determination;
   w.StartObject();
   key_str(w, "uuid", uuid);
-  key_str(
-      w, "summary",
-      truncate_chars(d.payer_name + " policy for this order: " + d.policy_title, kMaxSummaryChars));
+  key_str(w, "summary", policy_card_summary(d));
   std::string detail = "The " + d.payer_name + " policy that decided coverage of " +
                        join(card.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
                        "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
@@ -377,84 +313,13 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
 }  // namespace
 
 std::string card_summary(const Determination& d) {
-  return truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " + bottom_line(d),
-                        kMaxSummaryChars);
+  OrderDetermination od;
+  od.determination = d;
+  return coverage_card_words(od).summary;
 }
 
 std::string card_detail(const OrderDetermination& od) {
-  const Determination& d = od.determination;
-  std::ostringstream md;
-  std::string line = bottom_line(d);
-  if (!line.empty()) line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
-  md << "**" << line << ".**";
-  md << " Order " << od.order_reference << " (CPT " << d.billing_code;
-  if (!d.procedure.empty()) md << ", " << d.procedure;
-  md << "); " << d.payer_name << ", line of business " << d.line_of_business << ".\n\n";
-  if (!d.reasons.empty() && d.covered != "covered") {
-    md << "**Why:** " << join(d.reasons, " ") << "\n\n";
-  }
-  md << "**Prior authorization:** " << prior_auth_line(d) << "\n\n";
-  if (!d.missing_facts.empty()) {
-    md << "**To document:** " << join(d.missing_facts, "; ") << ".\n\n";
-  }
-  for (const auto& section : d.sections) {
-    md << "**" << section.title << "** — ";
-    if (section.indication != Truth::kTrue) {
-      md << "indication "
-         << (section.indication == Truth::kUnknown ? "not documented" : "not present") << "; ";
-    }
-    if (!section.code_listed)
-      md << "CPT " << d.billing_code << " is not listed for this indication; ";
-    md << "criteria "
-       << (section.criteria == Truth::kTrue    ? "met"
-           : section.criteria == Truth::kFalse ? "not met"
-                                               : "not documented")
-       << ".\n\n";
-    if (section.rows.empty()) continue;
-    md << "| Status | Criterion | In the record | Evidence |\n|---|---|---|---|\n";
-    std::vector<std::string> notes;
-    for (const auto& row : section.rows) {
-      std::string indent;
-      for (int i = 0; i < row.depth; ++i) indent += "&nbsp;&nbsp;&nbsp;";
-      md << "| " << status_word(row.value) << " | " << indent << cell(row.label) << " | "
-         << cell(row.observed.empty() ? (row.fact.empty() ? "" : "not found") : row.observed)
-         << " | " << cell(evidence_text(row.evidence)) << " |\n";
-      for (const auto& n : row.notes) notes.push_back(row.label + ": " + n);
-    }
-    md << "\n";
-    for (const auto& n : notes) md << "- Note — " << n << "\n";
-    if (!notes.empty()) md << "\n";
-  }
-  if (!d.documents.empty()) {
-    md << "**Documentation** (each dated within six months before the date of service):\n\n";
-    for (const auto& doc : d.documents) {
-      std::string codes = "LOINC " + join(doc.codes, " or ");
-      if (!doc.required) {
-        md << "- Not needed — " << doc.title << " (" << codes << ")";
-      } else if (doc.found) {
-        md << "- ✔ Found — " << doc.title << " (" << codes << "): " << doc.reference;
-        if (!doc.date.empty()) md << ", " << doc.date;
-      } else {
-        md << "- ✘ Missing — " << doc.title << " (" << codes << ")";
-      }
-      if (!doc.note.empty()) md << " — " << doc.note;
-      md << "\n";
-    }
-    md << "\n";
-  }
-  if (!d.requested_documents.empty()) {
-    md << "**Send with the "
-       << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
-    for (const auto& r : d.requested_documents) md << "- " << r << "\n";
-    md << "\n";
-  }
-  for (const auto& notice : d.notices) md << "**Note:** " << notice << "\n\n";
-  md << "Policy: " << d.payer_name << " " << d.policy_document << ", *" << d.policy_title << "*";
-  if (!d.policy_revision.empty()) md << ", revision " << d.policy_revision;
-  md << " — [read the policy](" << od.policy_url << "). Coverage assertion "
-     << (od.current_assertion_id.empty() ? od.coverage_assertion_id : od.current_assertion_id)
-     << ".";
-  return md.str();
+  return coverage_card_words(od).detail;
 }
 
 std::string instructions_detail(const OrderDetermination& od, bool discharge) {

@@ -536,7 +536,163 @@ class Runner {
 
   void scenarios() {
     auto list = load_scenarios();
-    for (auto& s : list) run_scenario(s);
+    for (auto& s : list) {
+      run_scenario(s);
+      run_hook_variants(s);
+    }
+    check_card_types();
+  }
+
+  // Every CRD hook and version, from each order-sign scenario's record and orders: order-sign
+  // asking for CRD 2.1 and 2.2, then order-select, order-dispatch, appointment-book,
+  // encounter-start and encounter-discharge (CRD 2.0.1), each answer checked like the
+  // scenario's own. The referenced orders and the Encounter are served from the scenario's
+  // FHIR endpoint (and prefetch), so variants need the runner's FHIR server.
+  void run_hook_variants(const Scenario& s) {
+    if (s.verbatim || !fhir_) return;
+    const Json& sc = *s.doc;
+    if (!str(get(sc, "hook")).empty() && str(get(sc, "hook")) != "order-sign") return;
+    if (expected_statuses(sc) != std::set<int>{200}) return;
+    const Json* orders = get(sc, "draftOrders");
+    if (!orders || !orders->IsArray() || orders->Empty()) return;
+    struct Variant {
+      std::string hook, version;
+    };
+    const std::vector<Variant> variants = {{"order-sign", "2.1"},      {"order-sign", "2.2"},
+                                           {"order-select", ""},       {"order-dispatch", ""},
+                                           {"appointment-book", ""},   {"encounter-start", ""},
+                                           {"encounter-discharge", ""}};
+    for (const auto& v : variants) {
+      const std::string label =
+          s.name + " [" + v.hook + (v.version.empty() ? "" : " CRD " + v.version) + "]";
+      const std::string group = "hooks " + v.hook;
+      const std::string n = label + ": ";
+      auto doc = std::make_shared<Document>();
+      doc->CopyFrom(sc, doc->GetAllocator());
+      auto& a = doc->GetAllocator();
+      const bool encounter = v.hook.rfind("encounter-", 0) == 0;
+      doc->RemoveMember("hook");
+      doc->AddMember("hook", Json(v.hook.c_str(), a), a);
+      std::vector<std::string> refs;
+      Json& record = (*doc)["record"];
+      for (const Json& o : (*doc)["draftOrders"].GetArray())
+        refs.push_back(str(get(o, "resourceType")) + "/" + str(get(o, "id")));
+      if (v.hook != "order-sign" && v.hook != "order-select") {
+        for (Json& o : (*doc)["draftOrders"].GetArray()) {
+          Json copy(o, a);
+          if (encounter) {
+            Json ref(rapidjson::kObjectType);
+            ref.AddMember("reference", "Encounter/enc-1", a);
+            copy.RemoveMember("encounter");
+            copy.AddMember("encounter", ref, a);
+          }
+          record.PushBack(copy, a);
+        }
+      }
+      if (encounter) {
+        Document enc;
+        enc.Parse(R"({"resourceType":"Encounter","id":"enc-1","status":"in-progress",
+          "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+          "type":[{"text":"Interventional radiology"}]})");
+        Json subject(rapidjson::kObjectType);
+        subject.AddMember("reference", Json(("Patient/" + str(get(sc, "patientId"))).c_str(), a),
+                          a);
+        Json e(enc, a);
+        e.AddMember("subject", subject, a);
+        record.PushBack(e, a);
+        doc->RemoveMember("encounterId");
+        doc->AddMember("encounterId", "enc-1", a);
+      }
+      if (!v.version.empty()) {
+        doc->RemoveMember("extension");
+        Json ext(rapidjson::kObjectType);
+        ext.AddMember("davinci-crd.requestedVersion", Json(v.version.c_str(), a), a);
+        doc->AddMember("extension", ext, a);
+      }
+      Scenario variant{s.file, label, doc, false};
+      Document req;
+      const Service* svc = nullptr;
+      if (!build_request(variant, req, svc, true, true)) {
+        add(group, n + "a service answers the hook", false,
+            "discovery offers no service for hook '" + v.hook + "'");
+        continue;
+      }
+      auto& ra = req.GetAllocator();
+      Json& ctx = req["context"];
+      auto ref_array = [&] {
+        Json arr(rapidjson::kArrayType);
+        for (const auto& r : refs) arr.PushBack(Json(r.c_str(), ra), ra);
+        return arr;
+      };
+      if (v.hook != "order-sign" && v.hook != "order-select") ctx.RemoveMember("draftOrders");
+      if (v.hook == "order-select") ctx.AddMember("selections", ref_array(), ra);
+      if (v.hook == "order-dispatch") {
+        ctx.AddMember("dispatchedOrders", ref_array(), ra);
+        ctx.AddMember("performer", "Organization/performer-1", ra);
+      }
+      if (v.hook == "appointment-book") {
+        Document apt;
+        apt.Parse(R"({"resourceType":"Appointment","id":"apt-1","status":"proposed",
+          "start":"2026-06-15T09:00:00Z","end":"2026-06-15T11:00:00Z",
+          "requestedPeriod":[{"start":"2026-06-15T09:00:00Z","end":"2026-06-15T11:00:00Z"}]})");
+        Json appointment(apt, ra);
+        Json based_on(rapidjson::kArrayType);
+        for (const auto& r : refs) {
+          Json ref(rapidjson::kObjectType);
+          ref.AddMember("reference", Json(r.c_str(), ra), ra);
+          based_on.PushBack(ref, ra);
+        }
+        appointment.AddMember("basedOn", based_on, ra);
+        Json participant(rapidjson::kArrayType), p(rapidjson::kObjectType),
+            actor(rapidjson::kObjectType);
+        actor.AddMember("reference", Json(("Patient/" + str(get(sc, "patientId"))).c_str(), ra),
+                        ra);
+        p.AddMember("actor", actor, ra);
+        p.AddMember("status", "accepted", ra);
+        participant.PushBack(p, ra);
+        appointment.AddMember("participant", participant, ra);
+        Json bundle(rapidjson::kObjectType), entries(rapidjson::kArrayType),
+            entry(rapidjson::kObjectType);
+        bundle.AddMember("resourceType", "Bundle", ra);
+        bundle.AddMember("type", "collection", ra);
+        entry.AddMember("resource", appointment, ra);
+        entries.PushBack(entry, ra);
+        bundle.AddMember("entry", entries, ra);
+        ctx.AddMember("appointments", bundle, ra);
+      }
+      fhir_->set_record(std::make_shared<Record>((*doc)["record"]));
+      HttpAnswer ans = post(label, "/cds-services/" + svc->id, serialise(req));
+      add(group, n + "HTTP status 200", ans.status == 200,
+          ans.status == 200
+              ? ""
+              : "status " + std::to_string(ans.status) + " body: " + ans.body.substr(0, 200));
+      if (ans.status != 200) continue;
+      Document res;
+      res.Parse(ans.body.c_str());
+      if (res.HasParseError()) {
+        add(group, n + "response is JSON", false,
+            "body does not parse: " + ans.body.substr(0, 200));
+        continue;
+      }
+      validate_full_response(group, n, req, res, &*doc);
+      if (encounter) {
+        const Json* cards = get(res, "cards");
+        const bool some = cards && cards->IsArray() && !cards->Empty();
+        add(group, n + "answers with cards", some,
+            some ? "" : "no cards for the encounter's orders");
+      }
+    }
+  }
+
+  // CRD 2.0.1 servers SHALL demonstrate Coverage Information, External Reference and
+  // Instructions; cards are classified the way the Inferno CRD test kit does.
+  void check_card_types() {
+    if (card_types_.empty()) return;
+    std::string missing;
+    for (const char* t : {"coverage-information", "external-reference", "instructions"})
+      if (!card_types_.count(t)) missing += (missing.empty() ? "" : ", ") + std::string(t);
+    add("hooks", "card types: Coverage Information, External Reference and Instructions all appear",
+        missing.empty(), missing.empty() ? "" : "never returned: " + missing);
   }
 
   void run_scenario(const Scenario& s) {
@@ -585,10 +741,16 @@ class Runner {
     if (!s.verbatim) check_configuration(group, n, s, req, res, path);
   }
 
-  // Draft orders of a request by "Type/id".
+  // Draft orders of a request by "Type/id", and the Appointments of appointment-book (which CRD
+  // annotates too).
   static std::map<std::string, const Json*> draft_orders(const Json& req) {
     std::map<std::string, const Json*> out;
     const Json* ctx = get(req, "context");
+    const Json* appointments = ctx ? get(*ctx, "appointments") : nullptr;
+    if (const Json* ae = appointments ? get(*appointments, "entry") : nullptr; ae && ae->IsArray())
+      for (auto& e : ae->GetArray())
+        if (const Json* r = get(e, "resource"))
+          out[str(get(*r, "resourceType")) + "/" + str(get(*r, "id"))] = r;
     const Json* bundle = ctx ? get(*ctx, "draftOrders") : nullptr;
     const Json* entries = bundle ? get(*bundle, "entry") : nullptr;
     if (entries && entries->IsArray())
@@ -599,7 +761,18 @@ class Runner {
   }
 
   void validate_full_response(const std::string& group, const std::string& n, const Json& req,
-                              const Json& res) {
+                              const Json& res, const Json* variant = nullptr) {
+    const Json* ext = get(req, "extension");
+    const std::string version = ext ? str(get(*ext, "davinci-crd.requestedVersion")) : "";
+    const std::string hook = str(get(req, "hook"));
+    if (hook == "order-sign" || hook == "order-dispatch" || hook == "appointment-book") {
+      const Json* sa = get(res, "systemActions");
+      const bool array = sa && sa->IsArray();
+      add(group, n + "systemActions is an array (primary hook)", array,
+          array ? "" : "systemActions is missing or not an array");
+    }
+    if (const Json* c = get(res, "cards"); c && c->IsArray() && version.empty())
+      for (auto& card : c->GetArray()) card_types_.insert(classify_card(card));
     Problems shape;
     validate_response_shape(res, shape);
     add(group, n + "response shape (cards, systemActions, no empty values)", shape);
@@ -615,12 +788,23 @@ class Runner {
       for (rapidjson::SizeType i = 0; i < sa->Size(); ++i) {
         const Json& action = (*sa)[i];
         const std::string p = "systemActions[" + std::to_string(i) + "]";
-        validate_action(action, p, actions);
+        validate_action(action, p, actions, version.empty() ? "2.0.1" : version);
         const Json* r = get(action, "resource");
         if (!r || str(get(action, "type")) != "update") continue;
         std::string key = str(get(*r, "resourceType")) + "/" + str(get(*r, "id"));
         ++updates[key];
+        if (version.empty() && !coverage_information_of(*r).empty())
+          card_types_.insert("coverage-information");
         auto d = drafts.find(key);
+        if (d == drafts.end() && variant != nullptr) {
+          // A hook variant: the orders and the Encounter come from the record it serves.
+          Record record((*variant)["record"]);
+          auto slash = key.find('/');
+          if (const Json* original = record.find(key.substr(0, slash), key.substr(slash + 1))) {
+            validate_order_preserved(*original, *r, p + ".resource", actions);
+            continue;
+          }
+        }
         if (d == drafts.end()) {
           if (!coverage_information_of(*r).empty())
             actions.push_back(p + " updates " + key +
@@ -628,7 +812,8 @@ class Runner {
           continue;
         }
         validate_order_preserved(*d->second, *r, p + ".resource", actions);
-        validate_crd_service_request(*r, p + ".resource", actions);
+        if (str(get(*r, "resourceType")) == "ServiceRequest")
+          validate_crd_service_request(*r, p + ".resource", actions);
       }
     }
     for (auto& [key, count] : updates)
@@ -1122,6 +1307,7 @@ class Runner {
   std::unique_ptr<httplib::Client> http_;
   const HttpAnswer* exchange_ = nullptr;  // see ExchangeScope
   std::unique_ptr<FhirServer> fhir_;
+  std::set<std::string> card_types_;  // response types seen (CRD 2.0.1 answers)
   std::vector<Service> services_;
   std::set<std::string> configured_;
 };

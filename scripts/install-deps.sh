@@ -38,3 +38,13 @@ fi
 if [ -f tests/fhir-validator/package.json ]; then
   (cd tests/fhir-validator && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi
+
+# The policy JSON Schema test's validator (ajv, from the lock file).
+if [ -f tests/policy-schema/package.json ]; then
+  (cd tests/policy-schema && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+
+# The browser tests' driver (puppeteer-core; the browser is Debian's chromium).
+if [ -f tests/browser/package.json ]; then
+  (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi

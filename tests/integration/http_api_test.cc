@@ -252,7 +252,7 @@ TEST_F(HttpApi, FloridaBlueMissingDocumentsAreListed) {
   EXPECT_EQ(first(ci, "doc-needed"), "clinical");
   EXPECT_EQ(first(ci, "doc-purpose"), "withclaim");
   std::string detail = d["cards"][0]["detail"].GetString();
-  EXPECT_NE(detail.find("Missing"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("— **missing**"), std::string::npos) << detail;
 }
 
 TEST_F(HttpApi, FloridaBlueFederalEmployeeProgramFollowsItsOwnGuidelines) {
@@ -287,7 +287,8 @@ TEST_F(HttpApi, RhodeIslandNeverCoversAndWarnsAboutMemberBilling) {
   EXPECT_EQ(first(ci, "pa-needed"), "");
   EXPECT_EQ(first(ci, "doc-needed"), "");
   EXPECT_FALSE(first(ci, "reason").empty());
-  EXPECT_STREQ(d["cards"][0]["indicator"].GetString(), "warning");
+  // The policy says the member may not be billed without written consent.
+  EXPECT_STREQ(d["cards"][0]["indicator"].GetString(), "critical");
   std::string detail = d["cards"][0]["detail"].GetString();
   EXPECT_NE(detail.find("writing"), std::string::npos) << detail;
 }
