@@ -286,5 +286,25 @@ TEST_F(InfernoTokensE2e, NotYetValidTokenIsRefused) {
   EXPECT_NE(server_->log().find("token not yet valid (nbf)"), std::string::npos);
 }
 
+// Tokens up to the documented 16 KiB are accepted end to end: a ~15 KiB JwtHelper-shaped
+// token (an EHR adding large claims) on discovery and on a service call. The verifier takes
+// them (TokenVerifierTest.AcceptsTokensUpTo16KiB); the cpp-httplib listener still refuses
+// header lines over 8 KiB with 400, so this test is disabled until the event-driven listener,
+// which allows them, serves the calls.
+TEST_F(InfernoTokensE2e, DISABLED_FifteenKiBTokenIsAccepted) {
+  start(trust_);
+  int n = 0;
+  for (const std::string& path : {kDiscovery, kService}) {
+    std::string pad = ",\"ehr_context\":\"" + std::string(11000, 'c') + "\"";
+    std::string t = jwt_helper_token(*es_, iss_, origin_ + path, hex_jti(40 + ++n), pad);
+    ASSERT_GT(t.size(), 15000u);
+    ASSERT_LT(t.size(), 16 * 1024u);
+    auto r = call(path, t);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200) << t.size() << "-byte token on " << path << ": "
+                              << r->body.substr(0, 300);
+  }
+}
+
 }  // namespace
 }  // namespace cryo::testing
