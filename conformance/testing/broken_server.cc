@@ -107,6 +107,30 @@ std::string BrokenServer::first_authorization() const {
   return first_authorization_;
 }
 
+namespace {
+
+std::string b64url_text(const std::string& in) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+                                   : 63;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 bool BrokenServer::authorised(const httplib::Request& req) const {
   std::string h = req.get_header_value("Authorization");
   {
@@ -116,6 +140,18 @@ bool BrokenServer::authorised(const httplib::Request& req) const {
   if (!verifier_ || defect_ == Defect::kAcceptsAnyToken) return true;
   if (h.rfind("Bearer ", 0) != 0) return false;
   std::string jwt = h.substr(7);
+  if (defect_ == Defect::kFollowsAnyJku) {
+    // Trusts whatever key set the token points to: fetches its jku and lets it in.
+    Document header;
+    header.Parse(b64url_text(jwt.substr(0, jwt.find('.'))).c_str());
+    if (header.IsObject() && header.HasMember("jku") && header["jku"].IsString()) {
+      std::string url = header["jku"].GetString();
+      auto path_at = url.find('/', url.find("://") + 3);
+      httplib::Client c(url.substr(0, path_at));
+      auto r = c.Get(url.substr(path_at).c_str());
+      if (r && r->status == 200) return true;
+    }
+  }
   if (!verifier_->verify(jwt)) return false;
   // exp: decode the claims segment.
   auto first = jwt.find('.'), second = jwt.find('.', first + 1);

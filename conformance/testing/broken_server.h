@@ -47,6 +47,7 @@ enum class Defect {
   kBadConfigurationOption,  // discovery option without default and with type "string"
   kAcceptsAnyToken,         // no 401 for missing, expired or forged JWTs
   kMissingCards,            // response without `cards`
+  kFollowsAnyJku,           // fetches the JWT's jku and accepts what the set there verifies
 };
 
 class BrokenServer {

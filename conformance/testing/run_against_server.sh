@@ -11,7 +11,8 @@
 # Without --signed*, the server trusts no CDS client and takes unsigned calls (loopback only).
 # With --signed ALG, a fresh key pair is generated (openssl): the server trusts its public JWK
 # Set through a "trust" configuration, and the runner signs every call with the private one,
-# so the runner's 401 checks (no token, forged signature, expired token) run against cryo-crd.
+# so the runner's 401 checks (no token, forged signature, expired token, an unknown key behind
+# a jku the server must not fetch) run against cryo-crd.
 # --signed-with does the same with an existing JWK Set holding private keys (e.g. the Inferno
 # CRD test kit's crd_jwks.json); it is skipped (exit 77) when that file is absent.
 set -euo pipefail
@@ -149,7 +150,8 @@ status=0
 if [[ -n "$signed" ]]; then
   # The signed run must have exercised the refusals, and the server must trust its issuer.
   for check in "call without a JWT answers 401" "JWT with a bad signature answers 401" \
-               "expired JWT answers 401"; do
+               "expired JWT answers 401" "JWT by an unknown key behind its own jku answers 401" \
+               "a jku the server was not given is never fetched"; do
     if ! grep -q "^PASS  negative: $check" "$work/runner.out"; then
       echo "signed run: the check '$check' did not pass" >&2
       status=1

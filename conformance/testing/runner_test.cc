@@ -227,7 +227,9 @@ TEST_F(RunnerTest, SignsLikeTheInfernoKitByDefault) {
     o.issuer = "https://ehr.example";
     o.alg = alg;  // no kid: the first private key for the algorithm, as the kit picks it
     Report r = run(o, nullptr);
-    EXPECT_EQ(r.failed(), 0) << describe(r);
+    // The signed calls got through, and the refusals were checked.
+    EXPECT_TRUE(r.failures("two-orders: HTTP status", "").empty()) << describe(r);
+    EXPECT_TRUE(r.failures("negative", "").empty()) << describe(r);
     std::string auth = server.first_authorization();
     ASSERT_EQ(auth.rfind("Bearer ", 0), 0u) << auth;
     std::string jwt = auth.substr(7);
@@ -366,10 +368,40 @@ TEST_F(RunnerTest, FailuresShowTheRequestAndTheResponse) {
 TEST_F(RunnerTest, CallsReuseKeepAliveConnections) {
   BrokenServer server(Defect::kNone);
   Report r = run(options(server), nullptr);
-  EXPECT_EQ(r.failed(), 0) << describe(r);
+  EXPECT_TRUE(r.failures("two-orders: HTTP status", "").empty()) << describe(r);
   EXPECT_GE(r.http_calls, 10);
   EXPECT_EQ(r.connections, server.connections());
   EXPECT_LE(server.connections(), 2) << r.http_calls << " calls";
+}
+
+// A server that fetches any jku and trusts the key set there is caught twice: it lets the
+// unknown key in, and it fetched a URL it was never given.
+TEST_F(RunnerTest, ServerFollowingAnyJkuFails) {
+  auto signer = load_jwks_signer((*dir_ / "jwks.json").string(), "https://ehr.example", "ec-key");
+  ASSERT_TRUE(signer);
+  std::shared_ptr<RequestSigner> verifier = std::move(*signer);
+  Options o;
+  o.jwks_path = (*dir_ / "jwks.json").string();
+  o.issuer = "https://ehr.example";
+  o.timeout_seconds = 10;
+  {
+    BrokenServer good(Defect::kNone, verifier);
+    o.base_url = good.url();
+    Report r = run(o, nullptr);
+    EXPECT_EQ(r.failed(), 0) << describe(r);
+    bool checked = false;
+    for (auto& c : r.checks)
+      checked = checked || (c.name == "negative: a jku the server was not given is never fetched" &&
+                            c.outcome == Check::Outcome::kPass);
+    EXPECT_TRUE(checked);
+  }
+  BrokenServer follows(Defect::kFollowsAnyJku, verifier);
+  o.base_url = follows.url();
+  Report r = run(o, nullptr);
+  EXPECT_EQ(r.failures("unknown key behind its own jku answers 401", "expected 401").size(), 1u)
+      << describe(r);
+  EXPECT_EQ(r.failures("is never fetched", "fetched the token's jku 1 time").size(), 1u)
+      << describe(r);
 }
 
 struct DefectCase {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -282,7 +283,7 @@ TEST_F(FhirServerEndToEnd, OrderDispatchAnnotatesTheDispatchedOrder) {
   EXPECT_EQ(d.covered, "covered");
 }
 
-TEST_F(FhirServerEndToEnd, AppointmentBookAnnotatesTheOrderBehindTheAppointment) {
+TEST_F(FhirServerEndToEnd, AppointmentBookAnnotatesTheAppointmentAndTheOrderBehindIt) {
   auto request = example_request();
   auto& a = request.GetAllocator();
   request["hook"] = "appointment-book";
@@ -298,7 +299,15 @@ TEST_F(FhirServerEndToEnd, AppointmentBookAnnotatesTheOrderBehindTheAppointment)
   request["context"] = context;
   Decision d = decision_of(call(request, "appointment-book-crd"));
   EXPECT_EQ(d.status, 200) << d.body;
-  EXPECT_EQ(d.order_id, "sr-ehr-1");  // the ServiceRequest is annotated, not the Appointment
+  // CRD 2.0.1: the Appointment carries the coverage-information, and so does its order.
+  rapidjson::Document body;
+  body.Parse(d.body.c_str());
+  ASSERT_TRUE(body.HasMember("systemActions"));
+  std::set<std::string> updated;
+  for (const auto& action : body["systemActions"].GetArray())
+    updated.insert(std::string(action["resource"]["resourceType"].GetString()) + "/" +
+                   action["resource"]["id"].GetString());
+  EXPECT_EQ(updated, (std::set<std::string>{"Appointment/appt-1", "ServiceRequest/sr-ehr-1"}));
   EXPECT_EQ(d.covered, "covered");
 }
 

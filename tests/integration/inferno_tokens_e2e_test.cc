@@ -60,17 +60,22 @@ std::string json_block_after(const std::string& markdown, const std::string& hea
   return end == std::string::npos ? "" : markdown.substr(start, end - start);
 }
 
-// The "trust" object of the README's documented configuration.
-std::string readme_trust() {
-  std::string block = json_block_after(read_file(fs::path(CRYO_SOURCE_DIR) / "README.md"),
-                                       "## Trust: which CDS clients may call");
+// The "trust" object of a documented configuration: the first JSON block after `heading` in
+// `doc` (relative to the source tree).
+std::string documented_trust(const std::string& doc_path, const std::string& heading) {
+  std::string block = json_block_after(read_file(fs::path(CRYO_SOURCE_DIR) / doc_path), heading);
   rapidjson::Document doc;
   doc.Parse(block.c_str());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("trust")) return "";
   return serialise(doc["trust"]);
 }
 
-// The README's Inferno issuer: the `iss` of its first issuer with a jwks_file.
+// The README's trust configuration (what the other tests start from).
+std::string readme_trust() {
+  return documented_trust("README.md", "## Trust: which CDS clients may call");
+}
+
+// The Inferno issuer of a trust object: the `iss` of its first issuer with a jwks_file.
 std::string readme_inferno_iss(const std::string& trust) {
   rapidjson::Document doc;
   doc.Parse(trust.c_str());
@@ -172,7 +177,20 @@ class InfernoTokensE2e : public ::testing::Test {
   std::vector<std::string> sent_;
 };
 
-TEST_F(InfernoTokensE2e, ReadmeConfigurationAcceptsJwtHelperTokensOffline) {
+// The documented Inferno set-ups: the README's and docs/security.md's worked example.
+struct DocumentedSetUp {
+  const char* doc;
+  const char* heading;
+};
+
+class DocumentedInfernoSetUp : public InfernoTokensE2e,
+                               public ::testing::WithParamInterface<DocumentedSetUp> {};
+
+TEST_P(DocumentedInfernoSetUp, AcceptsJwtHelperTokensOffline) {
+  trust_ = documented_trust(GetParam().doc, GetParam().heading);
+  ASSERT_FALSE(trust_.empty()) << GetParam().doc << " has no trust block";
+  iss_ = readme_inferno_iss(trust_);
+  ASSERT_FALSE(iss_.empty());
   start(trust_);
   int n = 0;
   for (const TokenMinter* m : {es_.get(), rs_.get()}) {
@@ -187,6 +205,15 @@ TEST_F(InfernoTokensE2e, ReadmeConfigurationAcceptsJwtHelperTokensOffline) {
   }
   EXPECT_EQ(server_->log().find("refused client token"), std::string::npos) << server_->log();
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Docs, DocumentedInfernoSetUp,
+    ::testing::Values(DocumentedSetUp{"README.md", "## Trust: which CDS clients may call"},
+                      DocumentedSetUp{"docs/security.md",
+                                      "## Worked example: trusting the Inferno CRD test kit"}),
+    [](const ::testing::TestParamInfo<DocumentedSetUp>& p) {
+      return std::string(p.param.doc[0] == 'R' ? "Readme" : "SecurityMd");
+    });
 
 TEST_F(InfernoTokensE2e, UnknownKidIsRefusedAndItsJkuNeverFetched) {
   JwksServer attacker_set;  // what the token's jku points to, with the signing key in it
@@ -257,6 +284,26 @@ TEST_F(InfernoTokensE2e, NotYetValidTokenIsRefused) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
   EXPECT_NE(server_->log().find("token not yet valid (nbf)"), std::string::npos);
+}
+
+// Tokens up to the documented 16 KiB are accepted end to end: a ~15 KiB JwtHelper-shaped
+// token (an EHR adding large claims) on discovery and on a service call. The verifier takes
+// them (TokenVerifierTest.AcceptsTokensUpTo16KiB); the cpp-httplib listener still refuses
+// header lines over 8 KiB with 400, so this test is disabled until the event-driven listener,
+// which allows them, serves the calls.
+TEST_F(InfernoTokensE2e, DISABLED_FifteenKiBTokenIsAccepted) {
+  start(trust_);
+  int n = 0;
+  for (const std::string& path : {kDiscovery, kService}) {
+    std::string pad = ",\"ehr_context\":\"" + std::string(11000, 'c') + "\"";
+    std::string t = jwt_helper_token(*es_, iss_, origin_ + path, hex_jti(40 + ++n), pad);
+    ASSERT_GT(t.size(), 15000u);
+    ASSERT_LT(t.size(), 16 * 1024u);
+    auto r = call(path, t);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 200) << t.size() << "-byte token on " << path << ": "
+                              << r->body.substr(0, 300);
+  }
 }
 
 }  // namespace
