@@ -48,7 +48,7 @@ start_floor() {
   FLOOR_PID=$!
   pids+=("$FLOOR_PID")
   for _ in $(seq 1 100); do
-    FLOOR_PORT="$(grep -o 'port[= ][0-9]*' "$tmp/floor.log" | head -1 | grep -o '[0-9]*$' || true)"
+    FLOOR_PORT="$(sed -n 's/^PORT=\([0-9]*\).*/\1/p' "$tmp/floor.log" | head -1)"
     [ -n "$FLOOR_PORT" ] && return 0
     sleep 0.1
   done
@@ -60,21 +60,16 @@ rows=()
 row() { rows+=("$(printf '| %-58s | %-14s | %-12s | %-16s | %-4s |' "$@")"); }
 ok() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { r = (op == "<=") ? (a <= b) : (a >= b); print r ? "yes" : "NO" }'; }
 
-# Keep-alive runs: wrk with the unique-hookInstance script when it is there, else listener_load.
-WRK_SCRIPT="$(ls bench/wrk/*.lua 2>/dev/null | head -1 || true)"
-# keep_alive PORT CLIENTS -> "rps p99_ms errors"
+# Keep-alive runs: wrk with the unique-hookInstance script (bench/wrk/hook_call.lua), else
+# listener_load's closed loop. keep_alive PORT CLIENTS -> "calls/s p99_ms errors"
+WRK_SCRIPT=bench/wrk/hook_call.lua
+BODY=docs/examples/order-sign-florida-blue.json
 keep_alive() {
   local port="$1" clients="$2" out
-  if command -v wrk >/dev/null && [ -n "$WRK_SCRIPT" ]; then
-    out="$(wrk -t2 -c"$clients" -d"${DURATION}s" --latency -s "$WRK_SCRIPT" \
-      "http://127.0.0.1:$port/cds-services/order-sign-crd" 2>&1)"
-    local rps p99 errs
-    rps="$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")"
-    p99="$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v = v * 1000 } print v }' <<<"$out")"
-    errs="$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' <<<"$out")"
-    local non2xx
-    non2xx="$(awk '/Non-2xx/ {print $4}' <<<"$out")"
-    echo "${rps:-0} ${p99:-0} $(( ${errs:-0} + ${non2xx:-0} ))"
+  if command -v wrk >/dev/null && [ -f "$WRK_SCRIPT" ] && [ -f "$BODY" ]; then
+    out="$(wrk -t2 -c"$clients" -d"${DURATION}s" --timeout 5s -s "$WRK_SCRIPT" \
+      "http://127.0.0.1:$port/cds-services/order-sign-crd" -- "$BODY" 2>&1 | grep '^RESULT')"
+    echo "$(field rps "$out" | cut -d. -f1) $(awk -v u="$(field p99 "$out")" 'BEGIN { printf "%.2f", u / 1000 }') $(field errors "$out")"
   else
     out="$("$LOAD" load "$port" "$clients" "$DURATION")"
     echo "$(field requests_per_s "$out") $(field p99_ms "$out") $(field socket_errors "$out")"

@@ -155,7 +155,11 @@ struct HttpServer::Impl {
     if (!authenticator) return true;
     AuthDecision d = authenticator(req.header("authorization"), audience(req));
     if (!d.ok) {
-      log::warn("refused client token", {{"path", logged(req.path)}, {"reason", logged(d.reason)}});
+      log::warn("refused client token", {{"path", logged(req.path)},
+                                         {"reason", logged(d.reason)},
+                                         {"iss", logged(d.issuer)},
+                                         {"kid", logged(d.kid)},
+                                         {"jti", logged(d.jti)}});
       res = outcome_response(401, "login", "authentication required");
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return false;
@@ -266,7 +270,10 @@ struct HttpServer::Impl {
         return outcome_response(503, "transient",
                                 "the determination could not be recorded; retry the call");
       }
-      if (stored->found) out.body = std::move(stored->body);
+      if (stored->found) {  // a concurrent retry's answer, or 409 for someone else's
+        out.status = stored->status;
+        out.body = std::move(stored->body);
+      }
     }
     return {out.status, out.status == 200 ? kJson : kFhirJson, {}, std::move(out.body)};
   }
