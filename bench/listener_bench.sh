@@ -96,7 +96,7 @@ for c in 8 32 128 512; do
   read -r rps p99 errs <<<"$(keep_alive "$PORT" "$c")"
   if [ "$floor_ok" = 1 ]; then
     read -r frps fp99 ferrs <<<"$(keep_alive "$FLOOR_PORT" "$c")"
-    ratio="$(awk -v a="$rps" -v b="$frps" 'BEGIN { printf "%.0f", b > 0 ? 100 * a / b : 0 }')"
+    ratio="$(awk -v a="$rps" -v b="$frps" 'BEGIN { r = 0; if (b > 0) r = 100 * a / b; printf "%.0f", r }')"
     row "$c keep-alive clients: calls/s (% of floor)" "$rps ($ratio%)" "$frps" ">= 60%" "$(ok "$ratio" ">=" 60)"
     row "  same: p99 ms" "$p99" "$fp99" "$([ "$c" = 32 ] && echo '<= 10' || echo '-')" \
       "$([ "$c" = 32 ] && ok "$p99" "<=" 10 || echo '-')"

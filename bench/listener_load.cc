@@ -125,16 +125,16 @@ class Bodies {
   }
   std::string request(const std::string& instance) const {
     std::string body = body_;
-    std::string id = instance;
-    id.resize(kSlot.size(), '0');
+    std::string id = padded(instance);
     body.replace(slot_, kSlot.size(), id);
     return "POST /cds-services/order-sign-crd HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            "Content-Type: application/json\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;
   }
+  // The id ends at its first '.', so padding never makes two ids equal.
   static std::string padded(const std::string& instance) {
-    std::string id = instance;
-    id.resize(kSlot.size(), '0');
+    std::string id = instance + ".";
+    id.resize(kSlot.size(), '.');
     return id;
   }
 
