@@ -119,9 +119,26 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
     const Value& v = it->value;
     if (name == "server") {
       Section s(v, source, name);
-      CRYO_TRY(s.check_keys({"bind", "port", "base_url", "threads", "max_body_bytes",
-                             "read_timeout_seconds", "write_timeout_seconds", "policies_dir",
-                             "mappings_dir"}));
+      CRYO_TRY(s.check_keys({"bind",
+                             "port",
+                             "base_url",
+                             "threads",
+                             "max_body_bytes",
+                             "read_timeout_seconds",
+                             "write_timeout_seconds",
+                             "policies_dir",
+                             "mappings_dir",
+                             "io_threads",
+                             "max_header_bytes",
+                             "max_body_memory_bytes",
+                             "header_timeout_seconds",
+                             "keep_alive_seconds",
+                             "max_connections",
+                             "retry_after_seconds",
+                             "drain_timeout_seconds",
+                             "max_draft_orders",
+                             "max_resources",
+                             "max_references"}));
       CRYO_TRY(s.string("bind", c.bind));
       CRYO_TRY(s.integer("port", c.port, 0, 65535));
       CRYO_TRY(s.string("base_url", c.base_url));
@@ -131,6 +148,18 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.integer("write_timeout_seconds", c.write_timeout_seconds, 1, 600));
       CRYO_TRY(s.string("policies_dir", c.policies_dir));
       CRYO_TRY(s.string("mappings_dir", c.mappings_dir));
+      CRYO_TRY(s.integer("io_threads", c.io_threads, 1, 64));
+      CRYO_TRY(s.integer("max_header_bytes", c.max_header_bytes, 8 * 1024, 1024 * 1024));
+      CRYO_TRY(s.integer("max_body_memory_bytes", c.max_body_memory_bytes, 1024 * 1024,
+                         1024 * 1024 * 1024));
+      CRYO_TRY(s.integer("header_timeout_seconds", c.header_timeout_seconds, 1, 600));
+      CRYO_TRY(s.integer("keep_alive_seconds", c.keep_alive_seconds, 1, 3600));
+      CRYO_TRY(s.integer("max_connections", c.max_connections, 1, 1000000));
+      CRYO_TRY(s.integer("retry_after_seconds", c.retry_after_seconds, 1, 3600));
+      CRYO_TRY(s.integer("drain_timeout_seconds", c.drain_timeout_seconds, 1, 600));
+      CRYO_TRY(s.integer("max_draft_orders", c.max_draft_orders, 1, 100000));
+      CRYO_TRY(s.integer("max_resources", c.max_resources, 1, 1000000));
+      CRYO_TRY(s.integer("max_references", c.max_references, 1, 1000000));
     } else if (name == "tls") {
       Section s(v, source, name);
       CRYO_TRY(s.check_keys({"cert_file", "key_file"}));

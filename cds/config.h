@@ -3,7 +3,11 @@
 //   {
 //     "server": {"bind": "0.0.0.0", "port": 8443, "base_url": "https://crd.payer.example",
 //                "threads": 16, "max_body_bytes": 5242880,
-//                "read_timeout_seconds": 10, "write_timeout_seconds": 10},
+//                "read_timeout_seconds": 10, "write_timeout_seconds": 10,
+//                "io_threads": 2, "header_timeout_seconds": 10, "keep_alive_seconds": 5,
+//                "max_header_bytes": 32768, "max_body_memory_bytes": 25165824,
+//                "max_connections": 2048, "retry_after_seconds": 1, "drain_timeout_seconds": 10,
+//                "max_draft_orders": 100, "max_resources": 2000, "max_references": 10000},
 //     "tls":    {"cert_file": "tls/cert.pem", "key_file": "tls/key.pem"},
 //     "trust":  { ... see docs/security.md ... },
 //     "cors":   { ... see docs/security.md ... },
@@ -40,8 +44,20 @@ struct ServerConfig {
   std::string base_url;  // "" -> http(s)://bind:port
   int threads = 8;
   int max_body_bytes = 5 * 1024 * 1024;
-  int read_timeout_seconds = 10;
+  int read_timeout_seconds = 10;  // total deadline for a request body
   int write_timeout_seconds = 10;
+  // listener limits (see cds/http_server.h ServerOptions for what each refuses)
+  int io_threads = 2;
+  int max_header_bytes = 32 * 1024;
+  int max_body_memory_bytes = 24 * 1024 * 1024;
+  int header_timeout_seconds = 10;
+  int keep_alive_seconds = 5;
+  int max_connections = 2048;
+  int retry_after_seconds = 1;
+  int drain_timeout_seconds = 10;
+  int max_draft_orders = 100;
+  int max_resources = 2000;
+  int max_references = 10000;
   // data
   std::string policies_dir;  // "" -> bundled
   std::string mappings_dir;  // "" -> bundled

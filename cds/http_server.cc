@@ -1,17 +1,14 @@
 #include "cds/http_server.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <map>
-
-#include <httplib.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include <regex>
 
 #include "base/log.h"
 #include "cds/operation_outcome.h"
 #include "fhir/json.h"
-#include "security/tls.h"
 
 namespace cryo::cds {
 namespace {
@@ -19,10 +16,13 @@ namespace {
 constexpr const char* kJson = "application/json";
 constexpr const char* kFhirJson = "application/fhir+json";
 
-void reply_outcome(httplib::Response& res, int status, std::string_view code,
-                   std::string_view message) {
-  res.status = status;
-  res.set_content(operation_outcome(code, message), kFhirJson);
+HttpResponse outcome_response(int status, std::string_view code, std::string_view message) {
+  return {status, kFhirJson, {}, operation_outcome(code, message)};
+}
+
+// Request text for a log line: escaped, bounded.
+std::string logged(std::string_view text) {
+  return escape_request_text(text, 200);
 }
 
 // Validates one CDS Hooks feedback item; returns "" when valid.
@@ -56,87 +56,189 @@ std::string feedback_problem(const fhir::Json& item, size_t index) {
   return "";
 }
 
+// Resources (objects with a resourceType) and references in a request body.
+struct Census {
+  size_t resources = 0;
+  size_t references = 0;
+};
+
+void take_census(const fhir::Json& value, Census& census) {
+  if (value.IsObject()) {
+    for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it) {
+      std::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (name == "resourceType" && it->value.IsString()) ++census.resources;
+      if (name == "reference" && it->value.IsString()) ++census.references;
+      take_census(it->value, census);
+    }
+  } else if (value.IsArray()) {
+    for (const auto& item : value.GetArray()) take_census(item, census);
+  }
+}
+
+std::string url_decode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < in.size() &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = url_decode(pair.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1), true);
+    out.emplace(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+ListenerOptions listener_options(const ServerOptions& o) {
+  ListenerOptions l;
+  l.bind = o.bind;
+  l.port = o.port;
+  l.io_threads = o.io_threads;
+  l.worker_threads = o.threads;
+  l.max_header_bytes = o.max_header_bytes;
+  l.max_body_bytes = o.max_body_bytes;
+  l.max_body_memory_bytes = o.max_body_memory_bytes;
+  l.header_timeout = std::chrono::seconds(o.header_timeout_seconds);
+  l.body_timeout = std::chrono::seconds(o.read_timeout_seconds);
+  l.write_timeout = std::chrono::seconds(o.write_timeout_seconds);
+  l.idle_timeout = std::chrono::seconds(o.keep_alive_seconds);
+  l.max_connections = o.max_connections;
+  l.retry_after_seconds = o.retry_after_seconds;
+  l.drain_timeout = std::chrono::seconds(o.drain_timeout_seconds);
+  l.tls_cert_file = o.tls_cert_file;
+  l.tls_key_file = o.tls_key_file;
+  return l;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   const CoverageService& service;
   ServerOptions options;
-  std::unique_ptr<httplib::Server> http;
   Authenticator authenticator;
   HookRecorder recorder;
   std::optional<security::CorsPolicy> cors;
-  std::vector<std::pair<std::string, GetHandler>> extra_gets;
-  int port = 0;
+  std::vector<std::pair<std::regex, GetHandler>> extra_gets;
+  std::vector<std::pair<std::regex, PostHandler>> extra_posts;
+  std::unique_ptr<HttpListener> listener;
+  const std::regex hook_route{R"(/cds-services/([A-Za-z0-9._-]+))"};
+  const std::regex feedback_route{R"(/cds-services/([A-Za-z0-9._-]+)/feedback)"};
+  const std::regex policy_route{R"(/policies/([A-Za-z0-9._-]+))"};
 
   Impl(const CoverageService& s, ServerOptions o) : service(s), options(std::move(o)) {}
 
-  std::string audience(const httplib::Request& req) const {
+  std::string audience(const HttpRequest& req) const {
     return service.options().base_url + req.path;
   }
 
-  // Authenticates; answers 401 itself and returns false when refused.
-  bool authenticate(const httplib::Request& req, httplib::Response& res,
-                    std::string& issuer) const {
+  // Authenticates; fills the 401 answer and returns false when refused.
+  bool authenticate(const HttpRequest& req, HttpResponse& res, std::string& issuer) const {
     if (!authenticator) return true;
-    AuthDecision d = authenticator(req.get_header_value("Authorization"), audience(req));
+    AuthDecision d = authenticator(req.header("authorization"), audience(req));
     if (!d.ok) {
-      log::warn("refused client token", {{"path", req.path},
-                                         {"reason", d.reason},
-                                         {"iss", d.issuer},
-                                         {"kid", d.kid},
-                                         {"jti", d.jti}});
-      res.status = 401;
-      res.set_header("WWW-Authenticate", "Bearer");
-      res.set_content(operation_outcome("login", "authentication required"), kFhirJson);
+      log::warn("refused client token", {{"path", logged(req.path)},
+                                         {"reason", logged(d.reason)},
+                                         {"iss", logged(d.issuer)},
+                                         {"kid", logged(d.kid)},
+                                         {"jti", logged(d.jti)}});
+      res = outcome_response(401, "login", "authentication required");
+      res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return false;
     }
     issuer = std::move(d.issuer);
     return true;
   }
 
-  void add_cors(const httplib::Request& req, httplib::Response& res) const {
-    if (!cors || !req.has_header("Origin")) return;
-    for (const auto& h : cors->response_headers(req.get_header_value("Origin")))
-      res.set_header(h.name, h.value);
+  void add_cors(const HttpRequest& req, HttpResponse& res) const {
+    if (!cors || !req.has_header("origin")) return;
+    for (const auto& h : cors->response_headers(std::string(req.header("origin"))))
+      res.headers.emplace_back(h.name, h.value);
   }
 
-  void preflight(const httplib::Request& req, httplib::Response& res) const {
-    if (!cors) {
-      reply_outcome(res, 403, "forbidden", "cross-origin requests are not enabled");
-      return;
-    }
-    auto answer = cors->preflight(req.get_header_value("Origin"),
-                                  req.get_header_value("Access-Control-Request-Method"),
-                                  req.get_header_value("Access-Control-Request-Headers"));
-    for (const auto& h : answer.headers) res.set_header(h.name, h.value);
+  HttpResponse preflight(const HttpRequest& req) const {
+    if (!cors) return outcome_response(403, "forbidden", "cross-origin requests are not enabled");
+    auto answer = cors->preflight(std::string(req.header("origin")),
+                                  std::string(req.header("access-control-request-method")),
+                                  std::string(req.header("access-control-request-headers")));
+    HttpResponse res;
     if (!answer.allowed) {
-      reply_outcome(res, answer.status, "forbidden",
-                    "this origin, method or header is not allowed");
-      return;
+      res = outcome_response(answer.status, "forbidden",
+                             "this origin, method or header is not allowed");
+    } else {
+      res.status = answer.status;
+      res.content_type = "text/plain";
     }
-    res.status = answer.status;
+    for (const auto& h : answer.headers) res.headers.emplace_back(h.name, h.value);
+    return res;
   }
 
-  void handle_hook(const httplib::Request& req, httplib::Response& res, std::string& hook,
-                   std::string& instance) {
+  // The per-call caps on what one request may carry; "" when within them.
+  std::string over_caps(const fhir::Json& doc) const {
+    using fhir::member;
+    if (const fhir::Json* context = member(doc, "context")) {
+      if (const fhir::Json* drafts = member(*context, "draftOrders")) {
+        const fhir::Json* entries = member(*drafts, "entry");
+        size_t n = entries != nullptr && entries->IsArray() ? entries->Size() : 0;
+        if (n > options.max_draft_orders) {
+          return "the call carries " + std::to_string(n) +
+                 " draft orders; this service accepts at most " +
+                 std::to_string(options.max_draft_orders) + " per call (server.max_draft_orders)";
+        }
+      }
+    }
+    Census census;
+    take_census(doc, census);
+    if (census.resources > options.max_resources) {
+      return "the call carries " + std::to_string(census.resources) +
+             " resources; this service accepts at most " + std::to_string(options.max_resources) +
+             " per call (server.max_resources)";
+    }
+    if (census.references > options.max_references) {
+      return "the call carries " + std::to_string(census.references) +
+             " references; this service accepts at most " + std::to_string(options.max_references) +
+             " per call (server.max_references)";
+    }
+    return "";
+  }
+
+  HttpResponse handle_hook(HttpRequest& req, const std::string& service_id, std::string& hook,
+                           std::string& instance) {
+    HttpResponse res;
     std::string issuer;
-    if (!authenticate(req, res, issuer)) return;
-    std::string service_id = req.matches[1];
+    if (!authenticate(req, res, issuer)) return res;
     const ServiceDefinition* definition = find_service(service_id);
     if (definition == nullptr) {
-      reply_outcome(res, 404, "not-found",
-                    "no CDS service '" + service_id + "'; see GET /cds-services");
-      return;
+      return outcome_response(404, "not-found",
+                              "no CDS service '" + service_id + "'; see GET /cds-services");
     }
-    // The body is parsed once, in place: the request object belongs to this handler and is
-    // not read again after it returns, so its buffer is reused rather than copied.
-    std::string& body = const_cast<std::string&>(req.body);
+    // The body is parsed once, in place: the request belongs to this call.
     fhir::JsonDocument doc;
-    if (auto err = fhir::parse_in_place(body, doc, service.options().limits)) {
+    if (auto err = fhir::parse_in_place(req.body, doc, service.options().limits)) {
       bool too_large = err->kind == fhir::ParseError::kTooLarge;
-      reply_outcome(res, too_large ? 413 : 400, too_large ? "too-long" : "structure",
-                    "the request body is not acceptable JSON: " + err->message);
-      return;
+      return outcome_response(too_large ? 413 : 400, too_large ? "too-long" : "structure",
+                              "the request body is not acceptable JSON: " + err->message);
+    }
+    if (std::string over = over_caps(doc); !over.empty()) {
+      return outcome_response(400, "too-costly", over);
     }
     if (recorder.lookup && doc.IsObject()) {
       // An EHR retry (same hookInstance) gets the determination already handed out.
@@ -146,9 +248,7 @@ struct HttpServer::Impl {
         if (earlier.found) {
           instance = std::string(id);
           hook = std::string(fhir::string_or_empty(fhir::member(doc, "hook")));
-          res.status = earlier.status;
-          res.set_content(earlier.body, earlier.status == 200 ? kJson : kFhirJson);
-          return;
+          return {earlier.status, earlier.status == 200 ? kJson : kFhirJson, {}, earlier.body};
         }
       }
     }
@@ -157,197 +257,138 @@ struct HttpServer::Impl {
     hook = out.hook;
     instance = out.hook_instance;
     if (out.status != 200 && !out.error.empty()) {
-      log::info("hook call refused", {{"hookInstance", instance},
+      log::info("hook call refused", {{"hookInstance", logged(instance)},
                                       {"status", std::to_string(out.status)},
-                                      {"reason", out.error}});
+                                      {"reason", logged(out.error)}});
     }
     if (recorder.record && out.status == 200) {
       // The answer carries coverage-assertion-ids: it leaves only once its record is durable.
       auto stored = recorder.record(out, doc, issuer, service_id);
       if (!stored) {
         log::error("could not record hook call; answer withheld",
-                   {{"hookInstance", instance}, {"error", stored.error().to_string()}});
-        reply_outcome(res, 503, "transient",
-                      "the determination could not be recorded; retry the call");
-        return;
+                   {{"hookInstance", logged(instance)}, {"error", stored.error().to_string()}});
+        return outcome_response(503, "transient",
+                                "the determination could not be recorded; retry the call");
       }
       if (stored->found) {  // a concurrent retry's answer, or 409 for someone else's
         out.status = stored->status;
         out.body = std::move(stored->body);
       }
     }
-    res.status = out.status;
-    res.set_content(std::move(out.body), out.status == 200 ? kJson : kFhirJson);
+    return {out.status, out.status == 200 ? kJson : kFhirJson, {}, std::move(out.body)};
   }
 
-  void handle_feedback(const httplib::Request& req, httplib::Response& res) {
+  HttpResponse handle_feedback(HttpRequest& req, const std::string& service_id) {
+    HttpResponse res;
     std::string issuer;
-    if (!authenticate(req, res, issuer)) return;
-    std::string service_id = req.matches[1];
+    if (!authenticate(req, res, issuer)) return res;
     if (find_service(service_id) == nullptr) {
-      reply_outcome(res, 404, "not-found", "no CDS service '" + service_id + "'");
-      return;
+      return outcome_response(404, "not-found", "no CDS service '" + service_id + "'");
     }
     fhir::JsonDocument doc;
-    std::string& body = const_cast<std::string&>(req.body);
-    if (auto err = fhir::parse_in_place(body, doc, service.options().limits)) {
-      reply_outcome(res, err->kind == fhir::ParseError::kTooLarge ? 413 : 400, "structure",
-                    "the feedback body is not acceptable JSON: " + err->message);
-      return;
+    if (auto err = fhir::parse_in_place(req.body, doc, service.options().limits)) {
+      return outcome_response(err->kind == fhir::ParseError::kTooLarge ? 413 : 400, "structure",
+                              "the feedback body is not acceptable JSON: " + err->message);
     }
     const fhir::Json* items = fhir::member(doc, "feedback");
     if (items == nullptr || !items->IsArray()) {
-      reply_outcome(res, 400, "invalid", "feedback: an array 'feedback' is required");
-      return;
+      return outcome_response(400, "invalid", "feedback: an array 'feedback' is required");
     }
     size_t i = 0;
     for (const auto& item : items->GetArray()) {
       if (std::string p = feedback_problem(item, i++); !p.empty()) {
-        reply_outcome(res, 400, "invalid", p);
-        return;
+        return outcome_response(400, "invalid", p);
       }
     }
     if (recorder.feedback) {
       for (const auto& item : items->GetArray()) {
         Status s = recorder.feedback(service_id, item);
-        if (!s) {
-          reply_outcome(res, 400, "not-found", s.error().to_string());
-          return;
+        if (!s) return outcome_response(400, "not-found", s.error().to_string());
+      }
+    }
+    return {200, kJson, {}, "{}"};
+  }
+
+  HttpResponse route(HttpRequest& req) {
+    const std::string& m = req.method;
+    const std::string& path = req.path;
+    std::smatch match;
+    if (m == "OPTIONS") return preflight(req);
+    if (m == "POST" && std::regex_match(path, match, hook_route)) {
+      std::string service_id = match[1].str(), hook, instance;
+      auto start = std::chrono::steady_clock::now();
+      HttpResponse res = handle_hook(req, service_id, hook, instance);
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+      log::info("hook", {{"service", service_id},
+                         {"hook", logged(hook)},
+                         {"hookInstance", logged(instance)},
+                         {"status", std::to_string(res.status)},
+                         {"latency_ms", std::to_string(static_cast<double>(us) / 1000.0)}});
+      return res;
+    }
+    HttpResponse res = route_other(req, match);
+    // One line per request; hook calls log their own line (above). Headers (where tokens
+    // travel) and query strings are never logged.
+    log::info(
+        "request",
+        {{"method", logged(m)}, {"path", logged(path)}, {"status", std::to_string(res.status)}});
+    return res;
+  }
+
+  HttpResponse route_other(HttpRequest& req, std::smatch& match) {
+    const std::string& m = req.method;
+    const std::string& path = req.path;
+    if (m == "POST" && std::regex_match(path, match, feedback_route)) {
+      return handle_feedback(req, match[1].str());
+    }
+    if (m == "GET") {
+      if (path == "/cds-services") {
+        HttpResponse res;
+        std::string issuer;
+        if (!authenticate(req, res, issuer)) return res;
+        return {200, kJson, {}, service.discovery()};
+      }
+      if (path == "/CodeSystem/criteria") {
+        return {200, kFhirJson, {}, service.mappings().criteria_codesystem_json()};
+      }
+      if (std::regex_match(path, match, policy_route)) {
+        std::string html = service.library().policy_page_html(match[1].str());
+        if (html.empty()) {
+          return outcome_response(404, "not-found", "no policy '" + match[1].str() + "'");
         }
+        return {200, "text/html; charset=utf-8", {}, std::move(html)};
+      }
+      if (path == "/healthz") return {200, kJson, {}, R"({"status":"ok"})"};
+      for (auto& [pattern, handler] : extra_gets) {
+        if (!std::regex_match(path, pattern)) continue;
+        Reply r = handler(path, parse_query(req.query), req.header("authorization"),
+                          req.header("accept"));
+        return {r.status, r.content_type, {}, std::move(r.body)};
       }
     }
-    res.status = 200;
-    res.set_content("{}", kJson);
+    if (m == "POST") {
+      for (auto& [pattern, handler] : extra_posts) {
+        if (!std::regex_match(path, pattern)) continue;
+        Reply r = handler(path, parse_query(req.query), req.header("authorization"), req.body);
+        return {r.status, r.content_type, {}, std::move(r.body)};
+      }
+    }
+    return outcome_response(404, "not-found",
+                            "no such endpoint: " + logged(m) + " " + logged(path));
   }
 
-  void install_routes() {
-    auto& s = *http;
-
-    s.Get("/cds-services", [this](const httplib::Request& req, httplib::Response& res) {
-      std::string issuer;
-      if (!authenticate(req, res, issuer)) return;
-      res.set_content(service.discovery(), kJson);
-    });
-    s.Post(R"(/cds-services/([A-Za-z0-9._-]+))",
-           [this](const httplib::Request& req, httplib::Response& res) {
-             std::string hook, instance;
-             auto start = std::chrono::steady_clock::now();
-             handle_hook(req, res, hook, instance);
-             auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
-             log::info("hook", {{"service", req.matches[1].str()},
-                                {"hook", hook},
-                                {"hookInstance", instance},
-                                {"status", std::to_string(res.status)},
-                                {"latency_ms", std::to_string(static_cast<double>(us) / 1000.0)}});
-           });
-    s.Post(
-        R"(/cds-services/([A-Za-z0-9._-]+)/feedback)",
-        [this](const httplib::Request& req, httplib::Response& res) { handle_feedback(req, res); });
-    s.Get("/CodeSystem/criteria", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(service.mappings().criteria_codesystem_json(), kFhirJson);
-    });
-    s.Get(R"(/policies/([A-Za-z0-9._-]+))",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            std::string html = service.library().policy_page_html(req.matches[1].str());
-            if (html.empty()) {
-              reply_outcome(res, 404, "not-found", "no policy '" + req.matches[1].str() + "'");
-              return;
-            }
-            res.set_content(html, "text/html; charset=utf-8");
-          });
-    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"status":"ok"})", kJson);
-    });
-    for (auto& [pattern, handler] : extra_gets) {
-      GetHandler h = handler;
-      s.Get(pattern, [h](const httplib::Request& req, httplib::Response& res) {
-        std::map<std::string, std::string> query;
-        for (const auto& [k, v] : req.params) query.emplace(k, v);
-        Reply r = h(req.path, query, req.get_header_value("Authorization"),
-                    req.get_header_value("Accept"));
-        res.status = r.status;
-        res.set_content(std::move(r.body), r.content_type);
-      });
+  HttpResponse handle(HttpRequest& req) {
+    HttpResponse res;
+    try {
+      res = route(req);
+    } catch (const std::exception& e) {
+      log::error("request failed", {{"path", logged(req.path)}, {"error", e.what()}});
+      res = outcome_response(500, "exception", "the service failed to process the request");
     }
-    s.Options(R"(.*)",
-              [this](const httplib::Request& req, httplib::Response& res) { preflight(req, res); });
-    s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.method != "OPTIONS") add_cors(req, res);
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("Cache-Control", "no-store");
-    });
-    // One line per request; hook calls log their own line, with hook, hookInstance and
-    // latency. Headers (where tokens travel) and query strings are never logged.
-    s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      const std::string_view prefix = "/cds-services/";
-      bool hook_call = req.method == "POST" && req.path.rfind(prefix, 0) == 0 &&
-                       req.path.find('/', prefix.size()) == std::string::npos;
-      if (hook_call) return;
-      log::info(
-          "request",
-          {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
-    });
-    // Anything the router or the transport refused still gets an OperationOutcome.
-    s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      std::string message;
-      switch (res.status) {
-        case 404:
-          message = "no such endpoint: " + req.method + " " + req.path;
-          break;
-        case 413:
-          message = "the request body is larger than this service accepts";
-          break;
-        case 400:
-          message = "the HTTP request is malformed";
-          break;
-        default:
-          message = "the request could not be served (HTTP " + std::to_string(res.status) + ")";
-      }
-      res.set_content(operation_outcome(issue_code_for_status(res.status), message), kFhirJson);
-    });
-    s.set_exception_handler(
-        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-          std::string what = "unknown error";
-          try {
-            if (ep) std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          log::error("request failed", {{"path", req.path}, {"error", what}});
-          reply_outcome(res, 500, "exception", "the service failed to process the request");
-        });
-  }
-
-  Status make_server() {
-    if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-      if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-        return Error{"--tls-cert/--tls-key",
-                     "both a certificate and a key file are needed for HTTPS"};
-      }
-      auto ssl = security::make_https_server({options.tls_cert_file, options.tls_key_file});
-      if (!ssl) return ssl.error();
-      http = std::move(*ssl);
-    } else {
-      http = std::make_unique<httplib::Server>();
-    }
-    size_t threads = std::max<size_t>(1, options.threads);
-    http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http->set_payload_max_length(options.max_body_bytes);
-    http->set_read_timeout(options.read_timeout_seconds, 0);
-    http->set_write_timeout(options.write_timeout_seconds, 0);
-    http->set_keep_alive_timeout(options.keep_alive_seconds);
-    // EHRs keep connections open for many calls; reconnecting every few requests costs a TCP
-    // (and TLS) handshake and, under load, queueing on the listen backlog.
-    http->set_keep_alive_max_count(1000);
-    // A response goes out in more than one write (headers, body): without TCP_NODELAY, on a
-    // kept-alive connection each answer would wait for the client's delayed ACK (40 ms).
-    http->set_tcp_nodelay(true);
-    install_routes();
-    return {};
+    if (req.method != "OPTIONS") add_cors(req, res);
+    return res;
   }
 };
 
@@ -368,26 +409,28 @@ void HttpServer::set_cors(security::CorsPolicy c) {
   impl_->cors = std::move(c);
 }
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
-  impl_->extra_gets.emplace_back(std::move(pattern), std::move(handler));
+  impl_->extra_gets.emplace_back(std::regex(pattern), std::move(handler));
+}
+void HttpServer::add_post(std::string pattern, PostHandler handler) {
+  impl_->extra_posts.emplace_back(std::regex(pattern), std::move(handler));
+}
+
+HttpResponse HttpServer::handle(HttpRequest& request) {
+  return impl_->handle(request);
+}
+
+ListenerStats HttpServer::listener_stats() const {
+  return impl_->listener ? impl_->listener->stats() : ListenerStats{};
 }
 
 Status HttpServer::bind() {
-  if (auto s = impl_->make_server(); !s) return s;
-  auto& o = impl_->options;
-  if (o.port == 0) {
-    impl_->port = impl_->http->bind_to_any_port(o.bind);
-    if (impl_->port <= 0) return Error{"--bind", "cannot bind " + o.bind};
-  } else {
-    if (!impl_->http->bind_to_port(o.bind, o.port)) {
-      return Error{"--port", "cannot bind " + o.bind + ":" + std::to_string(o.port)};
-    }
-    impl_->port = o.port;
-  }
-  return {};
+  impl_->listener = std::make_unique<HttpListener>(
+      listener_options(impl_->options), [this](HttpRequest& r) { return impl_->handle(r); });
+  return impl_->listener->bind();
 }
 
 void HttpServer::serve() {
-  impl_->http->listen_after_bind();
+  if (impl_->listener) impl_->listener->serve();
 }
 
 Status HttpServer::listen() {
@@ -397,11 +440,11 @@ Status HttpServer::listen() {
 }
 
 int HttpServer::bound_port() const {
-  return impl_->port;
+  return impl_->listener ? impl_->listener->bound_port() : 0;
 }
 
 void HttpServer::stop() {
-  if (impl_ && impl_->http) impl_->http->stop();
+  if (impl_ && impl_->listener) impl_->listener->stop();
 }
 
 }  // namespace cryo::cds

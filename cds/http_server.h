@@ -7,9 +7,12 @@
 //   GET  /CodeSystem/criteria              the service's criteria CodeSystem (FHIR JSON)
 //   GET  /policies/{policyId}              readable page of an encoded policy (HTML)
 //   GET  /healthz                          liveness
-// Every 4xx/5xx carries a FHIR OperationOutcome. Request bodies over the limit get 413; the
-// worker pool is bounded; every socket read and write has a timeout. One log line per request
-// (method, path, hook, hookInstance, status, latency); never a token.
+// Every 4xx/5xx carries a FHIR OperationOutcome. The transport (cds/http_listener.h: Boost.Beast,
+// a few I/O threads owning every connection) hands a request to the bounded worker pool only
+// once it has fully arrived, with total deadlines, header/body/connection limits and UTF-8
+// checks; the routes here cap draft orders, resources and references per call. One log line per
+// request (method, path, hook, hookInstance, status, latency), request text escaped and
+// truncated; never a token. handle() is the routing alone (request in, reply out), for tests.
 //
 // Optional collaborators: an Authenticator (CDS client JWTs; without one, calls are accepted
 // unsigned — the caller only allows that on loopback), a HookRecorder (the audit store: a
@@ -33,18 +36,30 @@
 
 #include "base/result.h"
 #include "cds/coverage_service.h"
+#include "cds/http_listener.h"
 #include "security/cors.h"
 
 namespace cryo::cds {
 
 struct ServerOptions {
   std::string bind = "127.0.0.1";
-  int port = 8080;     // 0: pick a free port (see bound_port())
-  size_t threads = 8;  // worker pool size
-  size_t max_body_bytes = 5 * 1024 * 1024;
-  int read_timeout_seconds = 10;
+  int port = 8080;                                  // 0: pick a free port (see bound_port())
+  size_t threads = 8;                               // worker pool size (hook calls run here)
+  size_t io_threads = 2;                            // event loop threads owning the connections
+  size_t max_body_bytes = 5 * 1024 * 1024;          // decoded body -> 413
+  size_t max_header_bytes = 32 * 1024;              // request line + headers -> 431
+  size_t max_body_memory_bytes = 24 * 1024 * 1024;  // all bodies being received -> 503
+  int header_timeout_seconds = 10;                  // total, for the request headers
+  int read_timeout_seconds = 10;                    // total, for the request body
   int write_timeout_seconds = 10;
-  int keep_alive_seconds = 5;
+  int keep_alive_seconds = 5;     // idle kept-alive connection
+  size_t max_connections = 2048;  // past it: 503 + Retry-After
+  int retry_after_seconds = 1;
+  int drain_timeout_seconds = 10;  // stop(): longest wait for calls in flight
+  // Per hook call (over it -> 400 naming the limit).
+  size_t max_draft_orders = 100;
+  size_t max_resources = 2000;
+  size_t max_references = 10000;
   std::string tls_cert_file;  // both set: serve HTTPS
   std::string tls_key_file;
 };
@@ -106,14 +121,29 @@ class HttpServer {
       std::function<Reply(const std::string& path, const std::map<std::string, std::string>& query,
                           std::string_view authorization, std::string_view accept)>;
   void add_get(std::string pattern, GetHandler handler);
+  // Extra POST routes, the same way: (path, query, Authorization header, request body); the
+  // body has passed the transport's limits and is valid UTF-8.
+  using PostHandler =
+      std::function<Reply(const std::string& path, const std::map<std::string, std::string>& query,
+                          std::string_view authorization, std::string_view body)>;
+  void add_post(std::string pattern, PostHandler handler);
 
-  // Binds and serves until stop(). Fails when the address cannot be bound or TLS files are
-  // unusable.
+  // The routing alone: one complete request in, its answer out (what the transport calls on a
+  // worker thread; tests call it directly).
+  HttpResponse handle(HttpRequest& request);
+  // Open and idle connections and responses per status, for an operator's metrics endpoint.
+  ListenerStats listener_stats() const;
+
+  // Binds and serves until stop() and its drain. Fails when the address cannot be bound or TLS
+  // files are unusable.
   Status listen();
   // Binds only (for tests and for reporting the chosen port), then serve().
   Status bind();
   void serve();
   int bound_port() const;
+  // Graceful drain: stop accepting, `Connection: close` on each connection's next answer, finish
+  // calls in flight (records committed); serve() returns within drain_timeout_seconds.
+  // Async-signal-safe (a signal handler may call it).
   void stop();
 
  private:

@@ -6,6 +6,7 @@
 //   policies scenarios DIR   write the golden conformance scenarios from the test cases
 //   policies replay  re-decide stored hook calls under candidate policies
 //   store purge      delete audit records older than N days
+#include <malloc.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -252,6 +253,17 @@ int serve(int argc, char** argv) {
   server_options.write_timeout_seconds = config.write_timeout_seconds;
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
+  server_options.io_threads = static_cast<size_t>(config.io_threads);
+  server_options.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
+  server_options.max_body_memory_bytes = static_cast<size_t>(config.max_body_memory_bytes);
+  server_options.header_timeout_seconds = config.header_timeout_seconds;
+  server_options.keep_alive_seconds = config.keep_alive_seconds;
+  server_options.max_connections = static_cast<size_t>(config.max_connections);
+  server_options.retry_after_seconds = config.retry_after_seconds;
+  server_options.drain_timeout_seconds = config.drain_timeout_seconds;
+  server_options.max_draft_orders = static_cast<size_t>(config.max_draft_orders);
+  server_options.max_resources = static_cast<size_t>(config.max_resources);
+  server_options.max_references = static_cast<size_t>(config.max_references);
 
   // The store: every determination is durable before it is handed out.
   std::unique_ptr<audit::AuditStore> store;
@@ -354,6 +366,12 @@ int serve(int argc, char** argv) {
   g_server = &server;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // A full disk or `ulimit -f` makes a store write fail (answered 503), never kills the server.
+  std::signal(SIGXFSZ, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
+  // Large request bodies are mapped and returned to the system when freed, so a burst of them
+  // does not leave the process holding their memory.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   if (!has_issuers) {
     log::warn(
         "NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "

@@ -32,6 +32,10 @@ struct TlsServerOptions {
 // whose key does not match the certificate.
 Result<std::unique_ptr<httplib::SSLServer>> make_https_server(const TlsServerOptions& options);
 
+// Applies the policy below and loads the certificate chain and key into `ctx` (what the CDS
+// listener's TLS context uses); the Error names the unusable file.
+Status configure_server_context(SSL_CTX& ctx, const TlsServerOptions& options);
+
 // Applies the protocol and cipher policy above to an SSL_CTX (used by make_https_server()).
 bool apply_server_tls_policy(SSL_CTX& ctx);
 
