@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/ids.h"
 #include "base/log.h"
 #include "cds/operation_outcome.h"
 #include "fhir/json.h"
@@ -56,6 +57,15 @@ std::string feedback_problem(const fhir::Json& item, size_t index) {
   return "";
 }
 
+// The client's X-Request-Id when it is a short token, else a new one.
+std::string request_id_of(const httplib::Request& req) {
+  std::string id = req.get_header_value("X-Request-Id");
+  bool ok = !id.empty() && id.size() <= 64;
+  for (char c : id)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  return ok ? id : random_uuid();
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -66,6 +76,7 @@ struct HttpServer::Impl {
   HookRecorder recorder;
   std::optional<security::CorsPolicy> cors;
   std::vector<std::pair<std::string, GetHandler>> extra_gets;
+  CallObserver observer;
   int port = 0;
 
   Impl(const CoverageService& s, ServerOptions o) : service(s), options(std::move(o)) {}
@@ -114,8 +125,8 @@ struct HttpServer::Impl {
   }
 
   void handle_hook(const httplib::Request& req, httplib::Response& res, std::string& hook,
-                   std::string& instance) {
-    std::string issuer;
+                   std::string& instance, std::string& issuer,
+                   std::optional<HookOutcome>& outcome) {
     if (!authenticate(req, res, issuer)) return;
     std::string service_id = req.matches[1];
     const ServiceDefinition* definition = find_service(service_id);
@@ -171,6 +182,7 @@ struct HttpServer::Impl {
     }
     res.status = out.status;
     res.set_content(std::move(out.body), out.status == 200 ? kJson : kFhirJson);
+    outcome = std::move(out);
   }
 
   void handle_feedback(const httplib::Request& req, httplib::Response& res) {
@@ -223,12 +235,21 @@ struct HttpServer::Impl {
     });
     s.Post(R"(/cds-services/([A-Za-z0-9._-]+))",
            [this](const httplib::Request& req, httplib::Response& res) {
-             std::string hook, instance;
+             std::string hook, instance, issuer;
+             std::optional<HookOutcome> outcome;
              auto start = std::chrono::steady_clock::now();
-             handle_hook(req, res, hook, instance);
-             auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
+             std::string request_id = request_id_of(req);
+             res.set_header("X-Request-Id", request_id);
+             handle_hook(req, res, hook, instance, issuer, outcome);
+             auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now() - start);
+             auto us = elapsed.count();
+             if (observer) {
+               std::string service_id = req.matches[1].str();
+               observer(CallSummary{request_id, service_id, hook, instance, issuer, res.status,
+                                    elapsed, outcome ? &*outcome : nullptr, res.body});
+               return;
+             }
              log::info("hook", {{"service", req.matches[1].str()},
                                 {"hook", hook},
                                 {"hookInstance", instance},
@@ -359,6 +380,9 @@ void HttpServer::set_recorder(HookRecorder r) {
 }
 void HttpServer::set_cors(security::CorsPolicy c) {
   impl_->cors = std::move(c);
+}
+void HttpServer::set_call_observer(CallObserver o) {
+  impl_->observer = std::move(o);
 }
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
   impl_->extra_gets.emplace_back(std::move(pattern), std::move(handler));
