@@ -76,6 +76,7 @@ class PgConn final : public Conn {
     std::vector<const std::string*> names;
     names.reserve(statements.size());
     for (const Statement& s : statements) {
+      if (Status ok = check_no_nul(s.params); !ok) return ok.error();
       auto name = prepared(s.sql, s.params.size());
       if (!name) return name.error();
       names.push_back(*name);
@@ -156,6 +157,17 @@ class PgConn final : public Conn {
     return Error{"postgresql", m};
   }
 
+  // Text parameters reach the server as C strings: a value with a NUL would be cut there
+  // (and two ids differing only after it would be one). PostgreSQL text cannot hold NUL.
+  static Status check_no_nul(std::span<const Param> params) {
+    for (const Param& p : params) {
+      if (auto* s = std::get_if<std::string_view>(&p); s && s->find('\0') != s->npos) {
+        return Error{"postgresql", "a text value contains NUL"};
+      }
+    }
+    return {};
+  }
+
   // Parameter values in libpq's text form.
   struct Values {
     explicit Values(std::span<const Param> params)
@@ -192,6 +204,7 @@ class PgConn final : public Conn {
   }
 
   Result<PgResult> run(std::string_view sql, std::span<const Param> params) {
+    if (Status ok = check_no_nul(params); !ok) return ok.error();
     auto name = prepared(sql, params.size());
     if (!name) return name.error();
     Values v(params);

@@ -69,6 +69,20 @@ CREATE INDEX feedback_by_card ON feedback (card_uuid);
 CREATE INDEX hook_calls_by_patient ON hook_calls (patient_id, received_at_ms);
 CREATE INDEX hook_calls_by_age ON hook_calls (received_at_ms);
 )sql"},
+    {3, "digest of each stored request, to replay an answer only for the same request",
+     R"sql(
+ALTER TABLE hook_calls ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
+)sql"},
+    {4, "client token ids (jti) seen by any replica, until their tokens expire",
+     R"sql(
+CREATE TABLE token_ids (
+  issuer            TEXT NOT NULL,
+  jti               TEXT NOT NULL,
+  expires_at_ms     BIGINT NOT NULL,
+  PRIMARY KEY (issuer, jti)
+);
+CREATE INDEX token_ids_by_expiry ON token_ids (expires_at_ms);
+)sql"},
 };
 
 std::int64_t now_ms() {

@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 #include <span>
 #include <thread>
+
+#include <openssl/evp.h>
 
 #include "audit/db.h"
 #include "audit/json_text.h"
@@ -43,8 +46,9 @@ std::int64_t now_ms() {
 
 constexpr const char* kInsertCall =
     "INSERT INTO hook_calls (hook_instance, hook, service_id, received_at_ms, client_iss,"
-    " patient_id, payer_id, line_of_business, request_json, response_json, recorded_at_ms)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " patient_id, payer_id, line_of_business, request_json, response_json, recorded_at_ms,"
+    " request_sha256)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     " ON CONFLICT (hook_instance) DO NOTHING";
 constexpr const char* kInsertDetermination =
     "INSERT INTO determinations (coverage_assertion_id, hook_instance, position, order_ref,"
@@ -128,7 +132,7 @@ struct RecordJob final : Job {
           std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
           std::string_view(c.patient_id), std::string_view(c.payer_id),
           std::string_view(c.line_of_business), std::string_view(c.request_json),
-          std::string_view(c.response_json), now_ms()}});
+          std::string_view(c.response_json), now_ms(), std::string_view(c.request_sha256)}});
     std::vector<std::string_view> assertion_ids;
     for (const DeterminationRecord& d : c.determinations) {
       if (std::find(assertion_ids.begin(), assertion_ids.end(), d.coverage_assertion_id) !=
@@ -305,12 +309,18 @@ class Store final : public AuditStore {
 
   Result<RecordOutcome> record(HookRecord call) override {
     if (call.hook_instance.empty()) return Error{"hookInstance", "missing"};
+    for (std::string_view id :
+         {std::string_view(call.hook_instance), std::string_view(call.client_iss),
+          std::string_view(call.patient_id), std::string_view(call.service_id)}) {
+      if (id.find('\0') != std::string_view::npos) return Error{"hook call", "an id contains NUL"};
+    }
     if (call.received_at == TimePoint{}) {
       call.received_at = std::chrono::time_point_cast<std::chrono::milliseconds>(Clock::now());
     }
     auto request = json::strip_authorization(std::move(call.request_json));
     if (!request) return request.error();
     call.request_json = std::move(*request);
+    if (call.request_sha256.empty()) call.request_sha256 = request_digest(call.request_json);
     auto cards = json::card_uuids(call.response_json);
     if (!cards) return cards.error();
     for (const auto& d : call.determinations) {
@@ -331,10 +341,16 @@ class Store final : public AuditStore {
     auto existing = find_by_hook_instance(call.hook_instance);
     if (!existing) return existing.error();
     if (!*existing) return Error{call.hook_instance, "stored call disappeared (purged?)"};
-    return RecordOutcome{true, std::move(**existing)};
+    if (!same_call(**existing, call.client_iss, call.patient_id, call.request_sha256)) {
+      RecordOutcome conflict;
+      conflict.conflict = true;
+      return conflict;
+    }
+    return RecordOutcome{true, std::move(**existing), false};
   }
 
   Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) override {
+    if (id.find('\0') != std::string_view::npos) return Error{"hookInstance", "contains NUL"};
     return readers_.with([&](Conn& conn) -> Result<std::optional<HookRecord>> {
       if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
       auto result = load_call(conn, id);
@@ -404,12 +420,41 @@ class Store final : public AuditStore {
     return job.deleted;
   }
 
+  Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                 TimePoint expires_at, TimePoint now) override {
+    if (backend_ != "postgresql")
+      return Error{"audit store", "token ids are shared on PostgreSQL only"};
+    const std::int64_t now_at = to_ms(now);
+    return readers_.with([&](Conn& conn) -> Result<bool> {
+      // One statement, atomic between replicas: a new id is inserted, an expired one renewed,
+      // an unexpired one left alone (0 rows).
+      auto n = conn.execute(
+          "INSERT INTO token_ids (issuer, jti, expires_at_ms) VALUES ($1, $2, $3)"
+          " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms"
+          " WHERE token_ids.expires_at_ms <= $4",
+          {issuer, jti, to_ms(expires_at), now_at});
+      if (!n) return n.error();
+      if (now_at - last_token_purge_ms_.load() > kTokenPurgeIntervalMs) {
+        last_token_purge_ms_ = now_at;
+        if (auto p = conn.execute("DELETE FROM token_ids WHERE expires_at_ms <= $1", {now_at});
+            !p) {
+          log::warn("purging expired token ids failed", {{"error", p.error().to_string()}});
+        }
+      }
+      return *n == 1;
+    });
+  }
+
   std::string_view backend() const override { return backend_; }
 
  private:
+  static constexpr std::int64_t kTokenPurgeIntervalMs = 60'000;
+  std::atomic<std::int64_t> last_token_purge_ms_{0};
+
   static Result<std::optional<HookRecord>> load_call(Conn& conn, std::string_view id) {
     auto calls = conn.query(std::string("SELECT ") + kCallColumns +
-                                ", h.request_json, h.response_json FROM hook_calls h"
+                                ", h.request_json, h.response_json, h.request_sha256"
+                                " FROM hook_calls h"
                                 " WHERE h.hook_instance = $1",
                             {id});
     if (!calls) return calls.error();
@@ -427,6 +472,9 @@ class Store final : public AuditStore {
     rec.line_of_business = std::move(info.line_of_business);
     rec.request_json = r.text(8);
     rec.response_json = r.text(9);
+    rec.request_sha256 = r.text(10);
+    // Calls stored before digests were kept: the digest of what was stored.
+    if (rec.request_sha256.empty()) rec.request_sha256 = request_digest(rec.request_json);
 
     auto dets = conn.query(std::string("SELECT ") + kDeterminationColumns +
                                " FROM determinations d WHERE d.hook_instance = $1"
@@ -570,6 +618,29 @@ Result<std::unique_ptr<AuditStore>> open_with(std::string backend, db::ConnFacto
 }
 
 }  // namespace
+
+std::string request_digest(std::string_view request_json) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(request_json.data(), request_json.size(), digest, &len, EVP_sha256(), nullptr) !=
+      1) {
+    return {};
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+bool same_call(const HookRecord& stored, std::string_view client_iss, std::string_view patient_id,
+               std::string_view request_sha256) {
+  return !request_sha256.empty() && stored.client_iss == client_iss &&
+         stored.patient_id == patient_id && stored.request_sha256 == request_sha256;
+}
 
 Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir) {
   if (url_or_dir.starts_with("postgresql://") || url_or_dir.starts_with("postgres://")) {

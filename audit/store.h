@@ -19,10 +19,14 @@
 //   auto store = cryo::audit::open_store("./var");
 //   if (!store) { fail(store.error()); }
 //   auto prior = (*store)->find_by_hook_instance(hook_instance);   // EHR retry?
-//   if (prior.ok() && *prior) { return (*prior)->response_json; }
+//   if (prior.ok() && *prior) {
+//     if (!same_call(**prior, iss, patient, request_digest(request))) return http_409();
+//     return (*prior)->response_json;
+//   }
 //   ... evaluate ...
 //   auto rec = (*store)->record(std::move(call));                   // durable after this
-//   if (!rec) { return http_500(); }                                // never send unstored ids
+//   if (!rec) { return http_503(); }                                // never send unstored ids
+//   if (rec->conflict) { return http_409(); }                       // someone else's hookInstance
 //   if (rec->duplicate) { return rec->existing->response_json; }   // lost a race with a retry
 //
 // Only what a dispute needs is kept: the hook call (request without fhirAuthorization, the
@@ -77,16 +81,23 @@ struct HookRecord {
   // The request body. The caller strips fhirAuthorization; record() strips it again if
   // present, so an access token never reaches the store. Must be a JSON object.
   std::string request_json;
+  // SHA-256 (hex) of request_json as stored; record() computes it when empty. A hookInstance
+  // is answered from the store only for a request with the same digest.
+  std::string request_sha256;
   // The response body. The uuid of every card in it is kept (see card_exists()).
   std::string response_json;
   std::vector<DeterminationRecord> determinations;
 };
 
 struct RecordOutcome {
-  // True when the hookInstance was already stored (an EHR retry, or a concurrent call with the
-  // same hookInstance won the race): nothing was written and `existing` is the stored call.
+  // True when the hookInstance was already stored for the same client, patient and request (an EHR
+  // retry, or a concurrent identical call won the race): nothing was written and `existing` is the
+  // stored call.
   bool duplicate = false;
   std::optional<HookRecord> existing;
+  // True when the hookInstance was already stored for another client, patient or request: nothing
+  // was written and nothing of the stored call is returned (answer 409).
+  bool conflict = false;
 };
 
 // The metadata of the hook call a determination was made in.
@@ -129,13 +140,13 @@ class AuditStore {
   virtual ~AuditStore() = default;
 
   // Stores the call durably; returns after the commit. Fails (and stores nothing of the call)
-  // when the request is not a JSON object, the response is not JSON, an assertion id is
-  // already taken, or the store cannot commit.
+  // when the request is not a JSON object, the response is not JSON, an id contains NUL, an
+  // assertion id is already taken, or the store cannot commit.
   virtual Result<RecordOutcome> record(HookRecord call) = 0;
 
   // The stored call for a hookInstance (with its response, to answer a retry identically).
-  // Answer a retry from it only when its client_iss (and patient) match the retrying request:
-  // a hookInstance is not a secret.
+  // Answer a retry from it only when same_call() holds for the retrying request: a
+  // hookInstance is not a secret. Ids containing NUL are refused (an Error).
   virtual Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) = 0;
 
   // The determinations handed out under a coverage-assertion-id (one per order it annotated),
@@ -157,6 +168,13 @@ class AuditStore {
   // feedback. Returns the number of hook calls deleted.
   virtual Result<std::int64_t> purge_before(TimePoint cutoff) = 0;
 
+  // Records a client token id (issuer, jti) until `expires_at`, atomically across every
+  // process using the store: true when it was not held (or only expired), false when another
+  // call already presented it. Expired ids are purged now and then. PostgreSQL only (replicas
+  // share it); the SQLite store answers an Error.
+  virtual Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                         TimePoint expires_at, TimePoint now) = 0;
+
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;
 };
@@ -176,6 +194,15 @@ Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir);
 // Empty codes are omitted. receivedAt is ISO 8601 UTC with milliseconds.
 std::string to_json(const AssertionRecord& assertion);
 std::string to_json(const std::vector<AssertionRecord>& assertions);  // {"assertions": [...]}
+
+// SHA-256 (lower-case hex) of a request as stored (without fhirAuthorization).
+std::string request_digest(std::string_view request_json);
+
+// Whether a stored call may be replayed to a new request with the same hookInstance: same
+// client, same patient and the same request content (which names the hook). A hookInstance is not a
+// secret, so anything else must get nothing of the stored call.
+bool same_call(const HookRecord& stored, std::string_view client_iss, std::string_view patient_id,
+               std::string_view request_sha256);
 
 // ISO 8601 UTC with milliseconds, e.g. "2026-02-01T10:20:30.123Z".
 std::string format_time(TimePoint t);

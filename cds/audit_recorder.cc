@@ -24,7 +24,44 @@ HttpServer::Reply outcome_reply(int status, std::string_view code, std::string_v
   return {status, "application/fhir+json", operation_outcome(code, message)};
 }
 
+// The answer to a reused hookInstance that is not a retry of the stored call. It says nothing
+// of that call (not whose it was, nor what differs).
+RecordedCall conflict() {
+  RecordedCall c;
+  c.found = true;
+  c.status = 409;
+  c.body = operation_outcome("conflict",
+                             "this hookInstance was already used for another hook call; every hook "
+                             "call needs its own hookInstance");
+  return c;
+}
+
+class StoreReplayCheck final : public security::SharedReplayCheck {
+ public:
+  explicit StoreReplayCheck(audit::AuditStore& store) : store_(store) {}
+  security::ReplayCache::Outcome remember(std::string_view issuer, std::string_view jti,
+                                          security::ReplayCache::TimePoint expires_at,
+                                          security::ReplayCache::TimePoint now) override {
+    using std::chrono::time_point_cast;
+    auto fresh = store_.remember_token_id(issuer, jti,
+                                          time_point_cast<std::chrono::milliseconds>(expires_at),
+                                          time_point_cast<std::chrono::milliseconds>(now));
+    if (!fresh) {
+      log::warn("shared replay check failed", {{"error", fresh.error().to_string()}});
+      return security::ReplayCache::kFull;
+    }
+    return *fresh ? security::ReplayCache::kFresh : security::ReplayCache::kReplayed;
+  }
+
+ private:
+  audit::AuditStore& store_;
+};
+
 }  // namespace
+
+std::shared_ptr<security::SharedReplayCheck> make_shared_replay_check(audit::AuditStore& store) {
+  return std::make_shared<StoreReplayCheck>(store);
+}
 
 std::string request_for_audit(const Json& request) {
   rapidjson::StringBuffer buffer;
@@ -49,6 +86,13 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
   r.lookup = [&store](std::string_view hook_instance, std::string_view issuer,
                       const Json& request) {
     RecordedCall call;
+    if (hook_instance.find('\0') != std::string_view::npos) {
+      // PostgreSQL cannot keep it, and ids differing only after a NUL must never be confused.
+      call.found = true;
+      call.status = 400;
+      call.body = operation_outcome("invalid", "hookInstance must not contain U+0000");
+      return call;
+    }
     auto found = store.find_by_hook_instance(hook_instance);
     if (!found) {
       log::warn("audit look-up failed",
@@ -57,9 +101,12 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     }
     if (!found->has_value()) return call;
     const audit::HookRecord& earlier = **found;
-    // A hookInstance is not a secret: only the same client, for the same patient, gets the
-    // earlier answer back.
-    if (earlier.client_iss != issuer || earlier.patient_id != patient_of(request)) return call;
+    // A hookInstance is not a secret: only the same client, for the same patient and the same
+    // request, gets the earlier answer back.
+    if (!audit::same_call(earlier, issuer, patient_of(request),
+                          audit::request_digest(request_for_audit(request)))) {
+      return conflict();
+    }
     call.found = true;
     call.status = 200;
     call.body = earlier.response_json;
@@ -85,6 +132,7 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     }
     auto stored = store.record(std::move(rec));
     if (!stored) return stored.error();
+    if (stored->conflict) return conflict();
     RecordedCall answer;
     if (stored->duplicate && stored->existing) {
       // A concurrent retry won: hand out what it stored, never ids that were not kept.

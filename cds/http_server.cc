@@ -91,7 +91,11 @@ struct HttpServer::Impl {
     if (!authenticator) return true;
     AuthDecision d = authenticator(req.get_header_value("Authorization"), audience(req));
     if (!d.ok) {
-      log::warn("refused client token", {{"path", req.path}, {"reason", d.reason}});
+      log::warn("refused client token", {{"path", req.path},
+                                         {"reason", d.reason},
+                                         {"iss", d.issuer},
+                                         {"kid", d.kid},
+                                         {"jti", d.jti}});
       res.status = 401;
       res.set_header("WWW-Authenticate", "Bearer");
       res.set_content(operation_outcome("login", "authentication required"), kFhirJson);
@@ -178,7 +182,10 @@ struct HttpServer::Impl {
                       "the determination could not be recorded; retry the call");
         return;
       }
-      if (stored->found) out.body = std::move(stored->body);
+      if (stored->found) {  // a concurrent retry's answer, or 409 for someone else's
+        out.status = stored->status;
+        out.body = std::move(stored->body);
+      }
     }
     res.status = out.status;
     res.set_content(std::move(out.body), out.status == 200 ? kJson : kFhirJson);

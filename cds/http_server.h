@@ -55,6 +55,8 @@ struct AuthDecision {
   bool ok = true;
   std::string issuer;  // the client's `iss`, for the audit record and log
   std::string reason;  // why it was refused (logged, never sent)
+  std::string kid;     // the token's kid and jti, for the log (escaped, bounded)
+  std::string jti;
 };
 
 // Checks the Authorization header of a call against the endpoint URL it was sent to.
@@ -70,12 +72,13 @@ struct RecordedCall {
 
 // The audit store as the HTTP layer sees it.
 struct HookRecorder {
-  // A response already given for this hookInstance to the same client (an EHR retry).
+  // A response already given for this hookInstance to the same client for the same patient
+  // and request (an EHR retry); found with 409 (or 400) when the hookInstance may not be used.
   std::function<RecordedCall(std::string_view hook_instance, std::string_view issuer,
                              const fhir::Json& request)>
       lookup;
   // Durably records a call. An Error makes the request fail with 503 (no assertion id leaves
-  // unrecorded); a found RecordedCall is an earlier answer to send instead.
+  // unrecorded); a found RecordedCall is an earlier answer (or a 409) to send instead.
   // `request` is the parsed hook request (the recorder leaves out fhirAuthorization).
   std::function<Result<RecordedCall>(const HookOutcome& outcome, const fhir::Json& request,
                                      std::string_view issuer, std::string_view service_id)>

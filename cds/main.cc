@@ -214,7 +214,7 @@ class Trust {
 
   cds::AuthDecision verify(std::string_view header, std::string_view audience) {
     std::shared_ptr<security::TokenVerifier> v = current_.load();
-    if (!v) return {true, "", ""};  // no trusted client: unsigned calls (loopback only)
+    if (!v) return cds::AuthDecision{};  // no trusted client: unsigned calls (loopback only)
     security::Verdict verdict = v->verify(header, audience);
     if (verdict.ok && has_retired_.load(std::memory_order_acquire)) {
       std::vector<std::shared_ptr<security::TokenVerifier>> earlier;
@@ -228,11 +228,11 @@ class Trust {
       for (const auto& old : earlier) {
         security::Verdict before = old->verify(header, audience);
         if (!before.ok && before.reason.starts_with("jti replayed")) {
-          return {false, verdict.issuer, before.reason};
+          return {false, verdict.issuer, before.reason, verdict.kid, verdict.jti};
         }
       }
     }
-    return {verdict.ok, verdict.issuer, verdict.reason};
+    return {verdict.ok, verdict.issuer, verdict.reason, verdict.kid, verdict.jti};
   }
 
   void replace(std::shared_ptr<security::TokenVerifier> verifier, std::chrono::seconds keep_old) {
@@ -253,8 +253,9 @@ class Trust {
 };
 
 // Builds the verifier a configuration asks for: null when no issuer is configured, which is
-// allowed only on a loopback address.
-Result<std::shared_ptr<security::TokenVerifier>> make_verifier(const cds::ServerConfig& config) {
+// allowed only on a loopback address. Replicas on one PostgreSQL store share the replay check.
+Result<std::shared_ptr<security::TokenVerifier>> make_verifier(const cds::ServerConfig& config,
+                                                               audit::AuditStore* store) {
   if (config.trust.issuers.empty()) {
     if (!security::is_loopback_address(config.bind)) {
       return Error{"trust.issuers",
@@ -266,6 +267,10 @@ Result<std::shared_ptr<security::TokenVerifier>> make_verifier(const cds::Server
   }
   auto v = security::TokenVerifier::create(config.trust);
   if (!v) return v.error();
+  if (store != nullptr && store->backend() == "postgresql") {
+    // Replicas on one database refuse a token another replica already accepted.
+    (*v)->set_shared_replay_check(cds::make_shared_replay_check(*store));
+  }
   return std::shared_ptr<security::TokenVerifier>(std::move(*v));
 }
 
@@ -389,15 +394,6 @@ int serve(int argc, char** argv) {
     return 1;
   }
 
-  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
-  auto initial_verifier = make_verifier(config);
-  if (!initial_verifier) {
-    std::cerr << "cryo-crd: refusing to start: " << initial_verifier.error().to_string() << "\n";
-    return 1;
-  }
-  const bool has_issuers = *initial_verifier != nullptr;
-  Trust trust(std::move(*initial_verifier));
-
   metrics::Registry registry;
   cds::ServiceMetrics service_metrics(registry);
 
@@ -423,6 +419,14 @@ int serve(int argc, char** argv) {
     }
     store = std::move(*opened);
   }
+  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
+  auto initial_verifier = make_verifier(config, store.get());
+  if (!initial_verifier) {
+    std::cerr << "cryo-crd: refusing to start: " << initial_verifier.error().to_string() << "\n";
+    return 1;
+  }
+  const bool has_issuers = *initial_verifier != nullptr;
+  Trust trust(std::move(*initial_verifier));
   std::optional<audit::AdminCredential> admin;
   if (!config.admin_token_sha256.empty()) {
     auto credential = audit::AdminCredential::from_sha256_hex(config.admin_token_sha256);
@@ -582,7 +586,7 @@ int serve(int argc, char** argv) {
     auto fresh_data = load_data(*fresh_paths);
     if (!fresh_data) return fail(fresh_data.error());
     fresh->bind = config.bind;  // the listener stays where it is
-    auto fresh_verifier = make_verifier(*fresh);
+    auto fresh_verifier = make_verifier(*fresh, store.get());
     if (!fresh_verifier) return fail(fresh_verifier.error());
     const std::string hash = (*fresh_data)->hash;
     const size_t count = (*fresh_data)->library->summaries().size();

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "cds/catalog.h"
 #include "fhir/coding.h"
+#include "fhir/resource_index.h"
 
 namespace cryo::cds {
 namespace {
@@ -122,7 +123,7 @@ std::string prior_auth_line(const Determination& d) {
   return "not applicable (the service is not covered).";
 }
 
-void write_coverage_information(Writer& w, const OrderDetermination& od,
+void write_coverage_information(Writer& w, const OrderDetermination& od, const CoverageValues& v,
                                 std::string_view coverage_reference, std::string_view date) {
   const Determination& d = od.determination;
   auto code_ext = [&](std::string_view url, std::string_view code) {
@@ -142,11 +143,11 @@ void write_coverage_information(Writer& w, const OrderDetermination& od,
   key_str(w, "reference", coverage_reference);
   w.EndObject();
   w.EndObject();
-  code_ext("covered", d.covered);
-  code_ext("pa-needed", d.pa_needed);
-  code_ext("doc-needed", d.doc_needed);
-  code_ext("doc-purpose", d.doc_purpose);
-  code_ext("info-needed", d.info_needed);
+  code_ext("covered", v.covered);
+  code_ext("pa-needed", v.pa_needed);
+  for (const auto& c : v.doc_needed) code_ext("doc-needed", c);
+  for (const auto& c : v.doc_purpose) code_ext("doc-purpose", c);
+  for (const auto& c : v.info_needed) code_ext("info-needed", c);
   w.StartObject();
   key_str(w, "url", "billingCode");
   w.Key("valueCoding");
@@ -156,20 +157,35 @@ void write_coverage_information(Writer& w, const OrderDetermination& od,
   if (!d.procedure.empty()) key_str(w, "display", d.procedure);
   w.EndObject();
   w.EndObject();
-  for (const auto& reason : d.reasons) {
+  for (const auto& reason : v.reasons) {
     w.StartObject();
     key_str(w, "url", "reason");
     w.Key("valueCodeableConcept");
     w.StartObject();
-    key_str(w, "text", reason);
+    if (!reason.code.empty()) {
+      w.Key("coding");
+      w.StartArray();
+      w.StartObject();
+      key_str(w, "system", kCrdTempSystem);
+      key_str(w, "code", reason.code);
+      w.EndObject();
+      w.EndArray();
+    }
+    key_str(w, "text", reason.text);
     w.EndObject();
     w.EndObject();
   }
-  if (!od.policy_url.empty()) {
+  if (v.policy_link_detail && !od.policy_url.empty()) {
     w.StartObject();
     key_str(w, "url", "detail");
     w.Key("extension");
     w.StartArray();
+    if (!v.detail_category.empty()) {
+      w.StartObject();
+      key_str(w, "url", "category");
+      key_str(w, "valueCode", v.detail_category);
+      w.EndObject();
+    }
     w.StartObject();
     key_str(w, "url", "code");
     w.Key("valueCodeableConcept");
@@ -208,14 +224,22 @@ bool is_coverage_information(const Json& extension) {
   return fhir::string_or_empty(fhir::member(extension, "url")) == kCoverageInformationUrl;
 }
 
-// The draft order, element for element, with this response's coverage-information replacing
-// any earlier one.
-void write_annotated_order(Writer& w, const OrderDetermination& od,
-                           std::string_view coverage_reference, std::string_view date) {
-  const Json& order = *od.order;
+struct Annotation {
+  const OrderDetermination* order;
+  const CoverageValues* values;
+};
+
+// The resource, element for element, with this response's coverage-information replacing any
+// earlier one.
+void write_annotated(Writer& w, const Json& resource, std::span<const Annotation> annotations,
+                     std::string_view coverage_reference, std::string_view date) {
   bool wrote_extension = false;
+  auto write_all = [&] {
+    for (const auto& a : annotations)
+      write_coverage_information(w, *a.order, *a.values, coverage_reference, date);
+  };
   w.StartObject();
-  for (auto it = order.MemberBegin(); it != order.MemberEnd(); ++it) {
+  for (auto it = resource.MemberBegin(); it != resource.MemberEnd(); ++it) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
     if (name == "extension" && it->value.IsArray()) {
       w.Key("extension");
@@ -223,7 +247,7 @@ void write_annotated_order(Writer& w, const OrderDetermination& od,
       for (const Json& e : it->value.GetArray()) {
         if (!is_coverage_information(e)) e.Accept(w);
       }
-      write_coverage_information(w, od, coverage_reference, date);
+      write_all();
       w.EndArray();
       wrote_extension = true;
       continue;
@@ -234,20 +258,20 @@ void write_annotated_order(Writer& w, const OrderDetermination& od,
   if (!wrote_extension) {
     w.Key("extension");
     w.StartArray();
-    write_coverage_information(w, od, coverage_reference, date);
+    write_all();
     w.EndArray();
   }
   w.EndObject();
 }
 
 void write_source(Writer& w, std::string_view label, std::string_view topic_code,
-                  std::string_view topic_display) {
+                  std::string_view topic_display, std::string_view system = kCrdTempCodes) {
   w.Key("source");
   w.StartObject();
   key_str(w, "label", label);
   w.Key("topic");
   w.StartObject();
-  key_str(w, "system", kCrdTempCodes);
+  key_str(w, "system", system);
   key_str(w, "code", topic_code);
   key_str(w, "display", topic_display);
   w.EndObject();
@@ -288,6 +312,36 @@ void write_coverage_card(Writer& w, const OrderDetermination& od) {
   w.StartArray();
   write_link(w, truncate_chars("Policy: " + d.policy_document, 100), od.policy_url);
   w.EndArray();
+  write_associated(w, {od.order_reference});
+  w.EndObject();
+}
+
+// The Instructions card: text only (no links, no suggestions), what the payer needs done.
+void write_instructions_card(Writer& w, const OrderDetermination& od, const std::string& detail,
+                             const std::string& uuid, bool discharge) {
+  const Determination& d = od.determination;
+  std::vector<std::string> steps;
+  if (discharge) {
+    size_t missing = 0;
+    for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
+    steps.push_back(missing == 0 ? std::string("documentation complete")
+                                 : std::to_string(missing) +
+                                       (missing == 1 ? " document" : " documents") + " missing");
+  } else {
+    if (d.pa_needed == "auth-needed") steps.push_back("request prior authorization");
+    if (!d.missing_facts.empty()) steps.push_back("record what the policy asks");
+    if (!d.doc_needed.empty()) steps.push_back("send the documentation");
+  }
+  w.StartObject();
+  key_str(w, "uuid", uuid);
+  key_str(w, "summary",
+          truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " +
+                             (discharge ? "documentation for the claim — " : "to do — ") +
+                             join(steps, "; "),
+                         kMaxSummaryChars));
+  key_str(w, "detail", detail);
+  key_str(w, "indicator", "info");
+  write_source(w, d.payer_name, kInstructionsType, "Instructions", kLocalCardTypeSystem);
   write_associated(w, {od.order_reference});
   w.EndObject();
 }
@@ -398,28 +452,145 @@ std::string card_detail(const OrderDetermination& od) {
   md << "Policy: " << d.payer_name << " " << d.policy_document << ", *" << d.policy_title << "*";
   if (!d.policy_revision.empty()) md << ", revision " << d.policy_revision;
   md << " — [read the policy](" << od.policy_url << "). Coverage assertion "
-     << od.coverage_assertion_id << ".";
+     << (od.current_assertion_id.empty() ? od.coverage_assertion_id : od.current_assertion_id)
+     << ".";
   return md.str();
+}
+
+std::string instructions_detail(const OrderDetermination& od, bool discharge) {
+  const Determination& d = od.determination;
+  std::ostringstream md;
+  std::string with = d.pa_needed == "auth-needed" ? "the prior authorization request" : "the claim";
+  if (discharge) {
+    md << "Documentation " << d.payer_name << " will want for " << od.order_reference << " (CPT "
+       << d.billing_code << (d.procedure.empty() ? "" : ", " + d.procedure) << "):\n\n";
+    size_t listed = 0;
+    for (const auto& doc : d.documents) {
+      if (!doc.required) continue;
+      ++listed;
+      md << (doc.found ? "- ✔ Found — " : "- ✘ Missing — ") << doc.title;
+      if (doc.found) md << ": " << doc.reference << (doc.date.empty() ? "" : ", " + doc.date);
+      md << "\n";
+    }
+    for (const auto& r : d.requested_documents) {
+      md << "- Include — " << r << "\n";
+      ++listed;
+    }
+    if (listed == 0) md << "- No documentation is required by the policy.\n";
+    return md.str();
+  }
+  bool any = false;
+  if (d.pa_needed == "auth-needed") {
+    md << "1. **Prior authorization:** submit a request to " << d.payer_name
+       << " before the procedure (CPT " << d.billing_code << ").\n";
+    any = true;
+  }
+  if (!d.missing_facts.empty()) {
+    md << (any ? "2" : "1") << ". **Record in the chart:** " << join(d.missing_facts, "; ")
+       << ".\n";
+    any = true;
+  }
+  if (!d.doc_needed.empty()) {
+    std::vector<std::string> missing, found;
+    for (const auto& doc : d.documents) {
+      if (!doc.required) continue;
+      (doc.found ? found : missing).push_back(doc.title);
+    }
+    md << "- **Send with " << with << ":**";
+    if (!missing.empty()) md << " missing from the record — " << join(missing, "; ") << ".";
+    if (!found.empty()) md << " In the record — " << join(found, "; ") << ".";
+    if (!d.requested_documents.empty())
+      md << " The request must include: " << join(d.requested_documents, "; ") << ".";
+    md << "\n";
+    any = true;
+  }
+  if (!any) return "";
+  md << "\nFor " << od.order_reference << ", " << d.payer_name << " " << d.policy_document << ".";
+  return md.str();
+}
+
+std::string current_assertion_id(const Json& order, std::string_view coverage_reference,
+                                 const CoverageValues& v, std::string_view billing_code) {
+  for (const Json& e : fhir::items(fhir::member(order, "extension"))) {
+    if (!is_coverage_information(e)) continue;
+    std::map<std::string, std::vector<std::string>, std::less<>> codes;
+    std::string coverage, billing, assertion;
+    for (const Json& sub : fhir::items(fhir::member(e, "extension"))) {
+      std::string url(fhir::string_or_empty(fhir::member(sub, "url")));
+      if (const Json* c = fhir::member(sub, "valueCode"); c && c->IsString())
+        codes[url].emplace_back(fhir::string_or_empty(c));
+      if (url == "coverage")
+        coverage =
+            fhir::string_or_empty(fhir::member(fhir::member(sub, "valueReference"), "reference"));
+      if (url == "billingCode")
+        billing = fhir::string_or_empty(fhir::member(fhir::member(sub, "valueCoding"), "code"));
+      if (url == "coverage-assertion-id")
+        assertion = fhir::string_or_empty(fhir::member(sub, "valueString"));
+    }
+    auto one = [&](std::string_view url) {
+      auto it = codes.find(url);
+      return it == codes.end() || it->second.empty() ? std::string() : it->second.front();
+    };
+    auto all = [&](std::string_view url) {
+      auto it = codes.find(url);
+      return it == codes.end() ? std::vector<std::string>() : it->second;
+    };
+    if (coverage == coverage_reference && billing == billing_code && !assertion.empty() &&
+        one("covered") == v.covered && one("pa-needed") == v.pa_needed &&
+        all("doc-needed") == v.doc_needed && all("doc-purpose") == v.doc_purpose &&
+        all("info-needed") == v.info_needed)
+      return assertion;
+  }
+  return "";
 }
 
 std::string write_response(const ResponseInput& input, std::vector<std::string>& card_uuids) {
   const CardConfiguration empty_config;
   const CardConfiguration& config = input.configuration ? *input.configuration : empty_config;
-  const bool coverage_cards = config.allows(kCoverageInfoType);
-  const bool policy_cards = config.allows(kGuidelineType);
+  const CrdVersion& version = input.version ? *input.version : default_crd_version();
+  const bool coverage_cards =
+      (input.card_types & kCoverageCards) != 0 && config.allows(kCoverageInfoType);
+  const bool policy_cards = (input.card_types & kPolicyCards) != 0 && config.allows(kGuidelineType);
+  const bool instruction_cards =
+      (input.card_types & kInstructionCards) != 0 && config.allows(kInstructionsType);
   int budget = config.max_cards.value_or(kDefaultMaxCards);
+
+  // The coverage-information each order gets in this version, and whether the order already
+  // carries the same decision from this service (then it gets no update).
+  std::vector<CoverageValues> values;
+  values.reserve(input.orders.size());
+  std::vector<bool> current(input.orders.size(), false);
+  for (size_t i = 0; i < input.orders.size(); ++i) {
+    auto& od = input.orders[i];
+    values.push_back(shape_coverage(od.determination, version, input.shape));
+    od.current_assertion_id = current_assertion_id(*od.order, input.coverage_reference,
+                                                   values.back(), od.determination.billing_code);
+    current[i] = !od.current_assertion_id.empty();
+  }
 
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
   w.Key("cards");
   w.StartArray();
-  if (coverage_cards) {
+  if (coverage_cards && !input.discharge) {
     for (auto& od : input.orders) {
       if (budget <= 0) break;
       od.card_uuid = random_uuid();
       card_uuids.push_back(od.card_uuid);
       write_coverage_card(w, od);
+      --budget;
+    }
+  }
+  if (instruction_cards) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      std::string detail = instructions_detail(od, input.discharge);
+      if (detail.empty()) continue;
+      std::string uuid = random_uuid();
+      if (od.card_uuid.empty()) od.card_uuid = uuid;
+      card_uuids.push_back(uuid);
+      write_instructions_card(w, od, detail, uuid, input.discharge);
       --budget;
     }
   }
@@ -443,18 +614,49 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
     }
   }
   w.EndArray();
-  if (coverage_cards && !input.orders.empty()) {
+  const bool annotate = coverage_cards && !input.discharge && !input.orders.empty();
+  if (annotate || input.always_system_actions) {
     w.Key("systemActions");
     w.StartArray();
-    for (const auto& od : input.orders) {
-      w.StartObject();
-      key_str(w, "type", "update");
-      key_str(w, "description",
-              "Record " + od.determination.payer_name + " coverage information (" +
-                  od.determination.covered + ") on " + od.order_reference);
-      w.Key("resource");
-      write_annotated_order(w, od, input.coverage_reference, input.assertion_date);
-      w.EndObject();
+    if (annotate) {
+      for (const auto& container : input.containers) {
+        std::vector<Annotation> annotations;
+        bool changed = false;
+        for (size_t i = 0; i < input.orders.size(); ++i) {
+          const auto& od = input.orders[i];
+          if (std::find(container.orders.begin(), container.orders.end(), od.order_reference) ==
+              container.orders.end())
+            continue;
+          annotations.push_back({&od, &values[i]});
+          changed |= current_assertion_id(*container.resource, input.coverage_reference, values[i],
+                                          od.determination.billing_code)
+                         .empty();
+        }
+        if (annotations.empty() || !changed) continue;
+        std::string ref = fhir::ResourceIndex::key_of(*container.resource);
+        w.StartObject();
+        key_str(w, "type", "update");
+        key_str(w, "description",
+                "Record " + annotations.front().order->determination.payer_name +
+                    " coverage information on " + ref);
+        w.Key("resource");
+        write_annotated(w, *container.resource, annotations, input.coverage_reference,
+                        input.assertion_date);
+        w.EndObject();
+      }
+      for (size_t i = 0; i < input.orders.size(); ++i) {
+        if (current[i]) continue;  // CRD: no update unless something is new
+        const auto& od = input.orders[i];
+        w.StartObject();
+        key_str(w, "type", "update");
+        key_str(w, "description",
+                "Record " + od.determination.payer_name + " coverage information (" +
+                    values[i].covered + ") on " + od.order_reference);
+        w.Key("resource");
+        Annotation a{&od, &values[i]};
+        write_annotated(w, *od.order, {&a, 1}, input.coverage_reference, input.assertion_date);
+        w.EndObject();
+      }
     }
     w.EndArray();
   }

@@ -329,9 +329,11 @@ void validate_response_shape(const Json& body, Problems& problems) {
   if (actions && !actions->IsArray()) problems.push_back("`systemActions` is not an array");
   for (auto& m : body.GetObject()) {
     std::string name = m.name.GetString();
-    if (name == "cards" && m.value.IsArray()) {
+    // `cards` may be empty, and so may `systemActions`: CRD requires the array on the primary
+    // hooks even when there is nothing to say (as the Inferno CRD test kit checks).
+    if ((name == "cards" || name == "systemActions") && m.value.IsArray()) {
       for (rapidjson::SizeType i = 0; i < m.value.Size(); ++i)
-        find_empty_values(m.value[i], "cards[" + std::to_string(i) + "]", problems);
+        find_empty_values(m.value[i], name + "[" + std::to_string(i) + "]", problems);
     } else {
       find_empty_values(m.value, name, problems);
     }

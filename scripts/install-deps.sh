@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
   python3 curl ca-certificates
+  wrk linux-perf
   prometheus adduser
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
@@ -33,4 +34,8 @@ fi
 # The integration suite's FHIR server (a real FHIR implementation on Node.js).
 if [ -f tests/fhir-server/package.json ]; then
   (cd tests/fhir-server && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+# The independent FHIR validator the test suite checks every answer with (tests/fhir-validator).
+if [ -f tests/fhir-validator/package.json ]; then
+  (cd tests/fhir-validator && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi

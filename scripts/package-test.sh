@@ -33,9 +33,11 @@ cmake --build "$BUILD_DIR" --target cryo-crd crd-conformance --parallel "$(nproc
   { cat "$work/cpack.log"; fail "cpack -G DEB"; }
 deb="$(ls "$BUILD_DIR"/cryo-crd_*.deb)"
 step "built $(basename "$deb")"
-dpkg-deb --field "$deb" Depends | grep -q 'libssl3' || fail "Depends lacks libssl3: $(dpkg-deb --field "$deb" Depends)"
-dpkg-deb --field "$deb" Depends | grep -q 'libpq5' || fail "Depends lacks libpq5"
-dpkg-deb --field "$deb" Depends | grep -q 'libsqlite3-0' || fail "Depends lacks libsqlite3-0"
+depends="$(dpkg-deb --field "$deb" Depends)"
+for lib in libssl3 libpq5 libsqlite3-0 libstdc++6 adduser; do
+  [[ "$depends" == *"$lib"* ]] || fail "Depends lacks $lib: $depends"
+done
+step "Depends: $depends"
 had_state=0
 [ -d /var/lib/cryo-crd ] && had_state=1
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i"; }
@@ -159,7 +161,8 @@ if [ "$under_systemd" -eq 0 ]; then
   # One JSON line per call, no token in the log.
   python3 - "$work/server.log" <<'PY' || fail "log lines are not JSON objects"
 import json, sys
-calls = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+lines = [l for l in open(sys.argv[1]) if l.strip() and not l.startswith("+")]  # (set -x lines)
+calls = [json.loads(l) for l in lines]
 assert sum(1 for c in calls if c.get("msg") == "hook call") >= 3, calls
 PY
   grep -q "$token" "$work/server.log" && fail "the admin token was logged"

@@ -97,6 +97,16 @@ TEST(CardDetail, ShowsEachCriterionWithItsEvidenceAndEscapesTableCells) {
   EXPECT_NE(md.find("revision 2024-09-15"), std::string::npos) << md;
 }
 
+ResponseInput input_for(std::span<OrderDetermination> orders, const CardConfiguration* config) {
+  ResponseInput in;
+  in.orders = orders;
+  in.coverage_reference = "Coverage/cov-1";
+  in.configuration = config;
+  in.base_url = "https://crd.example";
+  in.assertion_date = "2026-11-22";
+  return in;
+}
+
 TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
   std::string order_text =
       R"({"resourceType":"ServiceRequest","id":"sr-1","extension":[{"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information","extension":[{"url":"covered","valueCode":"conditional"}]},{"url":"http://example.org/other","valueBoolean":true}],"status":"draft"})";
@@ -110,8 +120,7 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
   orders[0].determination = covered_determination();
   CardConfiguration config;
   std::vector<std::string> uuids;
-  std::string json = write_response(
-      {orders, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
+  std::string json = write_response(input_for(orders, &config), uuids);
   rapidjson::Document d;
   d.Parse(json.c_str());
   ASSERT_FALSE(d.HasParseError()) << json;
@@ -139,8 +148,7 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
 TEST(WriteResponse, NoOrdersMeansEmptyCardsAndNoActions) {
   CardConfiguration config;
   std::vector<std::string> uuids;
-  std::string json = write_response(
-      {{}, "Coverage/cov-1", &config, "https://crd.example", "2026-11-22", false}, uuids);
+  std::string json = write_response(input_for({}, &config), uuids);
   EXPECT_EQ(json, R"({"cards":[]})");
 }
 

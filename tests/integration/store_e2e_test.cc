@@ -37,8 +37,10 @@
 #include "audit/store.h"
 #include "base/ids.h"
 #include "hook_request_builder.h"
+#include "security/token_signer.h"
 #include "server_process.h"
 #include "tests/audit/pg_server.h"
+#include "tests/support/token_minter.h"
 
 namespace cryo::testing {
 namespace {
@@ -843,6 +845,174 @@ TEST_P(StoreE2E, RetentionAndPurgeDeleteOnlyOldCalls) {
   EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
 }
 
+// ---- hookInstance reuse: the stored answer goes only to the same client, patient, request --
+
+constexpr const char* kClientA = "https://ehr-a.example.org";
+constexpr const char* kClientB = "https://ehr-b.example.org";
+
+// Two trusted CDS clients, each with its own key set (a file), and the admin token.
+class TwoClients {
+ public:
+  // `base_url`: the server.base_url all replicas share (tokens name it); "" = where each listens.
+  explicit TwoClients(const fs::path& dir, std::string base_url = "")
+      : a_(TokenMinter::generate("ES384", "a-1").value()),
+        b_(TokenMinter::generate("ES384", "b-1").value()),
+        base_url_(std::move(base_url)) {
+    config_ = dir / ("cryo-e2e-clients-" + random_uuid() + ".json");
+    const fs::path jwks_a = config_.string() + ".a.jwks", jwks_b = config_.string() + ".b.jwks";
+    std::ofstream(jwks_a) << security::public_jwk_set_json({&a_.key()});
+    std::ofstream(jwks_b) << security::public_jwk_set_json({&b_.key()});
+    files_ = {config_, jwks_a, jwks_b};
+    std::ofstream(config_) << R"({"server": {)"
+                           << (base_url_.empty() ? "" : R"("base_url": ")" + base_url_ + "\"")
+                           << R"(}, "admin": {"token_sha256": ")" << kAdminTokenSha256
+                           << R"("}, "trust": {"algorithms": ["ES384"], "issuers": [)"
+                           << R"({"iss": ")" << kClientA << R"(", "jwks_file": ")"
+                           << jwks_a.string() << R"("}, {"iss": ")" << kClientB
+                           << R"(", "jwks_file": ")" << jwks_b.string() << R"("}]}})";
+  }
+  ~TwoClients() {
+    std::error_code ec;
+    for (const auto& f : files_) fs::remove(f, ec);
+  }
+  const fs::path& config() const { return config_; }
+
+  // A fresh token of client A (or B) for order-sign on the server listening on `port`.
+  std::string token(int port, bool client_a) const {
+    std::string base = base_url_.empty() ? "http://127.0.0.1:" + std::to_string(port) : base_url_;
+    TokenSpec spec{.iss = client_a ? kClientA : kClientB, .aud = {base + kService}};
+    return (client_a ? a_ : b_).mint(spec);
+  }
+  // A call to order-sign signed by client A (or B), with a fresh token (or `token`).
+  httplib::Result post(int port, bool client_a, const std::string& body,
+                       const std::string& token = "") const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(20, 0);
+    httplib::Headers h = {
+        {"Authorization", bearer(token.empty() ? this->token(port, client_a) : token)}};
+    return c.Post(kService, h, body, "application/json");
+  }
+
+ private:
+  TokenMinter a_, b_;
+  std::string base_url_;
+  fs::path config_;
+  std::vector<fs::path> files_;
+};
+
+// The same request for another patient (every reference to pat-1 becomes pat-2).
+std::string for_patient_2(std::string request) {
+  for (size_t at = 0; (at = request.find("pat-1", at)) != std::string::npos; at += 5) {
+    request.replace(at, 5, "pat-2");
+  }
+  return request;
+}
+
+// A refusal that says nothing about the stored call: no patient, no decision, no id.
+void expect_reveals_nothing(const httplib::Result& r, int status, const Answer& first) {
+  ASSERT_NO_FATAL_FAILURE(expect_outcome(r, status));
+  EXPECT_EQ(r->body.find("pat-"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("covered"), std::string::npos) << r->body;
+  for (const auto& d : first.determinations) {
+    EXPECT_EQ(r->body.find(d.assertion_id), std::string::npos) << r->body;
+  }
+  for (const auto& c : first.cards) EXPECT_EQ(r->body.find(c), std::string::npos) << r->body;
+}
+
+TEST_P(StoreE2E, AStoredAnswerIsReplayedOnlyToTheSameClientPatientAndRequest) {
+  TwoClients clients(fs::temp_directory_path());
+  ServerProcess server(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  const int port = server.port();
+  auto count_calls = [&](const std::string& instance) {
+    return store_->count("SELECT COUNT(*) FROM hook_calls WHERE hook_instance = $1",
+                         {std::string_view(instance)});
+  };
+
+  std::string instance;
+  const std::string request = order_sign_request(0, secret_token(), &instance);
+  auto first = clients.post(port, true, request);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  const Answer answer = parse_answer(instance, request, first->body);
+  ASSERT_FALSE(answer.determinations.empty()) << first->body;
+
+  // The same client, patient and request (with a new EHR access token): byte-identical.
+  const std::string retry = order_sign_request(0, secret_token(), nullptr, instance);
+  auto again = clients.post(port, true, retry);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, first->body);
+
+  // Another patient, another client, or another request: 409, nothing of the first call.
+  expect_reveals_nothing(clients.post(port, true, for_patient_2(retry)), 409, answer);
+  expect_reveals_nothing(clients.post(port, false, retry), 409, answer);
+  expect_reveals_nothing(
+      clients.post(port, true, order_sign_request(3, secret_token(), nullptr, instance)), 409,
+      answer);
+  EXPECT_EQ(count_calls(instance), 1);
+  auto stored =
+      store_->rows("SELECT patient_id, client_iss FROM hook_calls WHERE hook_instance = $1",
+                   {std::string_view(instance)});
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].text(0), "pat-1");
+  EXPECT_EQ(stored[0].text(1), kClientA);
+
+  // Ids that differ only after a NUL are refused, never confused with the id before it.
+  for (const std::string suffix : {"", "x"}) {
+    std::string body = order_sign_request(1, secret_token(), nullptr, instance + "-nul" + suffix);
+    if (!suffix.empty())
+      body.replace(body.find(instance + "-nulx"), instance.size() + 5, instance + "-nul\\u0000x");
+    auto r = clients.post(port, true, body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, suffix.empty() ? 200 : 400) << r->body;
+    if (!suffix.empty()) expect_outcome(r, 400, "hookInstance");
+  }
+  EXPECT_EQ(count_calls(instance + "-nul"), 1);
+  EXPECT_EQ(store_->count("SELECT COUNT(*) FROM hook_calls"), 2);
+
+  // Racing inserts of one new hookInstance: the identical calls all get the one stored answer;
+  // when two patients race, the winner's calls get it and every call of the other gets 409.
+  for (bool two_patients : {false, true}) {
+    SCOPED_TRACE(two_patients ? "two patients racing" : "identical calls racing");
+    std::string racing;
+    const std::string base = order_sign_request(4, secret_token(), &racing);
+    constexpr int kCalls = 8;
+    std::vector<int> status(kCalls, 0);
+    std::vector<std::string> bodies(kCalls);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCalls; ++i) {
+      threads.emplace_back([&, i] {
+        const std::string body = two_patients && i % 2 ? for_patient_2(base) : base;
+        ++ready;
+        while (ready < kCalls) std::this_thread::yield();
+        auto r = clients.post(port, true, body);
+        if (!r) return;
+        status[i] = r->status;
+        bodies[i] = r->body;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(count_calls(racing), 1);
+    auto winner = store_->rows("SELECT patient_id FROM hook_calls WHERE hook_instance = $1",
+                               {std::string_view(racing)});
+    ASSERT_EQ(winner.size(), 1u);
+    const bool winner_is_2 = winner[0].text(0) == "pat-2";
+    std::string answered;
+    for (int i = 0; i < kCalls; ++i) {
+      const bool is_2 = two_patients && i % 2;
+      if (is_2 != winner_is_2) {
+        EXPECT_EQ(status[i], 409) << bodies[i];
+        continue;
+      }
+      ASSERT_EQ(status[i], 200) << bodies[i];
+      if (answered.empty()) answered = bodies[i];
+      EXPECT_EQ(bodies[i], answered);
+    }
+    EXPECT_FALSE(answered.empty());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreE2E, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
@@ -933,6 +1103,37 @@ TEST_F(SharedPostgres, IdsOfAKilledReplicaAreServedByTheOther) {
   for (auto& th : threads) th.join();
   ASSERT_GE(ok, 40);
   for (const auto& answer : answered) ASSERT_NO_FATAL_FAILURE(expect_retrievable(b.port(), answer));
+}
+
+// ---- 4 (two replicas). A client token is accepted once, whichever replica sees it first ---
+
+TEST_F(SharedPostgres, ATokenAcceptedByOneReplicaIsRefusedByTheOther) {
+  TwoClients clients(fs::temp_directory_path(), "https://crd.example.org");
+  ServerProcess a(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  ServerProcess b(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  for (bool a_first : {true, false}) {
+    SCOPED_TRACE(a_first ? "accepted by A, replayed to B" : "accepted by B, replayed to A");
+    const int first = a_first ? a.port() : b.port(), second = a_first ? b.port() : a.port();
+    const std::string token = clients.token(first, true);
+    auto accepted =
+        clients.post(first, true, order_sign_request(0, secret_token(), nullptr), token);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->status, 200) << accepted->body;
+    auto replayed =
+        clients.post(second, true, order_sign_request(1, secret_token(), nullptr), token);
+    ASSERT_NO_FATAL_FAILURE(expect_outcome(replayed, 401));
+    EXPECT_EQ(replayed->get_header_value("WWW-Authenticate"), "Bearer");
+    // A fresh token of the same client is accepted by the other replica.
+    auto fresh = clients.post(second, true, order_sign_request(1, secret_token(), nullptr));
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh->status, 200) << fresh->body;
+  }
+  // Every accepted token id is in the shared table; the token itself is not.
+  EXPECT_EQ(store_->count("SELECT COUNT(*) FROM token_ids WHERE issuer = $1",
+                          {std::string_view(kClientA)}),
+            4);
+  EXPECT_NE(a.log().find("another replica"), std::string::npos) << a.log();
+  EXPECT_NE(b.log().find("another replica"), std::string::npos) << b.log();
 }
 
 }  // namespace
