@@ -396,6 +396,12 @@ int serve(int argc, char** argv) {
 
   metrics::Registry registry;
   cds::ServiceMetrics service_metrics(registry);
+  if (config.trust.issuers.empty() && !security::is_loopback_address(config.bind)) {
+    // Refused before anything is opened (the verifier below says the same).
+    auto refused = make_verifier(config, nullptr);
+    std::cerr << "cryo-crd: refusing to start: " << refused.error().to_string() << "\n";
+    return 1;
+  }
 
   cds::ServerOptions server_options;
   server_options.bind = config.bind;
