@@ -1,5 +1,7 @@
 #include "cds/card_text.h"
 
+#include "base/data_dir.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -556,11 +558,10 @@ std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& 
 std::mutex g_mutex;
 std::shared_ptr<const CardText> g_text;
 
+// The bundled wording: the "card-text" data directory (base/data_dir.h).
 std::filesystem::path bundled_file() {
-  if (const char* home = std::getenv("CRYO_CRD_HOME")) {
-    return std::filesystem::path(home) / "cds/data/card-text.json";
-  }
-  return std::filesystem::path(CRYO_SOURCE_DIR) / "cds/data/card-text.json";
+  auto dir = find_data_dir("card-text");
+  return dir ? *dir / "card-text.json" : std::filesystem::path("card-text.json");
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ class CardText {
 const std::vector<std::string_view>& card_outcomes();
 
 // The wording used by the response writer: installed at start-up; until then the bundled
-// file (CRYO_CRD_HOME or the source tree) is read on first use.
+// file (the card-text data directory, base/data_dir.h) is read on first use.
 void install_card_text(CardText text);
 const CardText& card_text();
 

@@ -7,6 +7,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "base/log.h"
+
 namespace cryo::cds {
 namespace {
 
@@ -95,10 +97,35 @@ Status validate(const ServerConfig& c, const std::string& source) {
   return {};
 }
 
+// A path from a configuration file: relative to the file's directory.
+void resolve(std::string& path, const std::filesystem::path& base) {
+  if (path.empty()) return;
+  std::filesystem::path p(path);
+  if (p.is_relative()) path = (base / p).lexically_normal().string();
+}
+
+// A path from the command line: relative to the working directory.
+std::string from_working_directory(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
+Status check_log(const ServerConfig& c, const std::string& where_level,
+                 const std::string& where_format) {
+  if (!log::parse_level(c.log_level))
+    return Error{where_level, "must be one of debug, info, warn, error"};
+  if (!log::parse_format(c.log_format)) return Error{where_format, "must be text or json"};
+  return {};
+}
+
 }  // namespace
 
 Result<ServerConfig> load_config(const std::filesystem::path& file) {
   const std::string source = file.string();
+  std::error_code ec;
+  const std::filesystem::path base = std::filesystem::absolute(file, ec).parent_path();
   std::ifstream in(file, std::ios::binary);
   if (!in) return Error{source, "cannot be read"};
   std::stringstream buffer;
@@ -166,7 +193,7 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.string("cert_file", c.tls_cert_file));
       CRYO_TRY(s.string("key_file", c.tls_key_file));
     } else if (name == "trust") {
-      auto trust = security::parse_trust_config(v, source, file.parent_path());
+      auto trust = security::parse_trust_config(v, source, base);
       if (!trust) return trust.error();
       c.trust = std::move(*trust);
     } else if (name == "cors") {
@@ -177,6 +204,7 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       Section s(v, source, name);
       CRYO_TRY(s.check_keys({"data_dir", "database_url", "retention_days", "enabled"}));
       CRYO_TRY(s.string("data_dir", c.data_dir));
+      if (v.IsObject() && v.HasMember("data_dir")) resolve(c.data_dir, base);
       CRYO_TRY(s.string("database_url", c.database_url));
       CRYO_TRY(s.integer("retention_days", c.retention_days, 0, 36500));
       CRYO_TRY(s.boolean("enabled", c.store_enabled));
@@ -198,12 +226,22 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       bool enabled = false;
       CRYO_TRY(s.boolean("enabled", enabled));
       if (v.HasMember("enabled")) c.demo_enabled = enabled;
+    } else if (name == "log") {
+      Section s(v, source, name);
+      CRYO_TRY(s.check_keys({"level", "format"}));
+      CRYO_TRY(s.string("level", c.log_level));
+      CRYO_TRY(s.string("format", c.log_format));
+      CRYO_TRY(check_log(c, source + ": log.level", source + ": log.format"));
     } else {
       return Error{source + ": " + name,
-                   "is not a known section (server, tls, trust, cors, store, admin, fhir, demo)"};
+                   "is not a known section (server, tls, trust, cors, store, admin, fhir, demo, "
+                   "log)"};
     }
   }
   (void)root;
+  for (std::string* path : {&c.policies_dir, &c.mappings_dir, &c.tls_cert_file, &c.tls_key_file}) {
+    resolve(*path, base);
+  }
   if (auto s = validate(c, source); !s) return s.error();
   return c;
 }
@@ -231,24 +269,30 @@ Status apply_overrides(ServerConfig& c,
     else if (name == "--base-url")
       c.base_url = value;
     else if (name == "--policies")
-      c.policies_dir = value;
+      c.policies_dir = from_working_directory(value);
     else if (name == "--mappings")
-      c.mappings_dir = value;
+      c.mappings_dir = from_working_directory(value);
     else if (name == "--threads")
       s = number(c.threads, 1, 1024);
     else if (name == "--max-body")
       s = number(c.max_body_bytes, 1024, 256 * 1024 * 1024);
     else if (name == "--tls-cert")
-      c.tls_cert_file = value;
+      c.tls_cert_file = from_working_directory(value);
     else if (name == "--tls-key")
-      c.tls_key_file = value;
+      c.tls_key_file = from_working_directory(value);
     else if (name == "--data")
-      c.data_dir = value;
+      c.data_dir = from_working_directory(value);
     else if (name == "--db")
       c.database_url = value;
     else if (name == "--retention-days")
       s = number(c.retention_days, 0, 36500);
-    else if (name == "--config")
+    else if (name == "--log-level") {
+      c.log_level = value;
+      s = check_log(c, "--log-level", "--log-format");
+    } else if (name == "--log-format") {
+      c.log_format = value;
+      s = check_log(c, "--log-level", "--log-format");
+    } else if (name == "--config")
       continue;
     else
       return Error{name, "is not an option of serve"};

@@ -16,8 +16,14 @@
 //     "admin":  {"token_sha256": "<hex SHA-256 of the admin bearer token>"},
 //     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
 //                "total_budget_ms": 3000, "max_pages": 10},
-//     "demo":   {"enabled": true}
+//     "demo":   {"enabled": true},
+//     "log":    {"level": "info", "format": "text"}        (debug|info|warn|error, text|json)
 //   }
+//
+// One rule for relative paths: a path in a configuration file (server.policies_dir,
+// server.mappings_dir, tls.*_file, store.data_dir, trust.issuers[].jwks_file) is relative to
+// the directory of that file; a path on the command line is relative to the working
+// directory. Both are made absolute here, so nothing later depends on the working directory.
 //
 // Every section is optional. Unknown keys are errors (a typo must not silently weaken
 // security); errors name the file, the field and the problem, e.g.
@@ -81,14 +87,19 @@ struct ServerConfig {
   int fhir_max_pages = 10;
   // the /demo try-it page: unset -> on only when bound to loopback without trusted issuers
   std::optional<bool> demo_enabled;
+
+  // logging
+  std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 // Reads a configuration file on top of the defaults.
 Result<ServerConfig> load_config(const std::filesystem::path& file);
 
 // Applies `serve` command-line options (--bind, --port, --base-url, --policies, --mappings,
-// --threads, --max-body, --tls-cert, --tls-key, --data, --db, --retention-days, --no-store)
-// given as (name, value) pairs.
+// --threads, --max-body, --tls-cert, --tls-key, --data, --db, --retention-days, --log-level,
+// --log-format) given as (name, value) pairs. Relative paths are taken from the working
+// directory.
 Status apply_overrides(ServerConfig& config,
                        const std::vector<std::pair<std::string, std::string>>& options);
 

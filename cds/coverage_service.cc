@@ -89,9 +89,24 @@ std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request,
 
 CoverageService::CoverageService(const mappings::MappingSet& mappings,
                                  const policies::PolicyLibrary& library, ServiceOptions options)
-    : mappings_(mappings), library_(library), options_(std::move(options)) {
+    : CoverageService(
+          std::make_shared<const ServiceData>(ServiceData{
+              std::shared_ptr<const mappings::MappingSet>(&mappings, [](const auto*) {}),
+              std::shared_ptr<const policies::PolicyLibrary>(&library, [](const auto*) {}), ""}),
+          std::move(options)) {}
+
+CoverageService::CoverageService(std::shared_ptr<const ServiceData> data, ServiceOptions options)
+    : data_(std::move(data)), options_(std::move(options)) {
   while (!options_.base_url.empty() && options_.base_url.back() == '/')
     options_.base_url.pop_back();
+}
+
+void CoverageService::replace_data(std::shared_ptr<const ServiceData> data) {
+  auto now = std::chrono::steady_clock::now();
+  std::shared_ptr<const ServiceData> old = data_.exchange(std::move(data));
+  std::lock_guard lock(retired_mutex_);
+  std::erase_if(retired_, [now](const auto& r) { return now - r.first > kRetiredGrace; });
+  retired_.emplace_back(now, std::move(old));
 }
 
 void CoverageService::set_base_url(std::string base_url) {
@@ -104,7 +119,7 @@ void CoverageService::set_fetcher(MissingDataFetcher fetcher) {
 }
 
 std::string CoverageService::discovery() const {
-  return discovery_json(mappings_.prefetch_templates());
+  return discovery_json(data_.load()->mappings->prefetch_templates());
 }
 
 HookOutcome CoverageService::call(std::string_view service_id, std::string& body,
@@ -127,6 +142,10 @@ HookOutcome CoverageService::call(std::string_view service_id, std::string& body
 
 HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& request_json,
                                   std::chrono::system_clock::time_point received) const {
+  // The data this call is answered with, whatever reloads happen meanwhile.
+  const std::shared_ptr<const ServiceData> data = data_.load();
+  const mappings::MappingSet& mappings = *data->mappings;
+  const policies::PolicyLibrary& library = *data->library;
   HookOutcome out;
   auto request = read_hook_request(request_json, service.hook);
   if (!request) {
@@ -163,7 +182,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                        "' is not served (davinci-crd.requestedVersion); served: " + served);
   }
   const std::vector<mappings::PrefetchTemplate> templates =
-      prefetch_for(service, mappings_.prefetch_templates());
+      prefetch_for(service, mappings.prefetch_templates());
   std::vector<std::string> fetch_problems;
   MissingData missing;
   missing.templates = missing_prefetch(*request, templates);
@@ -199,7 +218,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   }
 
   // Coverage, payer, line of business (CRD 2.1: 400 when any of them cannot be settled).
-  mappings::CoverageReading coverage = mappings::read_coverage(record, mappings_);
+  mappings::CoverageReading coverage = mappings::read_coverage(record, mappings);
   if (coverage.status != mappings::CoverageReading::kOne) {
     return failure(std::move(out), 400, "business-rule",
                    coverage.problem.empty()
@@ -224,10 +243,10 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     if (!payor.references.empty()) {
       FetchReport report = fetcher_(*request, payor, record);
       for (const auto& p : report.problems) fetch_problems.push_back(p);
-      coverage = mappings::read_coverage(record, mappings_);
+      coverage = mappings::read_coverage(record, mappings);
     }
   }
-  const policies::Payer* payer = library_.payer_for(coverage.payer_identifiers);
+  const policies::Payer* payer = library.payer_for(coverage.payer_identifiers);
   if (payer == nullptr) {
     std::string ids;
     for (const auto& id : coverage.payer_identifiers) {
@@ -240,7 +259,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   }
   out.payer_id = payer->id;
   out.line_of_business =
-      library_.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
+      library.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
 
   // One determination per in-scope order.
   const std::string assertion_id = random_uuid();
@@ -252,19 +271,19 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     const fhir::DateRange dos = mappings::MappingSet::date_of_service(*order, received_s);
     const std::string day = fhir::day_text(dos.begin);
     for (const std::string& c : mappings::MappingSet::billing_codes(*order)) {
-      if ((policy = library_.policy_for(*payer, c, day)) != nullptr) {
+      if ((policy = library.policy_for(*payer, c, day)) != nullptr) {
         code = c;
         break;
       }
     }
     if (policy == nullptr) continue;  // no policy for this order: no card, no action
     mappings::OrderContext context{order, code, dos};
-    mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
+    mappings::FactSheet facts = mappings.extract(record, context, library.facts_used(*policy));
     std::vector<mappings::DocumentFinding> documents;
-    if (int months = library_.document_window_months(*policy); months > 0) {
+    if (int months = library.document_window_months(*policy); months > 0) {
       fhir::DateRange window = fhir::months_before(context.date_of_service, months);
-      documents = mappings_.find_documents(record, library_.document_codes(*policy), window,
-                                           request->patient_id);
+      documents = mappings.find_documents(record, library.document_codes(*policy), window,
+                                          request->patient_id);
     }
 
     OrderDetermination od;
@@ -272,7 +291,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     od.order_reference = fhir::ResourceIndex::key_of(*order);
     od.coverage_assertion_id = assertion_id;
     od.determination =
-        library_.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
+        library.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
     od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;
     for (const auto& p : fetch_problems)
       od.determination.notices.push_back("Data the EHR could not supply: " + p);

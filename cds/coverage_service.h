@@ -13,12 +13,16 @@
 //   reply(out.status, out.body);
 //
 // Thread safety: call() is const and may run concurrently; the service holds no per-request
-// state.
+// state. The data (mappings and policies) is an immutable snapshot replaced as a whole by
+// replace_data() (reload); each call reads the snapshot once, with one atomic load, and
+// finishes on the set it started with.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,10 +92,20 @@ struct ServiceOptions {
   std::string service_version = "0.1.0";
 };
 
+// The data calls are answered with: mappings and the policies loaded against them, and the
+// hash of their files (policies::data_hash).
+struct ServiceData {
+  std::shared_ptr<const mappings::MappingSet> mappings;
+  std::shared_ptr<const policies::PolicyLibrary> library;
+  std::string hash;
+};
+
 class CoverageService {
  public:
+  // Answers with data the caller keeps alive for the service's lifetime.
   CoverageService(const mappings::MappingSet& mappings, const policies::PolicyLibrary& library,
                   ServiceOptions options);
+  CoverageService(std::shared_ptr<const ServiceData> data, ServiceOptions options);
 
   // Installs the fetcher for missing prefetch data (optional).
   void set_fetcher(MissingDataFetcher fetcher);
@@ -110,13 +124,23 @@ class CoverageService {
   // Sets the public base URL (absolute links, JWT audiences). Call before serving.
   void set_base_url(std::string base_url);
 
+  // Replaces the data for calls that start from now on. Calls already running keep theirs;
+  // a replaced snapshot stays alive at least kRetiredGrace after its replacement, so the
+  // references mappings() and library() handed out before stay valid for any request.
+  void replace_data(std::shared_ptr<const ServiceData> data);
+  std::shared_ptr<const ServiceData> data() const { return data_.load(); }
+  static constexpr std::chrono::minutes kRetiredGrace{10};
+
   const ServiceOptions& options() const { return options_; }
-  const mappings::MappingSet& mappings() const { return mappings_; }
-  const policies::PolicyLibrary& library() const { return library_; }
+  // The current data (for pages served outside call()).
+  const mappings::MappingSet& mappings() const { return *data_.load()->mappings; }
+  const policies::PolicyLibrary& library() const { return *data_.load()->library; }
 
  private:
-  const mappings::MappingSet& mappings_;
-  const policies::PolicyLibrary& library_;
+  std::atomic<std::shared_ptr<const ServiceData>> data_;
+  std::mutex retired_mutex_;  // reload only
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const ServiceData>>>
+      retired_;
   ServiceOptions options_;
   MissingDataFetcher fetcher_;
 };

@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 
+#include "base/ids.h"
 #include "base/log.h"
 #include "cds/operation_outcome.h"
 #include "fhir/json.h"
@@ -129,6 +130,15 @@ ListenerOptions listener_options(const ServerOptions& o) {
   return l;
 }
 
+// The client's X-Request-Id when it is a short token, else a new one.
+std::string request_id_of(const HttpRequest& req) {
+  std::string id(req.header("x-request-id"));
+  bool ok = !id.empty() && id.size() <= 64;
+  for (char c : id)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  return ok ? id : random_uuid();
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -140,6 +150,7 @@ struct HttpServer::Impl {
   std::vector<std::pair<std::regex, GetHandler>> extra_gets;
   std::vector<std::pair<std::regex, PostHandler>> extra_posts;
   std::unique_ptr<HttpListener> listener;
+  CallObserver observer;
   const std::regex hook_route{R"(/cds-services/([A-Za-z0-9._-]+))"};
   const std::regex feedback_route{R"(/cds-services/([A-Za-z0-9._-]+)/feedback)"};
   const std::regex policy_route{R"(/policies/([A-Za-z0-9._-]+))"};
@@ -221,9 +232,9 @@ struct HttpServer::Impl {
   }
 
   HttpResponse handle_hook(HttpRequest& req, const std::string& service_id, std::string& hook,
-                           std::string& instance) {
+                           std::string& instance, std::string& issuer,
+                           std::optional<HookOutcome>& outcome) {
     HttpResponse res;
-    std::string issuer;
     if (!authenticate(req, res, issuer)) return res;
     const ServiceDefinition* definition = find_service(service_id);
     if (definition == nullptr) {
@@ -275,7 +286,9 @@ struct HttpServer::Impl {
         out.body = std::move(stored->body);
       }
     }
-    return {out.status, out.status == 200 ? kJson : kFhirJson, {}, std::move(out.body)};
+    HttpResponse answer{out.status, out.status == 200 ? kJson : kFhirJson, {}, std::move(out.body)};
+    outcome = std::move(out);
+    return answer;
   }
 
   HttpResponse handle_feedback(HttpRequest& req, const std::string& service_id) {
@@ -315,12 +328,20 @@ struct HttpServer::Impl {
     std::smatch match;
     if (m == "OPTIONS") return preflight(req);
     if (m == "POST" && std::regex_match(path, match, hook_route)) {
-      std::string service_id = match[1].str(), hook, instance;
+      std::string service_id = match[1].str(), hook, instance, issuer;
+      std::optional<HookOutcome> outcome;
       auto start = std::chrono::steady_clock::now();
-      HttpResponse res = handle_hook(req, service_id, hook, instance);
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+      const std::string request_id = request_id_of(req);
+      HttpResponse res = handle_hook(req, service_id, hook, instance, issuer, outcome);
+      res.headers.emplace_back("X-Request-Id", request_id);
+      auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start);
+      auto us = elapsed.count();
+      if (observer) {
+        observer(CallSummary{request_id, service_id, hook, instance, issuer, res.status, elapsed,
+                             outcome ? &*outcome : nullptr, res.body});
+        return res;
+      }
       log::info("hook", {{"service", service_id},
                          {"hook", logged(hook)},
                          {"hookInstance", logged(instance)},
@@ -407,6 +428,9 @@ void HttpServer::set_recorder(HookRecorder r) {
 }
 void HttpServer::set_cors(security::CorsPolicy c) {
   impl_->cors = std::move(c);
+}
+void HttpServer::set_call_observer(CallObserver o) {
+  impl_->observer = std::move(o);
 }
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
   impl_->extra_gets.emplace_back(std::regex(pattern), std::move(handler));

@@ -25,6 +25,7 @@
 // Thread safety: configure before listen(); stop() may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -101,6 +102,20 @@ struct HookRecorder {
   std::function<Status(std::string_view service_id, const fhir::Json& feedback_item)> feedback;
 };
 
+// What one hook call came to, for metrics and the per-call log line.
+struct CallSummary {
+  std::string_view request_id;  // X-Request-Id (the client's when well-formed, else generated)
+  std::string_view service_id;
+  std::string_view hook;
+  std::string_view hook_instance;
+  std::string_view client;  // the verified `iss`; "" when unsigned or refused
+  int status = 0;
+  std::chrono::microseconds latency{0};
+  const HookOutcome* outcome = nullptr;  // when the pipeline ran (its body is in response_body)
+  std::string_view response_body;
+};
+using CallObserver = std::function<void(const CallSummary&)>;
+
 class HttpServer {
  public:
   HttpServer(const CoverageService& service, ServerOptions options);
@@ -109,6 +124,8 @@ class HttpServer {
   void set_authenticator(Authenticator authenticator);
   void set_recorder(HookRecorder recorder);
   void set_cors(security::CorsPolicy cors);
+  // Called once per hook call after it is answered; replaces the default log line.
+  void set_call_observer(CallObserver observer);
   // Extra routes (e.g. the admin look-up) registered by the wiring code: GET handlers
   // receiving (path, Authorization header, Accept header) and returning (status,
   // content type, body).

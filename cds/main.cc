@@ -1,12 +1,15 @@
 // cryo-crd: the Cryo CRD executable. It only wires the modules together:
-//   serve            the CDS Hooks server
+//   serve            the CDS Hooks server (metrics, health, SIGHUP reload, systemd readiness)
 //   evaluate FILE    the same evaluation offline (--explain for a criteria table)
 //   policies check   validate policy and mapping files (every problem, with line and column)
 //   policies test    run the policy test cases beside each policy file
 //   policies scenarios DIR   write the golden conformance scenarios from the test cases
 //   policies replay  re-decide stored hook calls under candidate policies
 //   store purge      delete audit records older than N days
+//   --version        the version and the hash of the policy and mapping data
 #include <malloc.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -24,10 +27,11 @@
 #include <mutex>
 #include <thread>
 
-#include <unistd.h>
+#include <pthread.h>
 
 #include "audit/admin_auth.h"
 #include "audit/store.h"
+#include "base/data_dir.h"
 #include "base/log.h"
 #include "cds/audit_recorder.h"
 #include "cds/card_text.h"
@@ -36,13 +40,17 @@
 #include "cds/coverage_service.h"
 #include "cds/demo_routes.h"
 #include "cds/http_server.h"
+#include "cds/operation_outcome.h"
 #include "cds/policy_replay.h"
 #include "cds/policy_tests.h"
 #include "cds/response_writer.h"
+#include "cds/service_metrics.h"
+#include "cds/systemd_notify.h"
 #include "conformance/runner.h"
 #include "fhir/client/prefetch_fetcher.h"
 #include "fhir/datetime.h"
 #include "mappings/mapping_set.h"
+#include "metrics/registry.h"
 #include "policies/data_hash.h"
 #include "policies/policy_library.h"
 #include "security/bind_address.h"
@@ -58,6 +66,7 @@ constexpr const char* kUsage = R"(usage:
   cryo-crd serve [--config FILE] [--bind ADDR] [--port N] [--policies DIR] [--mappings DIR]
                  [--base-url URL] [--threads N] [--max-body BYTES] [--tls-cert FILE --tls-key FILE]
                  [--data DIR | --db postgresql://...] [--retention-days N] [--no-store]
+                 [--log-level debug|info|warn|error] [--log-format text|json]
   cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
   cryo-crd policies check [DIR] [--mappings DIR]
   cryo-crd policies test [DIR] [--mappings DIR]
@@ -67,12 +76,60 @@ constexpr const char* kUsage = R"(usage:
   cryo-crd store purge --older-than-days N [--config FILE] [--data DIR | --db postgresql://...]
   cryo-crd conformance --base-url URL [--scenarios DIR] [--jwks FILE --iss ISS --kid KID]
                        [--report FILE] [--junit FILE]     (test any CRD server; see conformance/)
+  cryo-crd --version [--config FILE] [--policies DIR] [--mappings DIR]
+  cryo-crd COMMAND --help
 )";
 
-// Bundled data: next to the sources this binary was built from, unless told otherwise.
-fs::path default_data(const char* sub) {
-  if (const char* env = std::getenv("CRYO_CRD_HOME")) return fs::path(env) / sub;
-  return fs::path(CRYO_SOURCE_DIR) / sub;
+constexpr const char* kServeHelp = R"(usage: cryo-crd serve [options]
+
+Serves the CDS Hooks services over HTTP(S) until SIGTERM or SIGINT. SIGHUP re-reads the
+policies, mappings and trust settings (a broken file keeps the running set).
+
+  --config FILE          JSON configuration (sections server, tls, trust, cors, store, admin,
+                         fhir, log); paths in it are relative to the file
+  --bind ADDR            address to listen on (default 127.0.0.1)
+  --port N               port (default 8080; 0 picks a free one)
+  --base-url URL         public URL clients call (card links, token audiences)
+  --policies DIR         policy files (default: the installed or build tree data directory)
+  --mappings DIR         mapping files (same default)
+  --threads N            worker threads (default 8)
+  --max-body BYTES       largest request body (default 5 MiB)
+  --tls-cert FILE        certificate chain (PEM) for HTTPS, with --tls-key FILE
+  --data DIR             audit store directory (SQLite; default ./var)
+  --db URL               audit store in PostgreSQL (postgresql://...)
+  --retention-days N     delete hook calls older than N days (daily)
+  --no-store             keep no audit records (testing only)
+  --log-level LEVEL      debug, info (default), warn or error
+  --log-format FORMAT    text (default) or json
+Paths on the command line are relative to the working directory. Options override the file.
+)";
+
+constexpr const char* kEvaluateHelp =
+    R"(usage: cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
+
+Runs one CDS Hooks request through the same evaluation the server runs, offline, and prints
+the response (or, with --explain, a table of each criterion and its evidence).
+)";
+
+constexpr const char* kPoliciesCheckHelp = R"(usage: cryo-crd policies check [DIR] [--mappings DIR]
+
+Loads and validates every policy file of DIR (default: the bundled policies) against the
+mappings; prints one line per policy, or the file, field and problem and exits 1.
+)";
+
+constexpr const char* kStorePurgeHelp =
+    R"(usage: cryo-crd store purge --older-than-days N [--config FILE] [--data DIR | --db URL]
+
+Deletes the hook calls (and their determinations) received more than N days ago. Safe while
+servers run on the same store.
+)";
+
+bool wants_help(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
 }
 
 struct Args {
@@ -119,43 +176,180 @@ Result<Args> parse_args(int argc, char** argv, int first,
   return a;
 }
 
-struct Data {
-  mappings::MappingSet mappings;
-  policies::PolicyLibrary library;
+// The policy and mapping directories: explicit option or configuration, else the installed
+// or build tree data directory (base/data_dir.h).
+struct DataPaths {
+  fs::path policies;
+  fs::path mappings;
 };
 
-Result<std::unique_ptr<Data>> load_data(const Args& args) {
-  fs::path mappings_dir = args.get("--mappings").value_or(default_data("mappings/data").string());
-  fs::path policies_dir = args.get("--policies").value_or(default_data("policies/data").string());
-  auto m = mappings::MappingSet::load(mappings_dir);
-  if (!m) return m.error();
-  auto data = std::make_unique<Data>();
-  data->mappings = std::move(*m);
-  auto lib = policies::PolicyLibrary::load(policies_dir, data->mappings);
-  if (!lib) return lib.error();
-  data->library = std::move(*lib);
-  auto hash = policies::data_hash(policies_dir, mappings_dir);
-  if (!hash) return hash.error();
-  data->library.set_data_hash(*hash);
+Result<DataPaths> data_paths(const std::string& policies_dir, const std::string& mappings_dir) {
+  auto policies = find_data_dir("policies", policies_dir);
+  if (!policies) return policies.error();
+  auto mappings = find_data_dir("mappings", mappings_dir);
+  if (!mappings) return mappings.error();
+  return DataPaths{*policies, *mappings};
+}
 
+Result<std::shared_ptr<const cds::ServiceData>> load_data(const DataPaths& paths) {
+  auto hash = policies::data_hash(paths.policies, paths.mappings);
+  if (!hash) return hash.error();
+  auto m = mappings::MappingSet::load(paths.mappings);
+  if (!m) return m.error();
+  auto mapping_set = std::make_shared<const mappings::MappingSet>(std::move(*m));
+  auto lib = policies::PolicyLibrary::load(paths.policies, *mapping_set);
+  if (!lib) return lib.error();
+  lib->set_data_hash(*hash);
   // The card wording (summary templates a policy analyst may edit), checked like the policies.
-  auto text = cds::CardText::load(default_data("cds/data/card-text.json"));
+  auto card_text_dir = find_data_dir("card-text");
+  if (!card_text_dir) return card_text_dir.error();
+  auto text = cds::CardText::load(*card_text_dir / "card-text.json");
   if (!text) return text.error();
   for (const auto& id : text->critical_policies()) {
     bool known = false;
-    for (const auto& p : data->library.summaries()) known = known || p.id == id;
+    for (const auto& p : lib->summaries()) known = known || p.id == id;
     if (!known)
       return Error{text->file() + ": not_covered_critical_policies",
                    "no loaded policy '" + id + "'"};
   }
   cds::install_card_text(std::move(*text));
-  return data;
+  auto data = std::make_shared<cds::ServiceData>();
+  data->mappings = std::move(mapping_set);
+  data->library = std::make_shared<const policies::PolicyLibrary>(std::move(*lib));
+  data->hash = std::move(*hash);
+  return std::shared_ptr<const cds::ServiceData>(std::move(data));
+}
+
+Result<std::shared_ptr<const cds::ServiceData>> load_data(const Args& args) {
+  auto paths = data_paths(args.get("--policies").value_or(""), args.get("--mappings").value_or(""));
+  if (!paths) return paths.error();
+  return load_data(*paths);
 }
 
 std::atomic<cryo::cds::HttpServer*> g_server{nullptr};
+std::atomic<bool> g_draining{false};
 void on_signal(int) {
+  g_draining.store(true);
   if (auto* server = g_server.load()) server->stop();
 }
+
+// The CDS clients the server trusts: a verifier replaced as a whole on reload. Verifiers
+// replaced within a token lifetime are kept, so that a token accepted before a reload cannot
+// be replayed after it (each remembers the jti values it accepted).
+class Trust {
+ public:
+  explicit Trust(std::shared_ptr<security::TokenVerifier> verifier)
+      : current_(std::move(verifier)) {}
+
+  cds::AuthDecision verify(std::string_view header, std::string_view audience) {
+    std::shared_ptr<security::TokenVerifier> v = current_.load();
+    if (!v) return cds::AuthDecision{};  // no trusted client: unsigned calls (loopback only)
+    security::Verdict verdict = v->verify(header, audience);
+    if (verdict.ok && has_retired_.load(std::memory_order_acquire)) {
+      std::vector<std::shared_ptr<security::TokenVerifier>> earlier;
+      {
+        std::lock_guard lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        std::erase_if(retired_, [now](const auto& r) { return now > r.first; });
+        for (const auto& r : retired_) earlier.push_back(r.second);
+        if (retired_.empty()) has_retired_.store(false, std::memory_order_release);
+      }
+      for (const auto& old : earlier) {
+        security::Verdict before = old->verify(header, audience);
+        if (!before.ok && before.reason.starts_with("jti replayed")) {
+          return {false, verdict.issuer, before.reason, verdict.kid, verdict.jti};
+        }
+      }
+    }
+    return {verdict.ok, verdict.issuer, verdict.reason, verdict.kid, verdict.jti};
+  }
+
+  void replace(std::shared_ptr<security::TokenVerifier> verifier, std::chrono::seconds keep_old) {
+    std::shared_ptr<security::TokenVerifier> old = current_.exchange(std::move(verifier));
+    if (!old) return;
+    std::lock_guard lock(mutex_);
+    retired_.emplace_back(std::chrono::steady_clock::now() + keep_old, std::move(old));
+    has_retired_.store(true, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<security::TokenVerifier>> current_;
+  std::atomic<bool> has_retired_{false};
+  std::mutex mutex_;
+  std::vector<
+      std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<security::TokenVerifier>>>
+      retired_;
+};
+
+// Builds the verifier a configuration asks for: null when no issuer is configured, which is
+// allowed only on a loopback address. Replicas on one PostgreSQL store share the replay check.
+Result<std::shared_ptr<security::TokenVerifier>> make_verifier(const cds::ServerConfig& config,
+                                                               audit::AuditStore* store) {
+  if (config.trust.issuers.empty()) {
+    if (!security::is_loopback_address(config.bind)) {
+      return Error{"trust.issuers",
+                   "no trusted CDS client is configured, so unsigned calls would be accepted; "
+                   "that is allowed only on a loopback address, not " +
+                       config.bind};
+    }
+    return std::shared_ptr<security::TokenVerifier>();
+  }
+  auto v = security::TokenVerifier::create(config.trust);
+  if (!v) return v.error();
+  if (store != nullptr && store->backend() == "postgresql") {
+    // Replicas on one database refuse a token another replica already accepted.
+    (*v)->set_shared_replay_check(cds::make_shared_replay_check(*store));
+  }
+  return std::shared_ptr<security::TokenVerifier>(std::move(*v));
+}
+
+// The configuration of `serve`: the file (if any) with the command line on top.
+Result<cds::ServerConfig> serve_config(const Args& args) {
+  cds::ServerConfig config;
+  if (auto file = args.get("--config")) {
+    auto loaded = cds::load_config(*file);
+    if (!loaded) return loaded.error();
+    config = std::move(*loaded);
+  }
+  if (auto s = cds::apply_overrides(config, args.options); !s) return s.error();
+  if (args.has("--no-store")) config.store_enabled = false;
+  return config;
+}
+
+// Runs `reload` on every SIGHUP, in its own thread (SIGHUP is blocked in every other thread:
+// construct before starting any thread).
+class HangupListener {
+ public:
+  explicit HangupListener(std::function<void()> reload) : reload_(std::move(reload)) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  void start() {
+    thread_ = std::thread([this] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        if (stopping_.load()) return;
+        reload_();
+      }
+    });
+  }
+  // Waits for a reload in progress to finish; no reload runs after this.
+  void stop() {
+    if (!thread_.joinable()) return;
+    stopping_.store(true);
+    pthread_kill(thread_.native_handle(), SIGHUP);
+    thread_.join();
+  }
+  ~HangupListener() { stop(); }
+
+ private:
+  std::function<void()> reload_;
+  sigset_t set_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
 // Deletes audit records older than the retention period, at start and then daily.
 class RetentionPurger {
@@ -199,48 +393,42 @@ class RetentionPurger {
 };
 
 int serve(int argc, char** argv) {
+  if (wants_help(argc, argv, 2)) {
+    std::cout << kServeHelp;
+    return 0;
+  }
+  // Before any thread exists: SIGHUP is taken by the reload thread only.
+  std::function<void()> reload_action;
+  HangupListener hangups([&reload_action] {
+    if (reload_action) reload_action();
+  });
   auto args = parse_args(argc, argv, 2, {"--no-store"});
   if (!args) {
     std::cerr << "cryo-crd serve: " << args.error().to_string() << "\n" << kUsage;
     return 2;
   }
-  cds::ServerConfig config;
-  if (auto file = args->get("--config")) {
-    auto loaded = cds::load_config(*file);
-    if (!loaded) {
-      std::cerr << "cryo-crd: refusing to start: " << loaded.error().to_string() << "\n";
-      return 1;
-    }
-    config = std::move(*loaded);
+  auto loaded_config = serve_config(*args);
+  if (!loaded_config) {
+    std::cerr << "cryo-crd: refusing to start: " << loaded_config.error().to_string() << "\n";
+    return args->get("--config") ? 1 : 2;
   }
-  if (auto s = cds::apply_overrides(config, args->options); !s) {
-    std::cerr << "cryo-crd serve: " << s.error().to_string() << "\n" << kUsage;
-    return 2;
-  }
-  if (args->has("--no-store")) config.store_enabled = false;
-  if (!config.policies_dir.empty()) args->options.emplace_back("--policies", config.policies_dir);
-  if (!config.mappings_dir.empty()) args->options.emplace_back("--mappings", config.mappings_dir);
-  auto data = load_data(*args);
+  cds::ServerConfig config = std::move(*loaded_config);
+  log::set_min_level(*log::parse_level(config.log_level));
+  log::set_format(*log::parse_format(config.log_format));
+  auto paths = data_paths(config.policies_dir, config.mappings_dir);
+  auto data =
+      paths ? load_data(*paths) : Result<std::shared_ptr<const cds::ServiceData>>(paths.error());
   if (!data) {
     std::cerr << "cryo-crd: refusing to start: " << data.error().to_string() << "\n";
     return 1;
   }
 
-  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
-  const bool has_issuers = !config.trust.issuers.empty();
-  std::unique_ptr<security::TokenVerifier> verifier;
-  if (has_issuers) {
-    auto v = security::TokenVerifier::create(config.trust);
-    if (!v) {
-      std::cerr << "cryo-crd: refusing to start: " << v.error().to_string() << "\n";
-      return 1;
-    }
-    verifier = std::move(*v);
-  } else if (!security::is_loopback_address(config.bind)) {
-    std::cerr
-        << "cryo-crd: refusing to start: no trusted CDS client is configured (trust.issuers), so "
-           "unsigned calls would be accepted; that is allowed only on a loopback address, not "
-        << config.bind << "\n";
+  metrics::Registry registry;
+  cds::ServiceMetrics service_metrics(registry);
+  if (config.trust.issuers.empty() && !security::is_loopback_address(config.bind)) {
+    // Refused before anything is opened (the verifier below says the same).
+    auto refused = make_verifier(config, nullptr);
+    std::cerr << "cryo-crd: refusing to start: " << refused.error().to_string() << "\n";
     return 1;
   }
 
@@ -277,15 +465,32 @@ int serve(int argc, char** argv) {
     }
     store = std::move(*opened);
   }
+  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
+  auto initial_verifier = make_verifier(config, store.get());
+  if (!initial_verifier) {
+    std::cerr << "cryo-crd: refusing to start: " << initial_verifier.error().to_string() << "\n";
+    return 1;
+  }
+  const bool has_issuers = *initial_verifier != nullptr;
+  Trust trust(std::move(*initial_verifier));
+  std::optional<audit::AdminCredential> admin;
+  if (!config.admin_token_sha256.empty()) {
+    auto credential = audit::AdminCredential::from_sha256_hex(config.admin_token_sha256);
+    if (!credential) {
+      std::cerr << "cryo-crd: refusing to start: " << credential.error().to_string() << "\n";
+      return 1;
+    }
+    admin = std::move(*credential);
+  }
 
   cds::ServiceOptions service_options;
   service_options.limits.max_bytes = server_options.max_body_bytes;
   // Stored determinations name the code version and the data that decided.
-  service_options.service_version += " (data " + (*data)->library.data_hash() + ")";
+  service_options.service_version =
+      std::string(CRYO_VERSION) + " (data " + (*data)->library->data_hash() + ")";
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
-  auto service_holder =
-      std::make_unique<cds::CoverageService>((*data)->mappings, (*data)->library, service_options);
+  auto service_holder = std::make_unique<cds::CoverageService>(*data, service_options);
   // What prefetch did not bring is read from the EHR's FHIR server, concurrently, within the
   // configured budget (so the whole answer stays inside CRD's 5 seconds).
   std::unique_ptr<fhir::client::PrefetchFetcher> fetcher;
@@ -295,9 +500,9 @@ int serve(int argc, char** argv) {
     fetch_options.total_budget = std::chrono::milliseconds(config.fhir_total_budget_ms);
     fetch_options.max_pages = static_cast<size_t>(config.fhir_max_pages);
     fetcher = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
-    service_holder->set_fetcher([&fetcher](const cds::HookRequest& request,
-                                           const cds::MissingData& missing,
-                                           fhir::ResourceIndex& record) {
+    service_holder->set_fetcher([&fetcher, &service_metrics](const cds::HookRequest& request,
+                                                             const cds::MissingData& missing,
+                                                             fhir::ResourceIndex& record) {
       std::vector<fhir::client::QueryTemplate> templates;
       for (const auto& t : missing.templates) templates.push_back({t.key, t.query});
       fhir::client::FetchRequest fetch;
@@ -307,6 +512,14 @@ int serve(int argc, char** argv) {
       fetch.templates = templates;
       fetch.references = missing.references;
       fhir::client::FetchReport report = fetcher->fetch(fetch);
+      for (size_t i = 0; i < report.results.size(); ++i) {
+        const auto& r = report.results[i];
+        std::string type = cds::ServiceMetrics::resource_type_of(
+            i < templates.size() ? std::string_view(templates[i].query) : std::string_view(r.key));
+        service_metrics.observe_fetch(
+            type, static_cast<double>(r.elapsed.count()) / 1000.0,
+            r.error ? fhir::client::to_string(r.error->kind) : std::string_view());
+      }
       cds::FetchReport out;
       out.reached = report.reached;
       out.missing = report.add_to(record);
@@ -315,12 +528,16 @@ int serve(int argc, char** argv) {
     });
   }
   cds::HttpServer server(*service_holder, server_options);
-  if (verifier) {
-    server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
-      security::Verdict v = verifier->verify(header, audience);
-      return cds::AuthDecision{v.ok, v.issuer, v.reason, v.kid, v.jti};
-    });
-  }
+  server.set_authenticator(
+      [&trust, &service_metrics](std::string_view header, std::string_view audience) {
+        cds::AuthDecision d = trust.verify(header, audience);
+        if (!d.ok) service_metrics.token_refused(d.reason);
+        return d;
+      });
+  server.set_call_observer([&service_metrics](const cds::CallSummary& call) {
+    service_metrics.observe_call(call);
+    cds::log_call(call);
+  });
   if (!config.cors.allowed_origins.empty()) {
     auto cors = security::CorsPolicy::create(config.cors);
     if (!cors) {
@@ -329,28 +546,118 @@ int serve(int argc, char** argv) {
     }
     server.set_cors(std::move(*cors));
   }
-  if (store && verifier && store->backend() == "postgresql") {
-    // Replicas on one database refuse a token another replica already accepted.
-    verifier->set_shared_replay_check(cds::make_shared_replay_check(*store));
-  }
+  // Whether the store took its last commit (readiness).
+  std::atomic<bool> store_committing{true};
   if (store) {
-    server.set_recorder(cds::make_recorder(*store, service_options.service_version));
-    if (!config.admin_token_sha256.empty()) {
-      auto credential = audit::AdminCredential::from_sha256_hex(config.admin_token_sha256);
-      if (!credential) {
-        std::cerr << "cryo-crd: refusing to start: " << credential.error().to_string() << "\n";
-        return 1;
-      }
-      cds::add_assertion_routes(server, *store, std::move(*credential));
-    }
+    cds::HookRecorder recorder = cds::make_recorder(*store, service_options.service_version);
+    auto record = recorder.record;
+    recorder.record = [record, &service_metrics, &store_committing](
+                          const cds::HookOutcome& outcome, const fhir::Json& request,
+                          std::string_view issuer, std::string_view service_id) {
+      auto start = std::chrono::steady_clock::now();
+      auto stored = record(outcome, request, issuer, service_id);
+      std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
+      service_metrics.store_commit(waited.count(), stored.ok());
+      store_committing.store(stored.ok(), std::memory_order_relaxed);
+      return stored;
+    };
+    server.set_recorder(std::move(recorder));
+    if (admin) cds::add_assertion_routes(server, *store, *admin);
   }
+
+  // Watching it: metrics (admin token), liveness and readiness (no token: for probes).
+  registry.gauge("cryo_crd_build_info", "The running service's version.", {"version"}, [] {
+    return std::vector<metrics::GaugeSample>{{{CRYO_VERSION}, 1}};
+  });
+  registry.gauge("cryo_crd_data_info", "The loaded policy and mapping data, by hash.", {"hash"},
+                 [&service_holder] {
+                   return std::vector<metrics::GaugeSample>{{{service_holder->data()->hash}, 1}};
+                 });
+  server.add_get("/metrics", [&registry, &admin](const std::string&,
+                                                 const std::map<std::string, std::string>&,
+                                                 std::string_view authorization, std::string_view) {
+    if (!admin) {
+      return cds::HttpServer::Reply{
+          404, "application/fhir+json",
+          cds::operation_outcome("not-found", "metrics are off until admin.token_sha256 is set")};
+    }
+    auto token = audit::bearer_token(authorization);
+    if (!token || !admin->accepts(*token)) {
+      return cds::HttpServer::Reply{401, "application/fhir+json",
+                                    cds::operation_outcome("login", "admin token required")};
+    }
+    return cds::HttpServer::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
+                                  registry.expose()};
+  });
+  server.add_get("/health/live", [](const std::string&, const std::map<std::string, std::string>&,
+                                    std::string_view, std::string_view) {
+    return cds::HttpServer::Reply{200, "application/json", R"({"status":"live"})"};
+  });
+  server.add_get("/health/ready", [&service_holder, &store, &store_committing](
+                                      const std::string&, const std::map<std::string, std::string>&,
+                                      std::string_view, std::string_view) {
+    auto current = service_holder->data();
+    bool policies_ok = current && current->library && !current->library->summaries().empty();
+    bool mappings_ok = current && current->mappings;
+    bool store_ok = true;
+    if (store)
+      store_ok = store_committing.load(std::memory_order_relaxed) &&
+                 store->card_exists("health-probe").ok();
+    bool draining = g_draining.load();
+    auto word = [](bool ok) { return ok ? std::string("\"ok\"") : std::string("\"failing\""); };
+    std::string body =
+        std::string(R"({"status":")") +
+        (policies_ok && mappings_ok && store_ok && !draining ? "ready" : "not-ready") +
+        R"(","checks":{"policies":)" + word(policies_ok) + R"(,"mappings":)" + word(mappings_ok) +
+        R"(,"store":)" + (store ? word(store_ok) : std::string("\"off\"")) + R"(,"draining":)" +
+        (draining ? "true" : "false") + "}}";
+    return cds::HttpServer::Reply{policies_ok && mappings_ok && store_ok && !draining ? 200 : 503,
+                                  "application/json", body};
+  });
+
+  // Reload (SIGHUP): policies, mappings and trust from the same files; a broken file keeps
+  // the running set and is logged. Calls in flight finish on the data they started with.
+  std::mutex reload_mutex;
+  reload_action = [&] {
+    std::lock_guard lock(reload_mutex);
+    cds::notify_systemd("RELOADING=1");
+    log::info("reloading policies, mappings and trust");
+    auto fail = [&](const Error& e) {
+      log::error("reload failed; still serving the previous set", {{"error", e.to_string()}});
+      service_metrics.reload(false);
+      cds::notify_systemd("READY=1\nSTATUS=reload failed: still serving the previous set");
+    };
+    auto fresh = serve_config(*args);
+    if (!fresh) return fail(fresh.error());
+    auto fresh_paths = data_paths(fresh->policies_dir, fresh->mappings_dir);
+    if (!fresh_paths) return fail(fresh_paths.error());
+    auto fresh_data = load_data(*fresh_paths);
+    if (!fresh_data) return fail(fresh_data.error());
+    fresh->bind = config.bind;  // the listener stays where it is
+    auto fresh_verifier = make_verifier(*fresh, store.get());
+    if (!fresh_verifier) return fail(fresh_verifier.error());
+    const std::string hash = (*fresh_data)->hash;
+    const size_t count = (*fresh_data)->library->summaries().size();
+    service_holder->replace_data(std::move(*fresh_data));
+    trust.replace(std::move(*fresh_verifier),
+                  fresh->trust.max_token_lifetime + 2 * fresh->trust.clock_skew);
+    service_metrics.reload(true);
+    log::info("reloaded", {{"policies", std::to_string(count)}, {"data_hash", hash}});
+    cds::notify_systemd("READY=1\nSTATUS=serving (reloaded)");
+  };
+
   // The /demo try-it page: on by default only on loopback with unsigned calls (cds/demo_routes.h).
   const bool demo =
       config.demo_enabled.value_or(security::is_loopback_address(config.bind) && !has_issuers);
   if (demo) {
-    if (auto s = cds::add_demo_routes(server, default_data("demo"),
-                                      default_data("conformance/scenarios"));
-        !s) {
+    auto demo_dir = find_data_dir("demo");
+    auto scenario_dir = find_data_dir("scenarios");
+    if (!demo_dir || !scenario_dir) {
+      std::cerr << "cryo-crd: refusing to start: demo: "
+                << (demo_dir ? scenario_dir.error() : demo_dir.error()).to_string() << "\n";
+      return 1;
+    }
+    if (auto s = cds::add_demo_routes(server, *demo_dir, *scenario_dir); !s) {
       std::cerr << "cryo-crd: refusing to start: demo: " << s.error().to_string() << "\n";
       return 1;
     }
@@ -372,6 +679,7 @@ int serve(int argc, char** argv) {
   // Large request bodies are mapped and returned to the system when freed, so a burst of them
   // does not leave the process holding their memory.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  hangups.start();
   if (!has_issuers) {
     log::warn(
         "NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
@@ -383,15 +691,25 @@ int serve(int argc, char** argv) {
              {"base_url", service_holder->options().base_url},
              {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
              {"store", store ? std::string(store->backend()) : std::string("off")},
-             {"policies", std::to_string((*data)->library.summaries().size())},
+             {"policies", std::to_string((*data)->library->summaries().size())},
+             {"data_hash", (*data)->hash},
+             {"version", CRYO_VERSION},
              {"demo", demo ? "/demo" : "off"}});
+  cds::notify_systemd("READY=1\nSTATUS=serving on " + server_options.bind + ":" +
+                      std::to_string(server.bound_port()));
   server.serve();
+  cds::notify_systemd("STOPPING=1");
+  hangups.stop();
   g_server = nullptr;
   log::info("cryo-crd stopped");
   return 0;
 }
 
 int evaluate(int argc, char** argv) {
+  if (wants_help(argc, argv, 2)) {
+    std::cout << kEvaluateHelp;
+    return 0;
+  }
   auto args = parse_args(argc, argv, 2, {"--explain"});
   if (!args || args->positional.size() != 1) {
     std::cerr << kUsage;
@@ -408,7 +726,7 @@ int evaluate(int argc, char** argv) {
     std::cerr << "cryo-crd: " << data.error().to_string() << "\n";
     return 1;
   }
-  cds::CoverageService service((*data)->mappings, (*data)->library, {});
+  cds::CoverageService service(*data, {});
   fhir::JsonDocument doc;
   if (auto err = fhir::parse_in_place(body, doc, service.options().limits)) {
     std::cerr << "cryo-crd evaluate: " << err->message << "\n";
@@ -437,14 +755,23 @@ int evaluate(int argc, char** argv) {
 }
 
 int policies_check(int argc, char** argv) {
+  if (wants_help(argc, argv, 3)) {
+    std::cout << kPoliciesCheckHelp;
+    return 0;
+  }
   auto args = parse_args(argc, argv, 3, {});
   if (!args || args->positional.size() > 1) {
     std::cerr << kUsage;
     return 2;
   }
   if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
-  fs::path mappings_dir = args->get("--mappings").value_or(default_data("mappings/data").string());
-  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
+  auto paths =
+      data_paths(args->get("--policies").value_or(""), args->get("--mappings").value_or(""));
+  if (!paths) {
+    std::cerr << paths.error().to_string() << "\n";
+    return 1;
+  }
+  const fs::path policies_dir = paths->policies, mappings_dir = paths->mappings;
   auto m = mappings::MappingSet::load(mappings_dir);
   if (!m) {
     std::cerr << m.error().to_string() << "\n";
@@ -493,14 +820,20 @@ int policies_test(int argc, char** argv) {
     return 2;
   }
   if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
-  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
-  auto data = load_data(*args);
+  auto paths =
+      data_paths(args->get("--policies").value_or(""), args->get("--mappings").value_or(""));
+  if (!paths) {
+    std::cerr << paths.error().to_string() << "\n";
+    return 1;
+  }
+  const fs::path policies_dir = paths->policies;
+  auto data = load_data(*paths);
   if (!data) {
     std::cerr << data.error().to_string() << "\n";
     return 1;
   }
   cds::PolicyTestReport report =
-      cds::run_policy_tests(policies_dir, (*data)->mappings, (*data)->library);
+      cds::run_policy_tests(policies_dir, *(*data)->mappings, *(*data)->library);
   for (const auto& e : report.errors) std::cout << "FAIL " << e << "\n";
   for (const auto& r : report.results) std::cout << r.line() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
@@ -521,13 +854,19 @@ int policies_scenarios(int argc, char** argv) {
     return 2;
   }
   fs::path out_dir = args->positional[0];
-  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
-  auto data = load_data(*args);
+  auto paths =
+      data_paths(args->get("--policies").value_or(""), args->get("--mappings").value_or(""));
+  if (!paths) {
+    std::cerr << paths.error().to_string() << "\n";
+    return 1;
+  }
+  const fs::path policies_dir = paths->policies;
+  auto data = load_data(*paths);
   if (!data) {
     std::cerr << data.error().to_string() << "\n";
     return 1;
   }
-  auto scenarios = cds::scenarios_from_cases(policies_dir, (*data)->mappings, (*data)->library);
+  auto scenarios = cds::scenarios_from_cases(policies_dir, *(*data)->mappings, *(*data)->library);
   if (!scenarios) {
     std::cerr << scenarios.error().to_string() << "\n";
     return 1;
@@ -607,7 +946,7 @@ int policies_replay(int argc, char** argv) {
     std::cerr << "cryo-crd policies replay: audit store: " << store.error().to_string() << "\n";
     return 1;
   }
-  cds::CoverageService service((*data)->mappings, (*data)->library, cds::ServiceOptions{});
+  cds::CoverageService service(*(*data)->mappings, *(*data)->library, cds::ServiceOptions{});
   if (::isatty(STDERR_FILENO)) {
     auto counted = (*store)->for_each_call(options.since, options.payer,
                                            [](const audit::HookRecord&) { return true; });
@@ -640,6 +979,10 @@ int policies_replay(int argc, char** argv) {
 // Deletes the hook calls received more than N days ago (what --retention-days does daily), for
 // a cron job or a one-off clean-up. Safe while servers run on the same store.
 int store_purge(int argc, char** argv) {
+  if (wants_help(argc, argv, 3)) {
+    std::cout << kStorePurgeHelp;
+    return 0;
+  }
   auto args = parse_args(argc, argv, 3, {});
   std::optional<std::string> days_text = args ? args->get("--older-than-days") : std::nullopt;
   if (!args || !args->positional.empty() || !days_text) {
@@ -698,10 +1041,50 @@ int store_purge(int argc, char** argv) {
   return 0;
 }
 
+// The service version and the identity of the data it would serve with.
+int version(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 2, {"--version"});
+  std::cout << "cryo-crd " << CRYO_VERSION << "\n";
+  if (!args) {
+    std::cerr << "cryo-crd --version: " << args.error().to_string() << "\n";
+    return 2;
+  }
+  cds::ServerConfig config;
+  if (auto file = args->get("--config")) {
+    auto loaded = cds::load_config(*file);
+    if (!loaded) {
+      std::cerr << "cryo-crd: " << loaded.error().to_string() << "\n";
+      return 1;
+    }
+    config = std::move(*loaded);
+  }
+  std::vector<std::pair<std::string, std::string>> data_options;
+  for (const auto& o : args->options) {
+    if (o.first == "--policies" || o.first == "--mappings") data_options.push_back(o);
+  }
+  if (auto s = cds::apply_overrides(config, data_options); !s) {
+    std::cerr << "cryo-crd --version: " << s.error().to_string() << "\n";
+    return 2;
+  }
+  auto paths = data_paths(config.policies_dir, config.mappings_dir);
+  auto data =
+      paths ? load_data(*paths) : Result<std::shared_ptr<const cds::ServiceData>>(paths.error());
+  if (!data) {
+    std::cerr << "cryo-crd: data not loaded: " << data.error().to_string() << "\n";
+    return 1;
+  }
+  std::cout << "data " << (*data)->hash << "\n"
+            << "policies " << paths->policies.string() << " ("
+            << (*data)->library->summaries().size() << " policies)\n"
+            << "mappings " << paths->mappings.string() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string command = argc > 1 ? argv[1] : "";
+  if (command == "--version" || command == "version") return version(argc, argv);
   if (command == "serve") return serve(argc, argv);
   if (command == "evaluate") return evaluate(argc, argv);
   if (command == "policies" && argc > 2 && std::string(argv[2]) == "check")
@@ -714,7 +1097,11 @@ int main(int argc, char** argv) {
     return policies_replay(argc, argv);
   if (command == "store" && argc > 2 && std::string(argv[2]) == "purge")
     return store_purge(argc, argv);
+  if ((command == "policies" || command == "store") && wants_help(argc, argv, 2)) {
+    std::cout << (command == "policies" ? kPoliciesCheckHelp : kStorePurgeHelp);
+    return 0;
+  }
   if (command == "conformance") return conformance::run_conformance(argc - 1, argv + 1);
   std::cerr << kUsage;
-  return command.empty() || command == "--help" || command == "help" ? 0 : 2;
+  return command.empty() || command == "--help" || command == "-h" || command == "help" ? 0 : 2;
 }

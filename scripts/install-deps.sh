@@ -11,6 +11,7 @@ packages=(
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
   python3 curl ca-certificates
   libboost-dev zlib1g-dev wrk linux-perf
+  prometheus adduser
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
 # another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only

@@ -76,7 +76,8 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string bi
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = spawn(args, "/dev/null", log_path_);
-  const std::regex serving(R"(cryo-crd serving .*port=(\d+))");
+  // The start-up line, in the text or the JSON log format.
+  const std::regex serving(R"(cryo-crd serving.*port(?:=|":")(\d+))");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch m;

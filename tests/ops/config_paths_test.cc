@@ -1,0 +1,88 @@
+// One rule for relative paths: relative to the configuration file in a file, relative to the
+// working directory on the command line.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "cds/config.h"
+
+namespace cryo::cds {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigPaths : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("cryo-config-paths-" + std::to_string(::getpid()));
+    fs::create_directories(root_ / "etc" / "crd");
+    fs::create_directories(root_ / "elsewhere");
+    old_cwd_ = fs::current_path();
+    fs::current_path(root_ / "elsewhere");
+  }
+  void TearDown() override {
+    fs::current_path(old_cwd_);
+    fs::remove_all(root_);
+  }
+  fs::path write_config(const std::string& text) {
+    fs::path file = root_ / "etc" / "crd" / "crd.json";
+    std::ofstream(file) << text;
+    return file;
+  }
+  fs::path root_, old_cwd_;
+};
+
+TEST_F(ConfigPaths, PathsInAFileAreRelativeToTheFile) {
+  fs::path file = write_config(R"({
+    "server": {"policies_dir": "policies", "mappings_dir": "../shared/mappings"},
+    "tls": {"cert_file": "tls/cert.pem", "key_file": "/abs/key.pem"},
+    "store": {"data_dir": "state"}})");
+  // Loaded through a path relative to the working directory, as `--config ../etc/crd/crd.json`.
+  auto c = load_config(fs::path("..") / "etc" / "crd" / "crd.json");
+  ASSERT_TRUE(c) << c.error().to_string();
+  const fs::path dir = file.parent_path();
+  EXPECT_EQ(c->policies_dir, (dir / "policies").string());
+  EXPECT_EQ(c->mappings_dir, (root_ / "etc" / "shared" / "mappings").string());
+  EXPECT_EQ(c->tls_cert_file, (dir / "tls" / "cert.pem").string());
+  EXPECT_EQ(c->tls_key_file, "/abs/key.pem");
+  EXPECT_EQ(c->data_dir, (dir / "state").string());
+}
+
+TEST_F(ConfigPaths, PathsOnTheCommandLineAreRelativeToTheWorkingDirectory) {
+  ServerConfig c;
+  ASSERT_TRUE(apply_overrides(c, {{"--policies", "pol"},
+                                  {"--mappings", "/abs/map"},
+                                  {"--data", "./var"},
+                                  {"--tls-cert", "c.pem"},
+                                  {"--tls-key", "k.pem"}}));
+  const fs::path cwd = root_ / "elsewhere";
+  EXPECT_EQ(c.policies_dir, (cwd / "pol").string());
+  EXPECT_EQ(c.mappings_dir, "/abs/map");
+  EXPECT_EQ(c.data_dir, (cwd / "var").string());
+  EXPECT_EQ(c.tls_cert_file, (cwd / "c.pem").string());
+}
+
+TEST_F(ConfigPaths, CommandLineOverridesTheFileWithItsOwnBase) {
+  write_config(R"({"server": {"policies_dir": "policies"}})");
+  auto c = load_config(root_ / "etc" / "crd" / "crd.json");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(apply_overrides(*c, {{"--policies", "mine"}}));
+  EXPECT_EQ(c->policies_dir, (root_ / "elsewhere" / "mine").string());
+}
+
+TEST_F(ConfigPaths, LogSettingsAreChecked) {
+  write_config(R"({"log": {"level": "loud"}})");
+  auto c = load_config(root_ / "etc" / "crd" / "crd.json");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().to_string().find("log.level"), std::string::npos) << c.error().to_string();
+  ServerConfig d;
+  EXPECT_FALSE(apply_overrides(d, {{"--log-format", "xml"}}));
+  EXPECT_TRUE(apply_overrides(d, {{"--log-format", "json"}, {"--log-level", "debug"}}));
+  EXPECT_EQ(d.log_format, "json");
+}
+
+}  // namespace
+}  // namespace cryo::cds

@@ -1,0 +1,51 @@
+#include <string>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "base/log.h"
+
+namespace cryo::log {
+namespace {
+
+TEST(Log, TextLinesQuoteAndEscapeValues) {
+  std::string line = format_line(Format::kText, "2026-01-01T00:00:00.000Z", Level::kInfo,
+                                 "hook call", {{"status", "200"}, {"reason", "a b\n\"c\"\x01"}});
+  EXPECT_EQ(line,
+            "2026-01-01T00:00:00.000Z INFO hook call status=200 reason=\"a b\\n\\\"c\\\"\\x01\"\n");
+}
+
+TEST(Log, JsonLinesAreOneValidObject) {
+  std::string line =
+      format_line(Format::kJson, "2026-01-01T00:00:00.000Z", Level::kWarn, "refused \"x\"",
+                  {{"path", "/cds-services"}, {"reason", "line\nbreak\t\x02"}});
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  rapidjson::Document doc;
+  doc.Parse(line.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << line;
+  EXPECT_STREQ(doc["level"].GetString(), "warn");
+  EXPECT_STREQ(doc["msg"].GetString(), "refused \"x\"");
+  EXPECT_STREQ(doc["path"].GetString(), "/cds-services");
+  EXPECT_STREQ(doc["reason"].GetString(), "line\nbreak\t\x02");
+}
+
+TEST(Log, ValuesAreBounded) {
+  std::string huge(100000, 'x');
+  std::string line = format_line(Format::kJson, "t", Level::kInfo, "m", {{"v", huge}});
+  EXPECT_LT(line.size(), kMaxValue + 100);
+  EXPECT_NE(line.find("...\""), std::string::npos);
+  line = format_line(Format::kText, "t", Level::kInfo, "m", {{"v", huge}});
+  EXPECT_LT(line.size(), kMaxValue + 100);
+}
+
+TEST(Log, LevelAndFormatNames) {
+  EXPECT_EQ(parse_level("debug"), Level::kDebug);
+  EXPECT_EQ(parse_level("error"), Level::kError);
+  EXPECT_FALSE(parse_level("verbose"));
+  EXPECT_EQ(parse_format("json"), Format::kJson);
+  EXPECT_FALSE(parse_format("xml"));
+}
+
+}  // namespace
+}  // namespace cryo::log
