@@ -573,6 +573,18 @@ int serve(int argc, char** argv) {
                  [&service_holder] {
                    return std::vector<metrics::GaugeSample>{{{service_holder->data()->hash}, 1}};
                  });
+  registry.gauge("cryo_crd_connections", "Client connections the listener holds, by state.",
+                 {"state"}, [&server] {
+                   cds::ListenerStats st = server.listener_stats();
+                   return std::vector<metrics::GaugeSample>{
+                       {{"open"}, static_cast<double>(st.open_connections)},
+                       {{"idle"}, static_cast<double>(st.idle_connections)}};
+                 });
+  registry.gauge("cryo_crd_connections_refused",
+                 "Connections refused over the connection limit since start.", {}, [&server] {
+                   return std::vector<metrics::GaugeSample>{
+                       {{}, static_cast<double>(server.listener_stats().refused_connections)}};
+                 });
   server.add_get("/metrics", [&registry, &admin](const std::string&,
                                                  const std::map<std::string, std::string>&,
                                                  std::string_view authorization, std::string_view) {

@@ -295,6 +295,9 @@ TEST_F(Watching, MetricsAreProtectedValidAndMove) {
   EXPECT_GE(sample(after, R"(cryo_crd_answers_within_500ms_ratio{hook="order-sign"})"), 0);
   EXPECT_EQ(sample(after, "cryo_crd_store_commit_duration_seconds_count"), 3);
   EXPECT_NE(after.find("cryo_crd_data_info{hash=\"sha256:"), std::string::npos);
+  // The scrape's own connection is open while it is answered.
+  EXPECT_GE(sample(after, R"(cryo_crd_connections{state="open"})"), 1) << after;
+  EXPECT_GE(sample(after, R"(cryo_crd_connections{state="idle"})"), 0) << after;
 
   // promtool (Debian's prometheus package) accepts the exposition.
   if (system("command -v promtool >/dev/null 2>&1") != 0) {
