@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
   python3 curl ca-certificates
+  clang libclang-rt-14-dev
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
 # another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only
