@@ -82,8 +82,11 @@ using ConnFactory = std::function<Result<std::unique_ptr<Conn>>()>;
 enum class SqliteRole { kWriter, kReader };
 
 // Opens the SQLite file (created if missing, mode 0600). Writers set WAL mode,
-// synchronous=FULL and foreign keys; readers are query-only.
+// synchronous=FULL, foreign keys and no automatic checkpoints; readers are query-only.
 Result<std::unique_ptr<Conn>> open_sqlite(const std::string& file, SqliteRole role);
+
+// Copies committed WAL frames into the database file (writers do not do it themselves).
+Status checkpoint_sqlite(Conn& conn);
 
 // Connects with a libpq connection URI; the session commits synchronously.
 Result<std::unique_ptr<Conn>> open_postgres(const std::string& url);

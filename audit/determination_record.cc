@@ -69,6 +69,10 @@ std::string criteria_json(const policies::Determination& d) {
         w.StartObject();
         str(w, "reference", e.reference);
         str(w, "date", e.date);
+        if (!e.code.empty()) {
+          str(w, "system", e.system);
+          str(w, "code", e.code);
+        }
         w.EndObject();
       }
       w.EndArray();

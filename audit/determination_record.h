@@ -9,8 +9,10 @@
 //     "rows": [{"depth": 0, "label": "...", "fact": "largest-liver-lesion",
 //               "role": "criteria", "condition": "≤ 5 cm", "value": "true",
 //               "observed": "4.2 cm", "notes": ["..."],
-//               "evidence": [{"reference": "Observation/obs-7", "date": "2026-02-01"}]}]}]
-// ("role", "condition" and "notes" only when set).
+//               "evidence": [{"reference": "Observation/obs-7", "date": "2026-02-01",
+//                             "system": "http://loinc.org", "code": "21889-1"}]}]}]
+// ("role", "condition" and "notes" only when set; an evidence's "system" and "code" — the
+// coding that decided — only when the fact names one).
 // A program (line-of-business) rule with no sections gives
 //   [{"section": "", "title": "<basis>", "result": "...", "rows": []}] only when basis is set,
 // otherwise "[]". Evidence keeps references and dates, not the resources' text: the request

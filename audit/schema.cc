@@ -73,6 +73,16 @@ CREATE INDEX hook_calls_by_age ON hook_calls (received_at_ms);
      R"sql(
 ALTER TABLE hook_calls ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
 )sql"},
+    {4, "client token ids (jti) seen by any replica, until their tokens expire",
+     R"sql(
+CREATE TABLE token_ids (
+  issuer            TEXT NOT NULL,
+  jti               TEXT NOT NULL,
+  expires_at_ms     BIGINT NOT NULL,
+  PRIMARY KEY (issuer, jti)
+);
+CREATE INDEX token_ids_by_expiry ON token_ids (expires_at_ms);
+)sql"},
 };
 
 std::int64_t now_ms() {

@@ -193,13 +193,22 @@ Result<std::unique_ptr<Conn>> open_sqlite(const std::string& file, SqliteRole ro
       return Error{file, "cannot switch the audit store to WAL mode"};
     }
     // FULL: the WAL is synced on every commit, so a committed call survives power loss.
-    if (Status s = conn->exec_script("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !s) {
+    // The WAL is checkpointed into the database by the store's own checkpoint thread
+    // (checkpoint_sqlite()), not inside a commit that a caller waits for.
+    if (Status s = conn->exec_script(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0");
+        !s) {
       return s.error();
     }
   } else {
     if (Status s = conn->exec_script("PRAGMA query_only=ON"); !s) return s.error();
   }
   return std::unique_ptr<Conn>(std::move(conn));
+}
+
+Status checkpoint_sqlite(Conn& conn) {
+  // PASSIVE: copies what it can without waiting for, or blocking, the writer or readers.
+  return conn.exec_script("PRAGMA wal_checkpoint(PASSIVE)");
 }
 
 }  // namespace cryo::audit::db

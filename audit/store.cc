@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -113,9 +116,12 @@ struct Job {
 
   Status status;
   bool done = false;
+  bool abandoned = false;  // its caller stopped waiting (deadline): skip it if not yet begun
 };
 
 struct RecordJob final : Job {
+  HookRecord owned_call;
+  std::vector<std::string> owned_cards;
   const HookRecord* call = nullptr;
   const std::vector<std::string>* cards = nullptr;
   bool duplicate = false;
@@ -186,6 +192,7 @@ struct RecordJob final : Job {
 };
 
 struct FeedbackJob final : Job {
+  FeedbackRecord owned;
   const FeedbackRecord* fb = nullptr;
   FeedbackOutcome outcome = FeedbackOutcome::kStored;
 
@@ -240,48 +247,185 @@ struct PurgeJob final : Job {
   }
 };
 
+// ---- Health ----------------------------------------------------------------------------------
+
+// What the store knows of its database: whether operations are answered. An operation that
+// has run longer than kStall, or a lost connection, marks it down; new operations then fail at
+// once and waiting ones stop waiting, so that callers are never held by a database that does
+// not answer. It is up again as soon as an operation (or a probe) completes.
+class Health {
+ public:
+  static constexpr std::int64_t kStallMs = 400;
+
+  bool up() const { return up_.load(std::memory_order_acquire); }
+  void succeeded() {
+    failed_.store(false);
+    up_.store(true, std::memory_order_release);
+  }
+  void failed() {
+    failed_.store(true);
+    up_.store(false, std::memory_order_release);
+  }
+  bool failing() const { return failed_.load(); }
+  void stalled() { up_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> up_{true};
+  std::atomic<bool> failed_{false};
+};
+
+Error unavailable() {
+  return Error{"audit store", "the database does not answer"};
+}
+Error too_slow() {
+  return Error{"audit store", "no answer within the store deadline"};
+}
+
+// Steady-clock milliseconds, for the stall watch.
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // ---- Reader pool -----------------------------------------------------------------------------
 
+// Reads run on a few threads, each with its own connection; the caller waits for its read at
+// most until its deadline (or until the store is down), so a database that stops answering
+// holds a reader thread, never the caller.
 class ReaderPool {
  public:
-  explicit ReaderPool(db::ConnFactory factory) : factory_(std::move(factory)) {}
-
-  // Runs fn(conn) on an idle connection; once more on a fresh one if the connection broke.
-  template <class Fn>
-  auto with(Fn&& fn) -> decltype(fn(std::declval<Conn&>())) {
-    for (int attempt = 0;; ++attempt) {
-      auto conn = take();
-      if (!conn) return conn.error();
-      auto result = fn(**conn);
-      if ((*conn)->broken()) {
-        if (attempt == 0) continue;  // dropped; retry once on a new connection
-        return result;
-      }
-      give_back(std::move(*conn));
-      return result;
+  ReaderPool(db::ConnFactory factory, Health& health, std::size_t threads)
+      : factory_(std::move(factory)), health_(health), busy_since_(threads) {
+    for (auto& b : busy_since_) b.store(0);
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { loop(i); });
+  }
+  ~ReaderPool() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
     }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  // Runs fn(conn) on a reader connection (once more on a fresh one if the connection broke)
+  // and returns its result, or an Error when the deadline passes or the store is down first.
+  // fn must own what it uses: it may run after the caller stopped waiting.
+  template <class R>
+  Result<R> run(std::function<Result<R>(Conn&)> fn,
+                std::chrono::steady_clock::time_point deadline) {
+    if (!health_.up()) return unavailable();
+    auto promise = std::make_shared<std::promise<Result<R>>>();
+    auto future = promise->get_future();
+    auto task = std::make_shared<Task>();
+    // Returns false to be run again on a fresh connection (this one broke during the read).
+    task->run = [fn = std::move(fn), promise](Conn* conn, const Error* error, bool last) {
+      if (conn == nullptr) {
+        promise->set_value(Result<R>(*error));
+        return true;
+      }
+      auto result = fn(*conn);
+      if (conn->broken() && !last) return false;
+      promise->set_value(std::move(result));
+      return true;
+    };
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Error{"audit store", "closing"};
+      queue_.push_back(task);
+    }
+    cv_.notify_one();
+    for (;;) {
+      auto now = std::chrono::steady_clock::now();
+      auto slice = std::min(deadline, now + std::chrono::milliseconds(20));
+      if (future.wait_until(slice) == std::future_status::ready) return future.get();
+      if (std::chrono::steady_clock::now() >= deadline || !health_.up()) {
+        task->abandoned.store(true);
+        return std::chrono::steady_clock::now() >= deadline ? too_slow() : unavailable();
+      }
+    }
+  }
+
+  // A read that nobody waits for: completes (and so marks the store up) when the database
+  // answers again.
+  void probe() {
+    bool expected = false;
+    if (!probing_.compare_exchange_strong(expected, true)) return;
+    auto task = std::make_shared<Task>();
+    task->run = [this](Conn* conn, const Error*, bool) {
+      if (conn) (void)conn->query("SELECT 1");
+      probing_.store(false);
+      return true;
+    };
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(task);
+    }
+    cv_.notify_one();
+  }
+
+  // Milliseconds the longest-running read has been running (0: none running).
+  std::int64_t oldest_running_ms(std::int64_t now) const {
+    std::int64_t oldest = 0;
+    for (const auto& b : busy_since_) {
+      std::int64_t since = b.load();
+      if (since != 0) oldest = std::max(oldest, now - since);
+    }
+    return oldest;
   }
 
  private:
-  Result<std::unique_ptr<Conn>> take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return c;
+  struct Task {
+    std::function<bool(Conn*, const Error*, bool last)> run;
+    std::atomic<bool> abandoned{false};
+  };
+
+  void loop(std::size_t index) {
+    std::unique_ptr<Conn> conn;
+    for (;;) {
+      std::shared_ptr<Task> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
       }
+      if (task->abandoned.load()) continue;
+      busy_since_[index].store(steady_ms());
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!conn || conn->broken()) {
+          conn.reset();
+          auto c = factory_();
+          if (!c) {
+            health_.failed();
+            task->run(nullptr, &c.error(), true);
+            break;
+          }
+          conn = std::move(*c);
+        }
+        const bool finished = task->run(conn.get(), nullptr, attempt == 1);
+        if (conn->broken()) {
+          health_.failed();
+        } else {
+          health_.succeeded();
+        }
+        if (finished) break;
+      }
+      busy_since_[index].store(0);
     }
-    return factory_();
-  }
-  void give_back(std::unique_ptr<Conn> c) {
-    std::lock_guard lock(mu_);
-    if (idle_.size() < kMaxIdleReaders) idle_.push_back(std::move(c));
   }
 
   db::ConnFactory factory_;
+  Health& health_;
+  std::vector<std::atomic<std::int64_t>> busy_since_;
+  std::vector<std::thread> threads_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> idle_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Task>> queue_;
+  bool stopping_ = false;
+  std::atomic<bool> probing_{false};
 };
 
 // ---- The store -------------------------------------------------------------------------------
@@ -289,12 +433,16 @@ class ReaderPool {
 class Store final : public AuditStore {
  public:
   Store(std::string backend, db::ConnFactory writer_factory, std::unique_ptr<Conn> writer,
-        db::ConnFactory reader_factory)
+        db::ConnFactory reader_factory, StoreOptions options)
       : backend_(std::move(backend)),
+        options_(options),
+        checkpoint_factory_(backend_ == "sqlite" ? writer_factory : db::ConnFactory()),
         writer_factory_(std::move(writer_factory)),
         writer_conn_(std::move(writer)),
-        readers_(std::move(reader_factory)) {
+        readers_(std::move(reader_factory), health_, kReaderThreads) {
     writer_ = std::thread([this] { writer_loop(); });
+    watch_ = std::thread([this] { watch_loop(); });
+    if (checkpoint_factory_) checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
 
   ~Store() override {
@@ -303,8 +451,13 @@ class Store final : public AuditStore {
       stopping_ = true;
     }
     queue_cv_.notify_all();
+    watch_cv_.notify_all();
+    watch_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
     writer_.join();
   }
+
+  bool healthy() const override { return health_.up(); }
 
   Result<RecordOutcome> record(HookRecord call) override {
     if (call.hook_instance.empty()) return Error{"hookInstance", "missing"};
@@ -331,16 +484,20 @@ class Store final : public AuditStore {
       }
     }
 
-    RecordJob job;
-    job.call = &call;
-    job.cards = &*cards;
-    if (Status s = submit(job); !s) return s.error();
-    if (!job.duplicate) return RecordOutcome{};
+    const auto deadline = std::chrono::steady_clock::now() + options_.deadline;
+    auto job = std::make_shared<RecordJob>();
+    job->owned_call = std::move(call);
+    job->owned_cards = std::move(*cards);
+    job->call = &job->owned_call;
+    job->cards = &job->owned_cards;
+    if (Status s = submit(job, deadline); !s) return s.error();
+    if (!job->duplicate) return RecordOutcome{};
 
-    auto existing = find_by_hook_instance(call.hook_instance);
+    const HookRecord& call_ref = job->owned_call;
+    auto existing = load_by_hook_instance(call_ref.hook_instance, deadline);
     if (!existing) return existing.error();
-    if (!*existing) return Error{call.hook_instance, "stored call disappeared (purged?)"};
-    if (!same_call(**existing, call.client_iss, call.patient_id, call.request_sha256)) {
+    if (!*existing) return Error{call_ref.hook_instance, "stored call disappeared (purged?)"};
+    if (!same_call(**existing, call_ref.client_iss, call_ref.patient_id, call_ref.request_sha256)) {
       RecordOutcome conflict;
       conflict.conflict = true;
       return conflict;
@@ -349,44 +506,56 @@ class Store final : public AuditStore {
   }
 
   Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) override {
+    return load_by_hook_instance(id, std::chrono::steady_clock::now() + options_.deadline);
+  }
+
+  Result<std::optional<HookRecord>> load_by_hook_instance(
+      std::string_view id, std::chrono::steady_clock::time_point deadline) {
     if (id.find('\0') != std::string_view::npos) return Error{"hookInstance", "contains NUL"};
-    return readers_.with([&](Conn& conn) -> Result<std::optional<HookRecord>> {
-      if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
-      auto result = load_call(conn, id);
-      conn.rollback();  // read-only snapshot: nothing to commit
-      return result;
-    });
+    return readers_.run<std::optional<HookRecord>>(
+        [id = std::string(id)](Conn& conn) -> Result<std::optional<HookRecord>> {
+          if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+          auto result = load_call(conn, id);
+          conn.rollback();  // read-only snapshot: nothing to commit
+          return result;
+        },
+        deadline);
   }
 
-  Result<std::vector<AssertionRecord>> find_assertion(std::string_view id) override {
-    return readers_.with([&](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-      auto rows = conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
-                                 " FROM determinations d JOIN hook_calls h"
-                                 " ON h.hook_instance = d.hook_instance"
-                                 " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
-                             {id});
-      if (!rows) return rows.error();
-      std::vector<AssertionRecord> out;
-      for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-      return out;
-    });
+  Result<std::vector<AssertionRecord>> find_assertion(std::string_view id_view) override {
+    return read<std::vector<AssertionRecord>>(
+        [id = std::string(id_view)](Conn& conn) -> Result<std::vector<AssertionRecord>> {
+          auto rows =
+              conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                             " FROM determinations d JOIN hook_calls h"
+                             " ON h.hook_instance = d.hook_instance"
+                             " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
+                         {std::string_view(id)});
+          if (!rows) return rows.error();
+          std::vector<AssertionRecord> out;
+          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+          return out;
+        });
   }
 
-  Result<std::vector<AssertionRecord>> find_assertions(std::string_view patient_id,
+  Result<std::vector<AssertionRecord>> find_assertions(std::string_view patient_view,
                                                        TimePoint since) override {
-    return readers_.with([&](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-      auto rows = conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
-                                 " FROM hook_calls h JOIN determinations d"
-                                 " ON d.hook_instance = h.hook_instance"
-                                 " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
-                                 " ORDER BY h.received_at_ms, h.hook_instance, d.position",
-                             {patient_id, to_ms(since)});
-      if (!rows) return rows.error();
-      std::vector<AssertionRecord> out;
-      out.reserve(rows->size());
-      for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-      return out;
-    });
+    return read<std::vector<AssertionRecord>>(
+        [patient_id = std::string(patient_view),
+         since](Conn& conn) -> Result<std::vector<AssertionRecord>> {
+          auto rows =
+              conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
+                             " FROM hook_calls h JOIN determinations d"
+                             " ON d.hook_instance = h.hook_instance"
+                             " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
+                             " ORDER BY h.received_at_ms, h.hook_instance, d.position",
+                         {std::string_view(patient_id), to_ms(since)});
+          if (!rows) return rows.error();
+          std::vector<AssertionRecord> out;
+          out.reserve(rows->size());
+          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+          return out;
+        });
   }
 
   Result<FeedbackOutcome> record_feedback(FeedbackRecord feedback) override {
@@ -398,30 +567,119 @@ class Store final : public AuditStore {
     if (!feedback.override_reason_json.empty() && !json::is_object(feedback.override_reason_json)) {
       return Error{"overrideReason", "not a JSON object"};
     }
-    FeedbackJob job;
-    job.fb = &feedback;
-    if (Status s = submit(job); !s) return s.error();
-    return job.outcome;
+    auto job = std::make_shared<FeedbackJob>();
+    job->owned = std::move(feedback);
+    job->fb = &job->owned;
+    if (Status s = submit(job, std::chrono::steady_clock::now() + options_.deadline); !s) {
+      return s.error();
+    }
+    return job->outcome;
   }
 
-  Result<bool> card_exists(std::string_view card_uuid) override {
-    return readers_.with([&](Conn& conn) -> Result<bool> {
-      auto rows = conn.query("SELECT 1 FROM cards WHERE card_uuid = $1", {card_uuid});
+  Result<bool> card_exists(std::string_view card_view) override {
+    return read<bool>([card_uuid = std::string(card_view)](Conn& conn) -> Result<bool> {
+      auto rows =
+          conn.query("SELECT 1 FROM cards WHERE card_uuid = $1", {std::string_view(card_uuid)});
       if (!rows) return rows.error();
       return !rows->empty();
     });
   }
 
   Result<std::int64_t> purge_before(TimePoint cutoff) override {
-    PurgeJob job;
-    job.cutoff_ms = to_ms(cutoff);
-    if (Status s = submit(job); !s) return s.error();
-    return job.deleted;
+    auto job = std::make_shared<PurgeJob>();
+    job->cutoff_ms = to_ms(cutoff);
+    // A purge may take long: it waits as long as the database answers.
+    if (Status s = submit(job, std::chrono::steady_clock::time_point::max()); !s) {
+      return s.error();
+    }
+    return job->deleted;
+  }
+
+  Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                 TimePoint expires_at, TimePoint now) override {
+    if (backend_ != "postgresql")
+      return Error{"audit store", "token ids are shared on PostgreSQL only"};
+    const std::int64_t now_at = to_ms(now);
+    return read<bool>([this, issuer = std::string(issuer), jti = std::string(jti),
+                       expires = to_ms(expires_at), now_at](Conn& conn) -> Result<bool> {
+      // One statement, atomic between replicas: a new id is inserted, an expired one renewed,
+      // an unexpired one left alone (0 rows).
+      auto n = conn.execute(
+          "INSERT INTO token_ids (issuer, jti, expires_at_ms) VALUES ($1, $2, $3)"
+          " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms"
+          " WHERE token_ids.expires_at_ms <= $4",
+          {std::string_view(issuer), std::string_view(jti), expires, now_at});
+      if (!n) return n.error();
+      if (now_at - last_token_purge_ms_.load() > kTokenPurgeIntervalMs) {
+        last_token_purge_ms_ = now_at;
+        if (auto p = conn.execute("DELETE FROM token_ids WHERE expires_at_ms <= $1", {now_at});
+            !p) {
+          log::warn("purging expired token ids failed", {{"error", p.error().to_string()}});
+        }
+      }
+      return *n == 1;
+    });
+  }
+
+  Result<std::int64_t> for_each_call(TimePoint since, std::string_view payer_id,
+                                     const std::function<bool(const HookRecord&)>& visit) override {
+    constexpr std::int64_t kPage = 200;
+    struct Page {
+      std::vector<HookRecord> calls;
+      std::size_t fetched = 0;
+      std::string last_id;
+      std::int64_t last_ms = 0;
+    };
+    std::int64_t after_ms = to_ms(since) - 1;
+    std::string after_id;  // keyset pagination on (received_at_ms, hook_instance)
+    std::int64_t visited = 0;
+    for (;;) {
+      // The reader owns what it uses (it may outlive a caller that stopped waiting).
+      auto page = read<Page>(
+          [after_ms, after_id, payer = std::string(payer_id)](Conn& conn) -> Result<Page> {
+            auto ids = conn.query(
+                "SELECT hook_instance, received_at_ms FROM hook_calls"
+                " WHERE (received_at_ms > $1 OR (received_at_ms = $1 AND hook_instance > $2))"
+                " AND ($3 = '' OR payer_id = $3)"
+                " ORDER BY received_at_ms, hook_instance LIMIT " +
+                    std::to_string(kPage),
+                {after_ms, std::string_view(after_id), std::string_view(payer)});
+            if (!ids) return ids.error();
+            Page out;
+            out.fetched = ids->size();
+            if (Status s = conn.begin(db::TxMode::kRead); !s) return s.error();
+            for (const Row& r : *ids) {
+              auto call = load_call(conn, r.text(0));
+              if (!call) {
+                conn.rollback();
+                return call.error();
+              }
+              if (*call) out.calls.push_back(std::move(**call));
+            }
+            conn.rollback();
+            if (!ids->empty()) {
+              out.last_id = ids->back().text(0);
+              out.last_ms = ids->back().int64(1);
+            }
+            return out;
+          });
+      if (!page) return page.error();
+      for (const HookRecord& call : page->calls) {
+        ++visited;
+        if (!visit(call)) return visited;
+      }
+      if (static_cast<std::int64_t>(page->fetched) < kPage) return visited;
+      after_id = page->last_id;
+      after_ms = page->last_ms;
+    }
   }
 
   std::string_view backend() const override { return backend_; }
 
  private:
+  static constexpr std::int64_t kTokenPurgeIntervalMs = 60'000;
+  std::atomic<std::int64_t> last_token_purge_ms_{0};
+
   static Result<std::optional<HookRecord>> load_call(Conn& conn, std::string_view id) {
     auto calls = conn.query(std::string("SELECT ") + kCallColumns +
                                 ", h.request_json, h.response_json, h.request_sha256"
@@ -456,36 +714,116 @@ class Store final : public AuditStore {
     return std::optional<HookRecord>(std::move(rec));
   }
 
-  // Queues the job and waits until the writer has committed it (or failed).
-  Status submit(Job& job) {
+  template <class R>
+  Result<R> read(std::function<Result<R>(Conn&)> fn) {
+    return readers_.run<R>(std::move(fn), std::chrono::steady_clock::now() + options_.deadline);
+  }
+
+  // Queues the job and waits until the writer has committed it (or failed), at most until
+  // `deadline` and only while the database answers: a caller that stops waiting leaves the
+  // job behind (skipped if it has not begun; if it commits later, its ids were never sent).
+  Status submit(const std::shared_ptr<Job>& job, std::chrono::steady_clock::time_point deadline) {
+    if (!health_.up()) return unavailable();
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Error{"audit store", "closing"};
-      queue_.push_back(&job);
+      queue_.push_back(job);
     }
     queue_cv_.notify_one();
     std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return job.done; });
-    return job.status;
+    while (!job->done) {
+      auto slice =
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+      done_cv_.wait_until(lock, slice, [&] { return job->done; });
+      if (job->done) break;
+      const bool late = std::chrono::steady_clock::now() >= deadline;
+      if (late || !health_.up()) {
+        job->abandoned = true;
+        return late ? too_slow() : unavailable();
+      }
+    }
+    return job->status;
   }
 
   void writer_loop() {
+    std::vector<std::shared_ptr<Job>> taken;
     std::vector<Job*> batch;
     for (;;) {
       {
         std::unique_lock lock(mu_);
         queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, nothing left
-        const std::size_t n = std::min(queue_.size(), kMaxBatch);
-        batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        taken.clear();
+        batch.clear();
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          std::shared_ptr<Job> j = std::move(queue_.front());
+          queue_.pop_front();
+          if (j->abandoned) continue;  // its caller has answered 503 already
+          batch.push_back(j.get());
+          taken.push_back(std::move(j));
+        }
       }
-      commit_batch(batch);
+      if (!batch.empty()) {
+        writer_busy_since_.store(steady_ms());
+        commit_batch(batch);
+        writer_busy_since_.store(0);
+        bool ok = false;
+        for (Job* j : batch) ok |= j->status.ok();
+        if (ok || (writer_conn_ && !writer_conn_->broken())) {
+          health_.succeeded();
+        } else {
+          health_.failed();
+        }
+      }
       {
         std::lock_guard lock(mu_);
         for (Job* j : batch) j->done = true;
       }
       done_cv_.notify_all();
+    }
+  }
+
+  // SQLite: copies the WAL into the database file every quarter second, on a connection of its
+  // own, so that no commit a caller waits for does it.
+  void checkpoint_loop() {
+    std::unique_ptr<Conn> conn;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
+      if (stopping_) break;
+      lock.unlock();
+      if (!conn) {
+        auto c = checkpoint_factory_();
+        if (c) conn = std::move(*c);
+      }
+      if (conn) {
+        if (Status s = db::checkpoint_sqlite(*conn); !s) {
+          log::warn("audit store checkpoint failed", {{"error", s.error().to_string()}});
+          conn.reset();
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  // Marks the store down when an operation stalls; while it is down and nothing is running,
+  // probes the database so that it is marked up as soon as it answers.
+  void watch_loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(25));
+      if (stopping_) break;
+      const std::int64_t now = steady_ms();
+      const std::int64_t writer_since = writer_busy_since_.load();
+      const std::int64_t stalled =
+          std::max(readers_.oldest_running_ms(now), writer_since ? now - writer_since : 0);
+      if (stalled > Health::kStallMs) {
+        if (health_.up())
+          log::warn("audit store not answering", {{"stalled_ms", std::to_string(stalled)}});
+        health_.stalled();
+      } else if (!health_.up() && stalled == 0) {
+        readers_.probe();
+      }
     }
   }
 
@@ -565,7 +903,12 @@ class Store final : public AuditStore {
     return s;
   }
 
+  static constexpr std::size_t kReaderThreads = 4;
+
   const std::string backend_;
+  const StoreOptions options_;
+  db::ConnFactory checkpoint_factory_;  // SQLite only
+  Health health_;
   db::ConnFactory writer_factory_;
   std::unique_ptr<Conn> writer_conn_;  // used by the writer thread only
   ReaderPool readers_;
@@ -573,19 +916,24 @@ class Store final : public AuditStore {
   std::mutex mu_;
   std::condition_variable queue_cv_;
   std::condition_variable done_cv_;
-  std::deque<Job*> queue_;
+  std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
+  std::atomic<std::int64_t> writer_busy_since_{0};
+  std::condition_variable watch_cv_;
   std::thread writer_;
+  std::thread watch_;
+  std::thread checkpointer_;
 };
 
 Result<std::unique_ptr<AuditStore>> open_with(std::string backend, db::ConnFactory writer_factory,
-                                              db::ConnFactory reader_factory) {
+                                              db::ConnFactory reader_factory,
+                                              StoreOptions options) {
   auto writer = writer_factory();
   if (!writer) return writer.error();
   if (Status s = db::migrate(**writer, db::latest_schema_version()); !s) return s.error();
   return std::unique_ptr<AuditStore>(
       std::make_unique<Store>(std::move(backend), std::move(writer_factory), std::move(*writer),
-                              std::move(reader_factory)));
+                              std::move(reader_factory), options));
 }
 
 }  // namespace
@@ -613,11 +961,11 @@ bool same_call(const HookRecord& stored, std::string_view client_iss, std::strin
          stored.patient_id == patient_id && stored.request_sha256 == request_sha256;
 }
 
-Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir) {
+Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir, StoreOptions options) {
   if (url_or_dir.starts_with("postgresql://") || url_or_dir.starts_with("postgres://")) {
     std::string url(url_or_dir);
     db::ConnFactory factory = [url] { return db::open_postgres(url); };
-    return open_with("postgresql", factory, factory);
+    return open_with("postgresql", factory, factory, options);
   }
 
   std::string file;
@@ -639,7 +987,7 @@ Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir) {
   }
   return open_with(
       "sqlite", [file] { return db::open_sqlite(file, db::SqliteRole::kWriter); },
-      [file] { return db::open_sqlite(file, db::SqliteRole::kReader); });
+      [file] { return db::open_sqlite(file, db::SqliteRole::kReader); }, options);
 }
 
 }  // namespace cryo::audit

@@ -13,8 +13,10 @@
 // The schema is created and migrated on open (table schema_migrations, one row per version).
 //
 // Concurrency: record() calls from many threads are committed in groups by one writer thread
-// (one transaction, one fsync, for everything queued at that moment). Look-ups use their own
-// connections and never wait for the writer.
+// (one transaction, one fsync, for everything queued at that moment). Look-ups run on a few
+// reader threads with their own connections and never wait for the writer. No caller waits
+// longer than StoreOptions::deadline, nor at all while the database does not answer
+// (healthy()).
 //
 //   auto store = cryo::audit::open_store("./var");
 //   if (!store) { fail(store.error()); }
@@ -38,6 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -168,8 +171,34 @@ class AuditStore {
   // feedback. Returns the number of hook calls deleted.
   virtual Result<std::int64_t> purge_before(TimePoint cutoff) = 0;
 
+  // Records a client token id (issuer, jti) until `expires_at`, atomically across every
+  // process using the store: true when it was not held (or only expired), false when another
+  // call already presented it. Expired ids are purged now and then. PostgreSQL only (replicas
+  // share it); the SQLite store answers an Error.
+  virtual Result<bool> remember_token_id(std::string_view issuer, std::string_view jti,
+                                         TimePoint expires_at, TimePoint now) = 0;
+
+  // Read-only: every stored hook call received at or after `since`, oldest first, with its
+  // request and determinations, optionally only of one payer ("" = all). `visit` returns false
+  // to stop. Reads in pages, so the store can be of any size. Returns the number visited.
+  virtual Result<std::int64_t> for_each_call(
+      TimePoint since, std::string_view payer_id,
+      const std::function<bool(const HookRecord&)>& visit) = 0;
+
   // "sqlite" or "postgresql".
   virtual std::string_view backend() const = 0;
+
+  // False while the database does not answer: an operation has been running for over
+  // 400 ms, or the connection is lost. Operations then fail at once (and waiting ones stop
+  // waiting) instead of holding their callers; it turns true as soon as the database answers
+  // again (the store probes it). For readiness checks; never blocks.
+  virtual bool healthy() const = 0;
+};
+
+struct StoreOptions {
+  // Longest a caller waits for one store operation (a look-up, a commit) before it gets an
+  // Error; well inside CRD's answer budget. Purges wait as long as the database answers.
+  std::chrono::milliseconds deadline{1000};
 };
 
 // Opens (creating and migrating as needed) the store named by `url_or_dir`:
@@ -177,7 +206,8 @@ class AuditStore {
 //   "sqlite:<file>"                         SQLite, that file
 //   anything else                           SQLite, <dir>/cryo-audit.sqlite3 (dir created 0700)
 // An empty string means "./var".
-Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir);
+Result<std::unique_ptr<AuditStore>> open_store(std::string_view url_or_dir,
+                                               StoreOptions options = {});
 
 // The store's JSON view of a determination (the admin look-up):
 //   {"coverageAssertionId", "order", "covered", "paNeeded", "docNeeded", "docPurpose",

@@ -16,6 +16,7 @@
 //
 //   cmake --build build --target bench_order_sign && build/bench/bench_order_sign
 //   build/bench/bench_order_sign --benchmark_filter=Http     # HTTP figures only
+//   build/bench/bench_order_sign --write-large-chart FILE    # writes the large chart's request
 //
 // The server's per-request log line is dropped (warnings and errors are kept) so that the
 // output stays readable; CRYO_BENCH_LOG=1 keeps it (send stderr to /dev/null).
@@ -852,6 +853,13 @@ BENCHMARK(BM_Http)
     ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
+  // bench_order_sign --write-large-chart FILE: the large chart's request, for other drivers
+  // (bench/side_by_side.sh sends it with wrk).
+  if (argc == 3 && std::string_view(argv[1]) == "--write-large-chart") {
+    std::ofstream out(argv[2], std::ios::binary);
+    out << large();
+    return out.good() ? 0 : 1;
+  }
   if (std::getenv("CRYO_BENCH_LOG") == nullptr) cryo::log::set_min_level(cryo::log::Level::kWarn);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

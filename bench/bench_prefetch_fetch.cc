@@ -28,7 +28,9 @@ const std::vector<QueryTemplate> kQueries = {
     {"encounter", "Encounter/{{context.encounterId}}"},
     {"coverage", "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor"},
     {"conditions", "Condition?patient={{context.patientId}}"},
-    {"observations", "Observation?patient={{context.patientId}}"},
+    {"observations",
+     "Observation?patient={{context.patientId}}&code=http://loinc.org|21889-1,"
+     "http://cryocrd.org/fhir/CodeSystem/criteria|resectability"},
     {"role", "PractitionerRole/{{userPractitionerRoleId}}"},
     {"organizations", "Organization?_id=payer-1"},
     {"bodySite", "BodyStructure?patient={{context.patientId}}"},

@@ -36,7 +36,35 @@ RecordedCall conflict() {
   return c;
 }
 
+class StoreReplayCheck final : public security::SharedReplayCheck {
+ public:
+  explicit StoreReplayCheck(audit::AuditStore& store) : store_(store) {}
+  security::ReplayCache::Outcome remember(std::string_view issuer, std::string_view jti,
+                                          security::ReplayCache::TimePoint expires_at,
+                                          security::ReplayCache::TimePoint now) override {
+    using std::chrono::time_point_cast;
+    auto fresh = store_.remember_token_id(issuer, jti,
+                                          time_point_cast<std::chrono::milliseconds>(expires_at),
+                                          time_point_cast<std::chrono::milliseconds>(now));
+    if (!fresh) {
+      // The store is down: this replica's own check (already passed) stands. While it is down
+      // no hook call can be answered anyway (nothing can be recorded).
+      log::warn("shared replay check unavailable; this replica's own check applies",
+                {{"error", fresh.error().to_string()}});
+      return security::ReplayCache::kFresh;
+    }
+    return *fresh ? security::ReplayCache::kFresh : security::ReplayCache::kReplayed;
+  }
+
+ private:
+  audit::AuditStore& store_;
+};
+
 }  // namespace
+
+std::shared_ptr<security::SharedReplayCheck> make_shared_replay_check(audit::AuditStore& store) {
+  return std::make_shared<StoreReplayCheck>(store);
+}
 
 std::string request_for_audit(const Json& request) {
   rapidjson::StringBuffer buffer;
@@ -70,8 +98,13 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     }
     auto found = store.find_by_hook_instance(hook_instance);
     if (!found) {
+      // Without the look-up no answer can be recorded either: say so now, hand out no id.
       log::warn("audit look-up failed",
                 {{"hookInstance", hook_instance}, {"error", found.error().to_string()}});
+      call.found = true;
+      call.status = 503;
+      call.body =
+          operation_outcome("transient", "the determination could not be recorded; retry the call");
       return call;
     }
     if (!found->has_value()) return call;

@@ -11,11 +11,13 @@
 // Thread safety: the returned callables may run concurrently (the store is thread-safe).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "audit/admin_auth.h"
 #include "audit/store.h"
 #include "cds/http_server.h"
+#include "security/replay_cache.h"
 
 namespace cryo::cds {
 
@@ -24,6 +26,11 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
 // Registers the admin look-up routes on `server`.
 void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
                           audit::AdminCredential credential);
+
+// The client token replay check shared through the store (replicas on one PostgreSQL
+// database refuse a token another replica accepted). While the store does not answer, only
+// this replica's own check applies (no hook call can be recorded then anyway).
+std::shared_ptr<security::SharedReplayCheck> make_shared_replay_check(audit::AuditStore& store);
 
 // The request as kept for audit: the same JSON without `fhirAuthorization`.
 std::string request_for_audit(const fhir::Json& request);

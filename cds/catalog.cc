@@ -2,47 +2,86 @@
 
 #include <array>
 
+#include "cds/crd_version.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 namespace cryo::cds {
 namespace {
 
-constexpr std::array<ServiceDefinition, 4> kServices = {{
-    {"order-sign-crd", "order-sign", "Cryoablation coverage requirements (order-sign)",
+// The Encounter and the orders placed in it: what encounter-start and encounter-discharge are
+// about (the shared templates bring the patient's record).
+constexpr std::array<ServiceTemplate, 2> kEncounterTemplates = {{
+    {"encounter", "Encounter/{{context.encounterId}}"},
+    {"encounterOrders", "ServiceRequest?encounter={{context.encounterId}}"},
+}};
+
+constexpr unsigned kAllCards = kCoverageCards | kPolicyCards | kInstructionCards;
+
+constexpr std::array<ServiceDefinition, 6> kServices = {{
+    {"order-sign-crd",
+     "order-sign",
+     "Cryoablation coverage requirements (order-sign)",
      "Tells whether the patient's plan covers a cryoablation order, which policy criteria are "
      "met, unmet or undocumented, whether prior authorization is needed and which documents "
      "the payer will want; annotates each order with CRD coverage information.",
-     true},
-    {"order-select-crd", "order-select", "Cryoablation coverage preview (order-select)",
+     true,
+     kAllCards,
+     {}},
+    {"order-select-crd",
+     "order-select",
+     "Cryoablation coverage preview (order-select)",
      "Early coverage guidance for selected cryoablation orders, before they are signed. Never "
      "asks for documentation.",
-     false},
-    {"order-dispatch-crd", "order-dispatch", "Cryoablation coverage requirements (order-dispatch)",
+     false,
+     kAllCards,
+     {}},
+    {"order-dispatch-crd",
+     "order-dispatch",
+     "Cryoablation coverage requirements (order-dispatch)",
      "Coverage requirements for cryoablation orders dispatched to a performing organization; "
      "annotates each dispatched order with CRD coverage information.",
-     true},
-    {"appointment-book-crd", "appointment-book",
+     true,
+     kAllCards,
+     {}},
+    {"appointment-book-crd",
+     "appointment-book",
      "Cryoablation coverage requirements (appointment-book)",
      "Coverage requirements for the cryoablation orders behind proposed appointments; annotates "
-     "each order the appointment is based on with CRD coverage information.",
-     true},
+     "each appointment, and each order it is based on, with CRD coverage information.",
+     true,
+     kAllCards,
+     {}},
+    {"encounter-start-crd", "encounter-start", "Cryoablation coverage at encounter start",
+     "Coverage information for the cryoablation orders of the encounter that is starting; reads "
+     "the patient's record ahead of the order-sign that follows. Never asks for documentation.",
+     false, kAllCards, kEncounterTemplates},
+    {"encounter-discharge-crd", "encounter-discharge",
+     "Cryoablation documentation check at discharge",
+     "Lists the documentation the payer will want for the cryoablation performed in the "
+     "encounter, which the record holds and which is missing.",
+     false, kInstructionCards | kPolicyCards, kEncounterTemplates},
 }};
 
 struct ConfigurationOption {
+  unsigned card_type;  // 0 for max-cards
   std::string_view code;
   std::string_view type;  // "boolean" (default true) or "integer" (default kDefaultMaxCards)
   std::string_view name;
   std::string_view description;
 };
 
-constexpr std::array<ConfigurationOption, 3> kConfigurationOptions = {{
-    {kCoverageInfoType, "boolean", "Coverage Information",
+constexpr std::array<ConfigurationOption, 4> kConfigurationOptions = {{
+    {kCoverageCards, kCoverageInfoType, "boolean", "Coverage Information",
      "Coverage determination for each cryoablation order: the coverage-information annotation "
      "and the card explaining which criteria are met, unmet or undocumented."},
-    {kGuidelineType, "boolean", "Policy Reference",
+    {kPolicyCards, kGuidelineType, "boolean", "Policy Reference",
      "A link to the payer policy that applied, readable by the clinician."},
-    {"max-cards", "integer", "Maximum cards",
+    {kInstructionCards, kInstructionsType, "boolean", "Instructions",
+     "What the payer needs done, as text with no links: documents to send, facts to record, "
+     "the prior authorization step."},
+    {0, "max-cards", "integer", "Maximum cards",
      "The largest number of cards returned for one call (coverage cards first)."},
 }};
 
@@ -61,6 +100,14 @@ const ServiceDefinition* find_service(std::string_view id) {
     if (s.id == id) return &s;
   }
   return nullptr;
+}
+
+std::vector<mappings::PrefetchTemplate> prefetch_for(
+    const ServiceDefinition& service, std::span<const mappings::PrefetchTemplate> shared) {
+  std::vector<mappings::PrefetchTemplate> out(shared.begin(), shared.end());
+  for (const auto& t : service.own_prefetch)
+    out.push_back({std::string(t.key), std::string(t.query)});
+  return out;
 }
 
 std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch) {
@@ -85,6 +132,10 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
       write(w, t.key);
       write(w, t.query);
     }
+    for (const auto& t : s.own_prefetch) {
+      write(w, t.key);
+      write(w, t.query);
+    }
     w.EndObject();
     w.Key("usageRequirements");
     write(w,
@@ -92,9 +143,14 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
           "fhirServer the service may query.");
     w.Key("extension");
     w.StartObject();
+    w.Key("davinci-crd.version");
+    w.StartArray();
+    for (const auto& v : crd_versions()) write(w, v.label);
+    w.EndArray();
     w.Key("davinci-crd.configuration-options");
     w.StartArray();
     for (const auto& o : kConfigurationOptions) {
+      if (o.card_type != 0 && (s.card_types & o.card_type) == 0) continue;
       w.StartObject();
       w.Key("code");
       write(w, o.code);

@@ -1,8 +1,9 @@
 // The CDS services this server offers and their discovery document.
 //
 // Each service answers one hook for every payer in the policy library. Discovery lists, per
-// service: id, hook, title, description, the prefetch templates (from the mappings data, plain
-// CDS Hooks 2.0 tokens only) and the CRD configuration options (one boolean per card type the
+// service: id, hook, title, description, the prefetch templates (from the mappings data plus the
+// service's own, plain CDS Hooks 2.0 tokens only), the CRD versions served
+// (`davinci-crd.version`) and the CRD configuration options (one boolean per card type the
 // service returns, plus max-cards).
 //
 //   const ServiceDefinition* s = find_service("order-sign-crd");
@@ -14,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mappings/mapping_set.h"
 
@@ -22,7 +24,25 @@ namespace cryo::cds {
 // The card types this service returns, as CRD card-type codes (configuration option codes).
 inline constexpr std::string_view kCoverageInfoType = "coverage-info";
 inline constexpr std::string_view kGuidelineType = "guideline";
+// The Instructions card (no links, no suggestions): what the payer needs done. CRD's card-type
+// list has no code for it, so it is a code of the service's own system.
+inline constexpr std::string_view kInstructionsType = "instructions";
+inline constexpr std::string_view kLocalCardTypeSystem =
+    "http://cryocrd.org/fhir/CodeSystem/card-type";
 inline constexpr int kDefaultMaxCards = 10;
+
+// Card types a service returns (bit set), each with its own configuration option.
+enum CardTypes : unsigned {
+  kCoverageCards = 1,     // coverage-info: coverage card + coverage-information
+  kPolicyCards = 2,       // guideline: External Reference card linking the policy
+  kInstructionCards = 4,  // instructions: Instructions card
+};
+
+// A prefetch template a service declares beyond the shared ones of the mappings data.
+struct ServiceTemplate {
+  std::string_view key;
+  std::string_view query;
+};
 
 struct ServiceDefinition {
   std::string_view id;    // "order-sign-crd"
@@ -30,6 +50,8 @@ struct ServiceDefinition {
   std::string_view title;
   std::string_view description;
   bool primary;  // CRD primary hook: always answers with coverage-information
+  unsigned card_types = kCoverageCards | kPolicyCards | kInstructionCards;
+  std::span<const ServiceTemplate> own_prefetch = {};
 };
 
 // All services, in discovery order.
@@ -37,6 +59,10 @@ std::span<const ServiceDefinition> services();
 
 // The service with this id, or nullptr.
 const ServiceDefinition* find_service(std::string_view id);
+
+// The service's prefetch templates: the shared ones, then its own.
+std::vector<mappings::PrefetchTemplate> prefetch_for(
+    const ServiceDefinition& service, std::span<const mappings::PrefetchTemplate> shared);
 
 // The discovery document (GET /cds-services).
 std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch);

@@ -163,9 +163,15 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.integer("request_timeout_ms", c.fhir_request_timeout_ms, 50, 60000));
       CRYO_TRY(s.integer("total_budget_ms", c.fhir_total_budget_ms, 50, 60000));
       CRYO_TRY(s.integer("max_pages", c.fhir_max_pages, 1, 1000));
+    } else if (name == "demo") {
+      Section s(v, source, name);
+      CRYO_TRY(s.check_keys({"enabled"}));
+      bool enabled = false;
+      CRYO_TRY(s.boolean("enabled", enabled));
+      if (v.HasMember("enabled")) c.demo_enabled = enabled;
     } else {
       return Error{source + ": " + name,
-                   "is not a known section (server, tls, trust, cors, store, admin, fhir)"};
+                   "is not a known section (server, tls, trust, cors, store, admin, fhir, demo)"};
     }
   }
   (void)root;

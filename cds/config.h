@@ -11,7 +11,8 @@
 //               plus "retention_days": 2555,
 //     "admin":  {"token_sha256": "<hex SHA-256 of the admin bearer token>"},
 //     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
-//                "total_budget_ms": 3000, "max_pages": 10}
+//                "total_budget_ms": 3000, "max_pages": 10},
+//     "demo":   {"enabled": true}
 //   }
 //
 // Every section is optional. Unknown keys are errors (a typo must not silently weaken
@@ -62,6 +63,8 @@ struct ServerConfig {
   int fhir_request_timeout_ms = 1500;
   int fhir_total_budget_ms = 3000;
   int fhir_max_pages = 10;
+  // the /demo try-it page: unset -> on only when bound to loopback without trusted issuers
+  std::optional<bool> demo_enabled;
 };
 
 // Reads a configuration file on top of the defaults.

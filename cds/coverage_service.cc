@@ -1,10 +1,12 @@
 #include "cds/coverage_service.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
 #include "base/ids.h"
 #include "base/text.h"
+#include "cds/crd_version.h"
 #include "cds/operation_outcome.h"
 #include "cds/response_writer.h"
 #include "mappings/coverage_reader.h"
@@ -46,6 +48,17 @@ std::vector<const Json*> orders_in_scope_of_hook(const HookRequest& request,
                                                  const fhir::ResourceIndex& record,
                                                  std::vector<std::string>* unresolved) {
   std::vector<const Json*> orders;
+  if (request.hook == "encounter-start" || request.hook == "encounter-discharge") {
+    // The orders placed in the encounter (read with the encounterOrders template).
+    const std::string encounter = "Encounter/" + std::string(request.encounter_id);
+    for (const Json* order : record.of_type("ServiceRequest")) {
+      if (string_or_empty(member(member(order, "encounter"), "reference")) == encounter &&
+          string_or_empty(member(member(order, "subject"), "reference")) ==
+              "Patient/" + std::string(request.patient_id))
+        orders.push_back(order);
+    }
+    return orders;
+  }
   if (!request.order_references.empty() || request.hook == "order-dispatch" ||
       request.hook == "appointment-book") {
     std::set<std::string> seen;
@@ -140,9 +153,20 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
 
   // What prefetch did not bring comes from the client's FHIR server, or the call cannot be
   // answered (CDS Hooks: 412).
+  const CrdVersion* version = find_crd_version(request->requested_version);
+  if (version == nullptr) {
+    std::string served;
+    for (const auto& v : crd_versions())
+      served += (served.empty() ? "" : ", ") + std::string(v.label);
+    return failure(std::move(out), 400, "not-supported",
+                   "CRD version '" + std::string(request->requested_version) +
+                       "' is not served (davinci-crd.requestedVersion); served: " + served);
+  }
+  const std::vector<mappings::PrefetchTemplate> templates =
+      prefetch_for(service, mappings_.prefetch_templates());
   std::vector<std::string> fetch_problems;
   MissingData missing;
-  missing.templates = missing_prefetch(*request, mappings_.prefetch_templates());
+  missing.templates = missing_prefetch(*request, templates);
   orders_in_scope_of_hook(*request, record, &missing.references);
   if (!missing.templates.empty() || !missing.references.empty()) {
     std::vector<std::string> what;
@@ -217,15 +241,17 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   for (const Json* order : orders_in_scope_of_hook(*request, record, nullptr)) {
     const policies::Policy* policy = nullptr;
     std::string code;
+    // The policy revision in force on the date of service decides.
+    const fhir::DateRange dos = mappings::MappingSet::date_of_service(*order, received_s);
+    const std::string day = fhir::day_text(dos.begin);
     for (const std::string& c : mappings::MappingSet::billing_codes(*order)) {
-      if ((policy = library_.policy_for(*payer, c)) != nullptr) {
+      if ((policy = library_.policy_for(*payer, c, day)) != nullptr) {
         code = c;
         break;
       }
     }
     if (policy == nullptr) continue;  // no policy for this order: no card, no action
-    mappings::OrderContext context{order, code,
-                                   mappings::MappingSet::date_of_service(*order, received_s)};
+    mappings::OrderContext context{order, code, dos};
     mappings::FactSheet facts = mappings_.extract(record, context, library_.facts_used(*policy));
     std::vector<mappings::DocumentFinding> documents;
     if (int months = library_.document_window_months(*policy); months > 0) {
@@ -264,6 +290,41 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   std::string date = fhir::day_text(received_s);
   input.assertion_date = date;
   input.secondary_hook = !service.primary;
+  input.version = version;
+  input.shape.technical_problem = !fetch_problems.empty();
+  input.shape.technical_text = join(fetch_problems, "; ");
+  input.card_types = service.card_types;
+  input.always_system_actions = service.primary;
+  input.discharge = service.hook == "encounter-discharge";
+  std::vector<std::string> in_scope;
+  for (const auto& od : out.orders) in_scope.push_back(od.order_reference);
+  auto covers = [&](const Json& container, bool by_based_on) {
+    ResponseInput::Container c{&container, {}};
+    if (by_based_on) {
+      for (const Json& b : fhir::items(member(container, "basedOn"))) {
+        const Json* order = record.resolve(string_or_empty(member(b, "reference")));
+        if (order == nullptr) continue;
+        std::string key = fhir::ResourceIndex::key_of(*order);
+        if (std::find(in_scope.begin(), in_scope.end(), key) != in_scope.end())
+          c.orders.push_back(key);
+      }
+    } else {
+      c.orders = in_scope;
+    }
+    if (!c.orders.empty()) input.containers.push_back(std::move(c));
+  };
+  if (service.hook == "appointment-book") {
+    // CRD 2.0.1: the Appointment itself carries the coverage-information, beside its orders.
+    for (const Json& entry : fhir::items(member(request->appointments, "entry"))) {
+      const Json* appointment = member(entry, "resource");
+      if (string_or_empty(member(appointment, "resourceType")) == "Appointment")
+        covers(*appointment, true);
+    }
+  }
+  if (service.hook == "encounter-start") {
+    if (const Json* encounter = record.find("Encounter", request->encounter_id))
+      covers(*encounter, false);
+  }
   out.body = write_response(input, out.card_uuids);
   out.status = 200;
   return out;

@@ -40,7 +40,10 @@ struct OrderDetermination {
   const fhir::Json* order = nullptr;  // the draft order, in the request document
   std::string order_reference;        // "ServiceRequest/sr-1"
   std::string coverage_assertion_id;
-  std::string card_uuid;   // the coverage card's uuid ("" when no card was sent)
+  std::string card_uuid;  // the coverage card's uuid ("" when no card was sent)
+  // The coverage-assertion-id already on the order when its decision is unchanged (no update
+  // is sent for it then); "" otherwise.
+  std::string current_assertion_id;
   std::string policy_url;  // absolute URL of the policy page
   policies::Determination determination;
 };

@@ -31,10 +31,17 @@ std::string_view optional_string(const Json* object, std::string_view name) {
   return string_or_empty(member(object, name));
 }
 
-Status read_configuration(const Json& request, CardConfiguration& out) {
+Status read_extensions(const Json& request, HookRequest& out) {
   const Json* ext = member(request, "extension");
   if (ext == nullptr) return {};
   if (!ext->IsObject()) return invalid("extension", "must be an object");
+  if (const Json* version = member(ext, "davinci-crd.requestedVersion")) {
+    if (!version->IsString() || version->GetStringLength() == 0) {
+      return invalid("extension.davinci-crd.requestedVersion",
+                     "must be a version string such as \"2.2\"");
+    }
+    out.requested_version = string_or_empty(version);
+  }
   const Json* cfg = member(ext, "davinci-crd.configuration");
   if (cfg == nullptr) return {};
   if (!cfg->IsObject()) return invalid("extension.davinci-crd.configuration", "must be an object");
@@ -42,11 +49,12 @@ Status read_configuration(const Json& request, CardConfiguration& out) {
     std::string_view code(it->name.GetString(), it->name.GetStringLength());
     if (code == "max-cards") {
       // Nonsensical values are handled gracefully: a negative limit means no cards.
-      if (it->value.IsInt()) out.max_cards = std::max(0, it->value.GetInt());
+      if (it->value.IsInt()) out.configuration.max_cards = std::max(0, it->value.GetInt());
       continue;
     }
     // Unknown or non-boolean options are ignored, as CRD requires.
-    if (it->value.IsBool()) out.enabled.emplace(std::string(code), it->value.GetBool());
+    if (it->value.IsBool())
+      out.configuration.enabled.emplace(std::string(code), it->value.GetBool());
   }
   return {};
 }
@@ -185,7 +193,12 @@ Result<HookRequest> read_hook_request(const Json& request, std::string_view expe
       r.prefetch = prefetch;
     }
   }
-  if (auto s = read_configuration(request, r.configuration); !s) return s.error();
+  if (r.hook == "encounter-start" || r.hook == "encounter-discharge") {
+    auto encounter = required_string(context, "encounterId", "context");
+    if (!encounter) return encounter.error();
+    r.encounter_id = *encounter;
+  }
+  if (auto s = read_extensions(request, r); !s) return s.error();
   return r;
 }
 

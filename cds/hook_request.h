@@ -4,9 +4,11 @@
 // `context.patientId`, the hook's order context (`draftOrders` Bundle for order-sign and
 // order-select, plus `selections` for order-select; `dispatchedOrders` and `performer` for
 // order-dispatch, also in their kebab-case and older spellings; the `appointments` Bundle for
-// appointment-book), the shape of `prefetch` and
+// appointment-book; `encounterId` for encounter-start and encounter-discharge), the shape of
+// `prefetch` and
 // `fhirAuthorization` — and reads the CRD configuration sent in
-// `extension["davinci-crd.configuration"]`. Unknown context elements and unknown
+// `extension["davinci-crd.configuration"]` and the CRD version asked for in
+// `extension["davinci-crd.requestedVersion"]`. Unknown context elements and unknown
 // configuration options are ignored, as CRD requires. All views point into the parsed
 // request document, which must outlive the HookRequest.
 //
@@ -56,6 +58,8 @@ struct HookRequest {
   std::string_view performer;                // order-dispatch
   const fhir::Json* prefetch = nullptr;      // object or nullptr
   CardConfiguration configuration;
+  // CRD 2.2: extension["davinci-crd.requestedVersion"] ("" when the client named none).
+  std::string_view requested_version;
 };
 
 // Validates `request` as a call of `expected_hook`. Errors name the field and the problem.

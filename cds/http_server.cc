@@ -80,7 +80,11 @@ struct HttpServer::Impl {
     if (!authenticator) return true;
     AuthDecision d = authenticator(req.get_header_value("Authorization"), audience(req));
     if (!d.ok) {
-      log::warn("refused client token", {{"path", req.path}, {"reason", d.reason}});
+      log::warn("refused client token", {{"path", req.path},
+                                         {"reason", d.reason},
+                                         {"iss", d.issuer},
+                                         {"kid", d.kid},
+                                         {"jti", d.jti}});
       res.status = 401;
       res.set_header("WWW-Authenticate", "Bearer");
       res.set_content(operation_outcome("login", "authentication required"), kFhirJson);

@@ -54,6 +54,8 @@ struct AuthDecision {
   bool ok = true;
   std::string issuer;  // the client's `iss`, for the audit record and log
   std::string reason;  // why it was refused (logged, never sent)
+  std::string kid;     // the token's kid and jti, for the log (escaped, bounded)
+  std::string jti;
 };
 
 // Checks the Authorization header of a call against the endpoint URL it was sent to.

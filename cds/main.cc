@@ -1,7 +1,10 @@
 // cryo-crd: the Cryo CRD executable. It only wires the modules together:
 //   serve            the CDS Hooks server
 //   evaluate FILE    the same evaluation offline (--explain for a criteria table)
-//   policies check   validate policy and mapping files
+//   policies check   validate policy and mapping files (every problem, with line and column)
+//   policies test    run the policy test cases beside each policy file
+//   policies scenarios DIR   write the golden conformance scenarios from the test cases
+//   policies replay  re-decide stored hook calls under candidate policies
 //   store purge      delete audit records older than N days
 #include <chrono>
 #include <csignal>
@@ -20,18 +23,26 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "audit/admin_auth.h"
 #include "audit/store.h"
 #include "base/log.h"
 #include "cds/audit_recorder.h"
+#include "cds/card_text.h"
 #include "cds/catalog.h"
 #include "cds/config.h"
 #include "cds/coverage_service.h"
+#include "cds/demo_routes.h"
 #include "cds/http_server.h"
+#include "cds/policy_replay.h"
+#include "cds/policy_tests.h"
 #include "cds/response_writer.h"
 #include "conformance/runner.h"
 #include "fhir/client/prefetch_fetcher.h"
+#include "fhir/datetime.h"
 #include "mappings/mapping_set.h"
+#include "policies/data_hash.h"
 #include "policies/policy_library.h"
 #include "security/bind_address.h"
 #include "security/cors.h"
@@ -48,6 +59,10 @@ constexpr const char* kUsage = R"(usage:
                  [--data DIR | --db postgresql://...] [--retention-days N] [--no-store]
   cryo-crd evaluate REQUEST.json [--explain] [--policies DIR] [--mappings DIR]
   cryo-crd policies check [DIR] [--mappings DIR]
+  cryo-crd policies test [DIR] [--mappings DIR]
+  cryo-crd policies scenarios OUT_DIR [--policies DIR] [--mappings DIR]
+  cryo-crd policies replay --candidate DIR [--since YYYY-MM-DD] [--payer ID] [--report FILE]
+                           [--config FILE] [--data DIR | --db postgresql://...] [--mappings DIR]
   cryo-crd store purge --older-than-days N [--config FILE] [--data DIR | --db postgresql://...]
   cryo-crd conformance --base-url URL [--scenarios DIR] [--jwks FILE --iss ISS --kid KID]
                        [--report FILE] [--junit FILE]     (test any CRD server; see conformance/)
@@ -118,6 +133,21 @@ Result<std::unique_ptr<Data>> load_data(const Args& args) {
   auto lib = policies::PolicyLibrary::load(policies_dir, data->mappings);
   if (!lib) return lib.error();
   data->library = std::move(*lib);
+  auto hash = policies::data_hash(policies_dir, mappings_dir);
+  if (!hash) return hash.error();
+  data->library.set_data_hash(*hash);
+
+  // The card wording (summary templates a policy analyst may edit), checked like the policies.
+  auto text = cds::CardText::load(default_data("cds/data/card-text.json"));
+  if (!text) return text.error();
+  for (const auto& id : text->critical_policies()) {
+    bool known = false;
+    for (const auto& p : data->library.summaries()) known = known || p.id == id;
+    if (!known)
+      return Error{text->file() + ": not_covered_critical_policies",
+                   "no loaded policy '" + id + "'"};
+  }
+  cds::install_card_text(std::move(*text));
   return data;
 }
 
@@ -238,6 +268,8 @@ int serve(int argc, char** argv) {
 
   cds::ServiceOptions service_options;
   service_options.limits.max_bytes = server_options.max_body_bytes;
+  // Stored determinations name the code version and the data that decided.
+  service_options.service_version += " (data " + (*data)->library.data_hash() + ")";
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
   auto service_holder =
@@ -274,7 +306,7 @@ int serve(int argc, char** argv) {
   if (verifier) {
     server.set_authenticator([&verifier](std::string_view header, std::string_view audience) {
       security::Verdict v = verifier->verify(header, audience);
-      return cds::AuthDecision{v.ok, v.issuer, v.reason};
+      return cds::AuthDecision{v.ok, v.issuer, v.reason, v.kid, v.jti};
     });
   }
   if (!config.cors.allowed_origins.empty()) {
@@ -285,6 +317,10 @@ int serve(int argc, char** argv) {
     }
     server.set_cors(std::move(*cors));
   }
+  if (store && verifier && store->backend() == "postgresql") {
+    // Replicas on one database refuse a token another replica already accepted.
+    verifier->set_shared_replay_check(cds::make_shared_replay_check(*store));
+  }
   if (store) {
     server.set_recorder(cds::make_recorder(*store, service_options.service_version));
     if (!config.admin_token_sha256.empty()) {
@@ -294,6 +330,17 @@ int serve(int argc, char** argv) {
         return 1;
       }
       cds::add_assertion_routes(server, *store, std::move(*credential));
+    }
+  }
+  // The /demo try-it page: on by default only on loopback with unsigned calls (cds/demo_routes.h).
+  const bool demo =
+      config.demo_enabled.value_or(security::is_loopback_address(config.bind) && !has_issuers);
+  if (demo) {
+    if (auto s = cds::add_demo_routes(server, default_data("demo"),
+                                      default_data("conformance/scenarios"));
+        !s) {
+      std::cerr << "cryo-crd: refusing to start: demo: " << s.error().to_string() << "\n";
+      return 1;
     }
   }
   if (auto s = server.bind(); !s) {
@@ -318,7 +365,8 @@ int serve(int argc, char** argv) {
              {"base_url", service_holder->options().base_url},
              {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
              {"store", store ? std::string(store->backend()) : std::string("off")},
-             {"policies", std::to_string((*data)->library.summaries().size())}});
+             {"policies", std::to_string((*data)->library.summaries().size())},
+             {"demo", demo ? "/demo" : "off"}});
   server.serve();
   g_server = nullptr;
   log::info("cryo-crd stopped");
@@ -377,17 +425,189 @@ int policies_check(int argc, char** argv) {
     return 2;
   }
   if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
+  fs::path mappings_dir = args->get("--mappings").value_or(default_data("mappings/data").string());
+  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
+  auto m = mappings::MappingSet::load(mappings_dir);
+  if (!m) {
+    std::cerr << m.error().to_string() << "\n";
+    return 1;
+  }
+  policies::MappingVocabulary vocabulary(*m);
+  std::vector<policies::PolicyProblem> problems =
+      policies::PolicyLibrary::check(policies_dir, vocabulary);
+  for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+  if (!problems.empty()) {
+    std::cerr << problems.size() << (problems.size() == 1 ? " problem" : " problems") << "\n";
+    return 1;
+  }
+  auto lib = policies::PolicyLibrary::load(policies_dir, *m);
+  if (!lib) {
+    std::cerr << lib.error().to_string() << "\n";
+    return 1;
+  }
+  for (const auto& p : lib->summaries()) {
+    std::cout << "ok  " << p.id << "  (" << p.document << ", revision " << p.revision;
+    if (!p.effective_from.empty() || !p.effective_to.empty())
+      std::cout << ", in force " << (p.effective_from.empty() ? "…" : p.effective_from) << " to "
+                << (p.effective_to.empty() ? "today" : p.effective_to);
+    std::cout << "; payers";
+    for (const auto& payer : p.payer_ids) std::cout << " " << payer;
+    std::cout << "; codes";
+    for (const auto& c : p.billing_codes) std::cout << " " << c;
+    std::cout << ")\n";
+  }
+  return 0;
+}
+
+// Runs the test cases beside each policy file, like `opa test`: one line per case, then
+// "N passed, M failed"; exit status 1 when any failed.
+int policies_test(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 3, {});
+  if (!args || args->positional.size() > 1) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
+  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
   auto data = load_data(*args);
   if (!data) {
     std::cerr << data.error().to_string() << "\n";
     return 1;
   }
-  for (const auto& p : (*data)->library.summaries()) {
-    std::cout << "ok  " << p.id << "  (" << p.document << ", revision " << p.revision << "; payers";
-    for (const auto& payer : p.payer_ids) std::cout << " " << payer;
-    std::cout << "; codes";
-    for (const auto& c : p.billing_codes) std::cout << " " << c;
-    std::cout << ")\n";
+  cds::PolicyTestReport report =
+      cds::run_policy_tests(policies_dir, (*data)->mappings, (*data)->library);
+  for (const auto& e : report.errors) std::cout << "FAIL " << e << "\n";
+  for (const auto& r : report.results) std::cout << r.line() << "\n";
+  std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
+  if (report.results.empty() && report.errors.empty()) {
+    std::cerr << "cryo-crd policies test: no test cases (*.tests.json) in " << policies_dir.string()
+              << "\n";
+    return 1;
+  }
+  return report.failed() == 0 ? 0 : 1;
+}
+
+// Writes the golden conformance scenarios (one file per test case with a FHIR record) into
+// OUT_DIR, replacing the scenarios written before (verbatim "foreign-" examples are kept).
+int policies_scenarios(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 3, {});
+  if (!args || args->positional.size() != 1) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  fs::path out_dir = args->positional[0];
+  fs::path policies_dir = args->get("--policies").value_or(default_data("policies/data").string());
+  auto data = load_data(*args);
+  if (!data) {
+    std::cerr << data.error().to_string() << "\n";
+    return 1;
+  }
+  auto scenarios = cds::scenarios_from_cases(policies_dir, (*data)->mappings, (*data)->library);
+  if (!scenarios) {
+    std::cerr << scenarios.error().to_string() << "\n";
+    return 1;
+  }
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  for (const auto& e : fs::directory_iterator(out_dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (e.path().extension() == ".json" && n.rfind("foreign-", 0) != 0) fs::remove(e.path(), ec);
+  }
+  for (const auto& [name, text] : *scenarios) {
+    std::ofstream out(out_dir / (name + ".json"), std::ios::binary);
+    out << text;
+    if (!out) {
+      std::cerr << "cryo-crd policies scenarios: cannot write " << (out_dir / name).string()
+                << "\n";
+      return 1;
+    }
+  }
+  std::cout << scenarios->size() << " scenarios written to " << out_dir.string() << "\n";
+  return 0;
+}
+
+// Re-decides the stored hook calls under candidate policies and reports what would change.
+// Reads the store only.
+int policies_replay(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 3, {});
+  std::optional<std::string> candidate = args ? args->get("--candidate") : std::nullopt;
+  if (!args || !args->positional.empty() || !candidate) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  cds::ServerConfig config;
+  if (auto file = args->get("--config")) {
+    auto loaded = cds::load_config(*file);
+    if (!loaded) {
+      std::cerr << "cryo-crd policies replay: " << loaded.error().to_string() << "\n";
+      return 1;
+    }
+    config = std::move(*loaded);
+  }
+  std::vector<std::pair<std::string, std::string>> store_options;
+  for (const auto& [name, value] : args->options) {
+    if (name == "--data" || name == "--db") store_options.emplace_back(name, value);
+  }
+  if (auto s = cds::apply_overrides(config, store_options); !s) {
+    std::cerr << "cryo-crd policies replay: " << s.error().to_string() << "\n";
+    return 2;
+  }
+  cds::ReplayOptions options;
+  if (auto since = args->get("--since")) {
+    auto day = fhir::parse_fhir_date(*since);
+    if (!day || since->size() != 10) {
+      std::cerr << "cryo-crd policies replay: --since: expected YYYY-MM-DD\n";
+      return 2;
+    }
+    options.since = std::chrono::time_point_cast<std::chrono::milliseconds>(day->begin);
+  }
+  options.payer = args->get("--payer").value_or("");
+  Args data_args = *args;
+  data_args.options.emplace_back("--policies", *candidate);
+  auto data = load_data(data_args);
+  if (!data) {
+    std::cerr << "cryo-crd policies replay: candidate: " << data.error().to_string() << "\n";
+    return 1;
+  }
+  const std::string& where = config.database_url.empty() ? config.data_dir : config.database_url;
+  const fs::path file = where.rfind("sqlite:", 0) == 0
+                            ? fs::path(where.substr(7))
+                            : fs::path(where.empty() ? "./var" : where) / "cryo-audit.sqlite3";
+  if (config.database_url.empty() && !fs::exists(file)) {  // never create an empty store
+    std::cerr << "cryo-crd policies replay: no audit store at " << file.string() << "\n";
+    return 1;
+  }
+  auto store = audit::open_store(where);
+  if (!store) {
+    std::cerr << "cryo-crd policies replay: audit store: " << store.error().to_string() << "\n";
+    return 1;
+  }
+  cds::CoverageService service((*data)->mappings, (*data)->library, cds::ServiceOptions{});
+  if (::isatty(STDERR_FILENO)) {
+    auto counted = (*store)->for_each_call(options.since, options.payer,
+                                           [](const audit::HookRecord&) { return true; });
+    options.total = counted ? *counted : 0;
+    options.progress = [](std::int64_t done, std::int64_t total) {
+      constexpr int kWidth = 40;
+      int filled = total > 0 ? static_cast<int>(done * kWidth / total) : 0;
+      std::cerr << "\rre-deciding [" << std::string(filled, '#')
+                << std::string(kWidth - filled, '.') << "] " << done << "/" << total << std::flush;
+      if (done == total) std::cerr << "\n";
+    };
+  }
+  auto report = cds::replay_calls(**store, service, options);
+  if (!report) {
+    std::cerr << "cryo-crd policies replay: " << report.error().to_string() << "\n";
+    return 1;
+  }
+  std::cout << cds::replay_text(*report);
+  if (auto path = args->get("--report")) {
+    std::ofstream out(*path, std::ios::binary);
+    out << cds::replay_json(*report);
+    if (!out) {
+      std::cerr << "cryo-crd policies replay: cannot write " << *path << "\n";
+      return 1;
+    }
   }
   return 0;
 }
@@ -461,6 +681,12 @@ int main(int argc, char** argv) {
   if (command == "evaluate") return evaluate(argc, argv);
   if (command == "policies" && argc > 2 && std::string(argv[2]) == "check")
     return policies_check(argc, argv);
+  if (command == "policies" && argc > 2 && std::string(argv[2]) == "test")
+    return policies_test(argc, argv);
+  if (command == "policies" && argc > 2 && std::string(argv[2]) == "scenarios")
+    return policies_scenarios(argc, argv);
+  if (command == "policies" && argc > 2 && std::string(argv[2]) == "replay")
+    return policies_replay(argc, argv);
   if (command == "store" && argc > 2 && std::string(argv[2]) == "purge")
     return store_purge(argc, argv);
   if (command == "conformance") return conformance::run_conformance(argc - 1, argv + 1);

@@ -9,8 +9,10 @@
 
 #include "base/ids.h"
 #include "base/text.h"
+#include "cds/card_text.h"
 #include "cds/catalog.h"
 #include "fhir/coding.h"
+#include "fhir/resource_index.h"
 
 namespace cryo::cds {
 namespace {
@@ -22,8 +24,8 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::string_view kCoverageInformationUrl =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
-constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 constexpr size_t kMaxSummaryChars = 139;
+constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 
 void str(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -46,83 +48,19 @@ std::string truncate_chars(std::string_view s, size_t max_chars) {
   return std::string(s);
 }
 
-// Text safe inside a Markdown table cell.
-std::string cell(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string_view status_word(Truth t) {
-  switch (t) {
-    case Truth::kTrue:
-      return "✔ Met";
-    case Truth::kFalse:
-      return "✘ Not met";
-    case Truth::kUnknown:
-      return "? Not documented";
-  }
-  return "";
-}
-
 std::string evidence_text(const std::vector<mappings::Evidence>& evidence) {
   std::vector<std::string> parts;
   for (const auto& e : evidence) {
     std::string p = e.reference;
     if (!e.date.empty()) p += (p.empty() ? "" : ", ") + e.date;
     if (!e.text.empty()) p += (p.empty() ? "" : ": ") + e.text;
+    if (!e.code.empty()) p += " [" + mappings::coding_label(e.system, e.code) + "]";
     parts.push_back(std::move(p));
   }
   return join(parts, "; ");
 }
 
-std::string bottom_line(const Determination& d) {
-  if (d.covered == "covered") {
-    std::string s = "covered";
-    s += d.pa_needed == "auth-needed" ? "; prior auth required" : "; no prior auth needed";
-    if (!d.doc_needed.empty()) {
-      size_t missing = 0;
-      for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
-      if (missing > 0) {
-        s += "; " + std::to_string(missing) + (missing == 1 ? " document" : " documents") +
-             " missing";
-      } else {
-        s += d.doc_purpose == "withpa" ? "; send documentation with the PA request"
-                                       : "; send documentation";
-      }
-    }
-    return s;
-  }
-  if (d.covered == "not-covered") {
-    return "not covered" + (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
-  }
-  if (d.basis == "line-of-business") {
-    return "decided by program rules" +
-           (d.reasons.empty() ? std::string() : ": " + d.reasons.front());
-  }
-  std::string s = "not yet determined";
-  if (!d.missing_facts.empty()) s += "; document " + join(d.missing_facts, ", ");
-  if (d.pa_needed == "auth-needed") s += "; prior auth required";
-  return s;
-}
-
-std::string prior_auth_line(const Determination& d) {
-  if (d.pa_needed == "auth-needed")
-    return "**required** — submit a prior authorization request before the procedure.";
-  if (d.pa_needed == "no-auth") return "not required.";
-  if (d.pa_needed == "conditional") return "decided by the program's own rules.";
-  return "not applicable (the service is not covered).";
-}
-
-void write_coverage_information(Writer& w, const OrderDetermination& od,
+void write_coverage_information(Writer& w, const OrderDetermination& od, const CoverageValues& v,
                                 std::string_view coverage_reference, std::string_view date) {
   const Determination& d = od.determination;
   auto code_ext = [&](std::string_view url, std::string_view code) {
@@ -142,11 +80,11 @@ void write_coverage_information(Writer& w, const OrderDetermination& od,
   key_str(w, "reference", coverage_reference);
   w.EndObject();
   w.EndObject();
-  code_ext("covered", d.covered);
-  code_ext("pa-needed", d.pa_needed);
-  code_ext("doc-needed", d.doc_needed);
-  code_ext("doc-purpose", d.doc_purpose);
-  code_ext("info-needed", d.info_needed);
+  code_ext("covered", v.covered);
+  code_ext("pa-needed", v.pa_needed);
+  for (const auto& c : v.doc_needed) code_ext("doc-needed", c);
+  for (const auto& c : v.doc_purpose) code_ext("doc-purpose", c);
+  for (const auto& c : v.info_needed) code_ext("info-needed", c);
   w.StartObject();
   key_str(w, "url", "billingCode");
   w.Key("valueCoding");
@@ -156,20 +94,35 @@ void write_coverage_information(Writer& w, const OrderDetermination& od,
   if (!d.procedure.empty()) key_str(w, "display", d.procedure);
   w.EndObject();
   w.EndObject();
-  for (const auto& reason : d.reasons) {
+  for (const auto& reason : v.reasons) {
     w.StartObject();
     key_str(w, "url", "reason");
     w.Key("valueCodeableConcept");
     w.StartObject();
-    key_str(w, "text", reason);
+    if (!reason.code.empty()) {
+      w.Key("coding");
+      w.StartArray();
+      w.StartObject();
+      key_str(w, "system", kCrdTempSystem);
+      key_str(w, "code", reason.code);
+      w.EndObject();
+      w.EndArray();
+    }
+    key_str(w, "text", reason.text);
     w.EndObject();
     w.EndObject();
   }
-  if (!od.policy_url.empty()) {
+  if (v.policy_link_detail && !od.policy_url.empty()) {
     w.StartObject();
     key_str(w, "url", "detail");
     w.Key("extension");
     w.StartArray();
+    if (!v.detail_category.empty()) {
+      w.StartObject();
+      key_str(w, "url", "category");
+      key_str(w, "valueCode", v.detail_category);
+      w.EndObject();
+    }
     w.StartObject();
     key_str(w, "url", "code");
     w.Key("valueCodeableConcept");
@@ -208,14 +161,22 @@ bool is_coverage_information(const Json& extension) {
   return fhir::string_or_empty(fhir::member(extension, "url")) == kCoverageInformationUrl;
 }
 
-// The draft order, element for element, with this response's coverage-information replacing
-// any earlier one.
-void write_annotated_order(Writer& w, const OrderDetermination& od,
-                           std::string_view coverage_reference, std::string_view date) {
-  const Json& order = *od.order;
+struct Annotation {
+  const OrderDetermination* order;
+  const CoverageValues* values;
+};
+
+// The resource, element for element, with this response's coverage-information replacing any
+// earlier one.
+void write_annotated(Writer& w, const Json& resource, std::span<const Annotation> annotations,
+                     std::string_view coverage_reference, std::string_view date) {
   bool wrote_extension = false;
+  auto write_all = [&] {
+    for (const auto& a : annotations)
+      write_coverage_information(w, *a.order, *a.values, coverage_reference, date);
+  };
   w.StartObject();
-  for (auto it = order.MemberBegin(); it != order.MemberEnd(); ++it) {
+  for (auto it = resource.MemberBegin(); it != resource.MemberEnd(); ++it) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
     if (name == "extension" && it->value.IsArray()) {
       w.Key("extension");
@@ -223,7 +184,7 @@ void write_annotated_order(Writer& w, const OrderDetermination& od,
       for (const Json& e : it->value.GetArray()) {
         if (!is_coverage_information(e)) e.Accept(w);
       }
-      write_coverage_information(w, od, coverage_reference, date);
+      write_all();
       w.EndArray();
       wrote_extension = true;
       continue;
@@ -234,20 +195,20 @@ void write_annotated_order(Writer& w, const OrderDetermination& od,
   if (!wrote_extension) {
     w.Key("extension");
     w.StartArray();
-    write_coverage_information(w, od, coverage_reference, date);
+    write_all();
     w.EndArray();
   }
   w.EndObject();
 }
 
 void write_source(Writer& w, std::string_view label, std::string_view topic_code,
-                  std::string_view topic_display) {
+                  std::string_view topic_display, std::string_view system = kCrdTempCodes) {
   w.Key("source");
   w.StartObject();
   key_str(w, "label", label);
   w.Key("topic");
   w.StartObject();
-  key_str(w, "system", kCrdTempCodes);
+  key_str(w, "system", system);
   key_str(w, "code", topic_code);
   key_str(w, "display", topic_display);
   w.EndObject();
@@ -280,14 +241,45 @@ void write_coverage_card(Writer& w, const OrderDetermination& od) {
   const Determination& d = od.determination;
   w.StartObject();
   key_str(w, "uuid", od.card_uuid);
-  key_str(w, "summary", card_summary(d));
-  key_str(w, "detail", card_detail(od));
-  key_str(w, "indicator", d.covered == "not-covered" ? "warning" : "info");
+  const CardWords words = coverage_card_words(od);  // wording: cds/card_text.h
+  key_str(w, "summary", words.summary);
+  key_str(w, "detail", words.detail);
+  key_str(w, "indicator", words.indicator);
   write_source(w, d.payer_name, kCoverageInfoType, "Coverage Information");
   w.Key("links");
   w.StartArray();
   write_link(w, truncate_chars("Policy: " + d.policy_document, 100), od.policy_url);
   w.EndArray();
+  write_associated(w, {od.order_reference});
+  w.EndObject();
+}
+
+// The Instructions card: text only (no links, no suggestions), what the payer needs done.
+void write_instructions_card(Writer& w, const OrderDetermination& od, const std::string& detail,
+                             const std::string& uuid, bool discharge) {
+  const Determination& d = od.determination;
+  std::vector<std::string> steps;
+  if (discharge) {
+    size_t missing = 0;
+    for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
+    steps.push_back(missing == 0 ? std::string("documentation complete")
+                                 : std::to_string(missing) +
+                                       (missing == 1 ? " document" : " documents") + " missing");
+  } else {
+    if (d.pa_needed == "auth-needed") steps.push_back("request prior authorization");
+    if (!d.missing_facts.empty()) steps.push_back("record what the policy asks");
+    if (!d.doc_needed.empty()) steps.push_back("send the documentation");
+  }
+  w.StartObject();
+  key_str(w, "uuid", uuid);
+  key_str(w, "summary",
+          truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " +
+                             (discharge ? "documentation for the claim — " : "to do — ") +
+                             join(steps, "; "),
+                         kMaxSummaryChars));
+  key_str(w, "detail", detail);
+  key_str(w, "indicator", "info");
+  write_source(w, d.payer_name, kInstructionsType, "Instructions", kLocalCardTypeSystem);
   write_associated(w, {od.order_reference});
   w.EndObject();
 }
@@ -301,9 +293,7 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
   const Determination& d = card.first->determination;
   w.StartObject();
   key_str(w, "uuid", uuid);
-  key_str(
-      w, "summary",
-      truncate_chars(d.payer_name + " policy for this order: " + d.policy_title, kMaxSummaryChars));
+  key_str(w, "summary", policy_card_summary(d));
   std::string detail = "The " + d.payer_name + " policy that decided coverage of " +
                        join(card.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
                        "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
@@ -323,103 +313,149 @@ void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uui
 }  // namespace
 
 std::string card_summary(const Determination& d) {
-  return truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " + bottom_line(d),
-                        kMaxSummaryChars);
+  OrderDetermination od;
+  od.determination = d;
+  return coverage_card_words(od).summary;
 }
 
 std::string card_detail(const OrderDetermination& od) {
+  return coverage_card_words(od).detail;
+}
+
+std::string instructions_detail(const OrderDetermination& od, bool discharge) {
   const Determination& d = od.determination;
   std::ostringstream md;
-  std::string line = bottom_line(d);
-  if (!line.empty()) line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
-  md << "**" << line << ".**";
-  md << " Order " << od.order_reference << " (CPT " << d.billing_code;
-  if (!d.procedure.empty()) md << ", " << d.procedure;
-  md << "); " << d.payer_name << ", line of business " << d.line_of_business << ".\n\n";
-  if (!d.reasons.empty() && d.covered != "covered") {
-    md << "**Why:** " << join(d.reasons, " ") << "\n\n";
-  }
-  md << "**Prior authorization:** " << prior_auth_line(d) << "\n\n";
-  if (!d.missing_facts.empty()) {
-    md << "**To document:** " << join(d.missing_facts, "; ") << ".\n\n";
-  }
-  for (const auto& section : d.sections) {
-    md << "**" << section.title << "** — ";
-    if (section.indication != Truth::kTrue) {
-      md << "indication "
-         << (section.indication == Truth::kUnknown ? "not documented" : "not present") << "; ";
-    }
-    if (!section.code_listed)
-      md << "CPT " << d.billing_code << " is not listed for this indication; ";
-    md << "criteria "
-       << (section.criteria == Truth::kTrue    ? "met"
-           : section.criteria == Truth::kFalse ? "not met"
-                                               : "not documented")
-       << ".\n\n";
-    if (section.rows.empty()) continue;
-    md << "| Status | Criterion | In the record | Evidence |\n|---|---|---|---|\n";
-    std::vector<std::string> notes;
-    for (const auto& row : section.rows) {
-      std::string indent;
-      for (int i = 0; i < row.depth; ++i) indent += "&nbsp;&nbsp;&nbsp;";
-      md << "| " << status_word(row.value) << " | " << indent << cell(row.label) << " | "
-         << cell(row.observed.empty() ? (row.fact.empty() ? "" : "not found") : row.observed)
-         << " | " << cell(evidence_text(row.evidence)) << " |\n";
-      for (const auto& n : row.notes) notes.push_back(row.label + ": " + n);
-    }
-    md << "\n";
-    for (const auto& n : notes) md << "- Note — " << n << "\n";
-    if (!notes.empty()) md << "\n";
-  }
-  if (!d.documents.empty()) {
-    md << "**Documentation** (each dated within six months before the date of service):\n\n";
+  std::string with = d.pa_needed == "auth-needed" ? "the prior authorization request" : "the claim";
+  if (discharge) {
+    md << "Documentation " << d.payer_name << " will want for " << od.order_reference << " (CPT "
+       << d.billing_code << (d.procedure.empty() ? "" : ", " + d.procedure) << "):\n\n";
+    size_t listed = 0;
     for (const auto& doc : d.documents) {
-      std::string codes = "LOINC " + join(doc.codes, " or ");
-      if (!doc.required) {
-        md << "- Not needed — " << doc.title << " (" << codes << ")";
-      } else if (doc.found) {
-        md << "- ✔ Found — " << doc.title << " (" << codes << "): " << doc.reference;
-        if (!doc.date.empty()) md << ", " << doc.date;
-      } else {
-        md << "- ✘ Missing — " << doc.title << " (" << codes << ")";
-      }
-      if (!doc.note.empty()) md << " — " << doc.note;
+      if (!doc.required) continue;
+      ++listed;
+      md << (doc.found ? "- ✔ Found — " : "- ✘ Missing — ") << doc.title;
+      if (doc.found) md << ": " << doc.reference << (doc.date.empty() ? "" : ", " + doc.date);
       md << "\n";
     }
-    md << "\n";
+    for (const auto& r : d.requested_documents) {
+      md << "- Include — " << r << "\n";
+      ++listed;
+    }
+    if (listed == 0) md << "- No documentation is required by the policy.\n";
+    return md.str();
   }
-  if (!d.requested_documents.empty()) {
-    md << "**Send with the "
-       << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
-    for (const auto& r : d.requested_documents) md << "- " << r << "\n";
-    md << "\n";
+  bool any = false;
+  if (d.pa_needed == "auth-needed") {
+    md << "1. **Prior authorization:** submit a request to " << d.payer_name
+       << " before the procedure (CPT " << d.billing_code << ").\n";
+    any = true;
   }
-  for (const auto& notice : d.notices) md << "**Note:** " << notice << "\n\n";
-  md << "Policy: " << d.payer_name << " " << d.policy_document << ", *" << d.policy_title << "*";
-  if (!d.policy_revision.empty()) md << ", revision " << d.policy_revision;
-  md << " — [read the policy](" << od.policy_url << "). Coverage assertion "
-     << od.coverage_assertion_id << ".";
+  if (!d.missing_facts.empty()) {
+    md << (any ? "2" : "1") << ". **Record in the chart:** " << join(d.missing_facts, "; ")
+       << ".\n";
+    any = true;
+  }
+  if (!d.doc_needed.empty()) {
+    std::vector<std::string> missing, found;
+    for (const auto& doc : d.documents) {
+      if (!doc.required) continue;
+      (doc.found ? found : missing).push_back(doc.title);
+    }
+    md << "- **Send with " << with << ":**";
+    if (!missing.empty()) md << " missing from the record — " << join(missing, "; ") << ".";
+    if (!found.empty()) md << " In the record — " << join(found, "; ") << ".";
+    if (!d.requested_documents.empty())
+      md << " The request must include: " << join(d.requested_documents, "; ") << ".";
+    md << "\n";
+    any = true;
+  }
+  if (!any) return "";
+  md << "\nFor " << od.order_reference << ", " << d.payer_name << " " << d.policy_document << ".";
   return md.str();
+}
+
+std::string current_assertion_id(const Json& order, std::string_view coverage_reference,
+                                 const CoverageValues& v, std::string_view billing_code) {
+  for (const Json& e : fhir::items(fhir::member(order, "extension"))) {
+    if (!is_coverage_information(e)) continue;
+    std::map<std::string, std::vector<std::string>, std::less<>> codes;
+    std::string coverage, billing, assertion;
+    for (const Json& sub : fhir::items(fhir::member(e, "extension"))) {
+      std::string url(fhir::string_or_empty(fhir::member(sub, "url")));
+      if (const Json* c = fhir::member(sub, "valueCode"); c && c->IsString())
+        codes[url].emplace_back(fhir::string_or_empty(c));
+      if (url == "coverage")
+        coverage =
+            fhir::string_or_empty(fhir::member(fhir::member(sub, "valueReference"), "reference"));
+      if (url == "billingCode")
+        billing = fhir::string_or_empty(fhir::member(fhir::member(sub, "valueCoding"), "code"));
+      if (url == "coverage-assertion-id")
+        assertion = fhir::string_or_empty(fhir::member(sub, "valueString"));
+    }
+    auto one = [&](std::string_view url) {
+      auto it = codes.find(url);
+      return it == codes.end() || it->second.empty() ? std::string() : it->second.front();
+    };
+    auto all = [&](std::string_view url) {
+      auto it = codes.find(url);
+      return it == codes.end() ? std::vector<std::string>() : it->second;
+    };
+    if (coverage == coverage_reference && billing == billing_code && !assertion.empty() &&
+        one("covered") == v.covered && one("pa-needed") == v.pa_needed &&
+        all("doc-needed") == v.doc_needed && all("doc-purpose") == v.doc_purpose &&
+        all("info-needed") == v.info_needed)
+      return assertion;
+  }
+  return "";
 }
 
 std::string write_response(const ResponseInput& input, std::vector<std::string>& card_uuids) {
   const CardConfiguration empty_config;
   const CardConfiguration& config = input.configuration ? *input.configuration : empty_config;
-  const bool coverage_cards = config.allows(kCoverageInfoType);
-  const bool policy_cards = config.allows(kGuidelineType);
+  const CrdVersion& version = input.version ? *input.version : default_crd_version();
+  const bool coverage_cards =
+      (input.card_types & kCoverageCards) != 0 && config.allows(kCoverageInfoType);
+  const bool policy_cards = (input.card_types & kPolicyCards) != 0 && config.allows(kGuidelineType);
+  const bool instruction_cards =
+      (input.card_types & kInstructionCards) != 0 && config.allows(kInstructionsType);
   int budget = config.max_cards.value_or(kDefaultMaxCards);
+
+  // The coverage-information each order gets in this version, and whether the order already
+  // carries the same decision from this service (then it gets no update).
+  std::vector<CoverageValues> values;
+  values.reserve(input.orders.size());
+  std::vector<bool> current(input.orders.size(), false);
+  for (size_t i = 0; i < input.orders.size(); ++i) {
+    auto& od = input.orders[i];
+    values.push_back(shape_coverage(od.determination, version, input.shape));
+    od.current_assertion_id = current_assertion_id(*od.order, input.coverage_reference,
+                                                   values.back(), od.determination.billing_code);
+    current[i] = !od.current_assertion_id.empty();
+  }
 
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
   w.Key("cards");
   w.StartArray();
-  if (coverage_cards) {
+  if (coverage_cards && !input.discharge) {
     for (auto& od : input.orders) {
       if (budget <= 0) break;
       od.card_uuid = random_uuid();
       card_uuids.push_back(od.card_uuid);
       write_coverage_card(w, od);
+      --budget;
+    }
+  }
+  if (instruction_cards) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      std::string detail = instructions_detail(od, input.discharge);
+      if (detail.empty()) continue;
+      std::string uuid = random_uuid();
+      if (od.card_uuid.empty()) od.card_uuid = uuid;
+      card_uuids.push_back(uuid);
+      write_instructions_card(w, od, detail, uuid, input.discharge);
       --budget;
     }
   }
@@ -443,18 +479,49 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
     }
   }
   w.EndArray();
-  if (coverage_cards && !input.orders.empty()) {
+  const bool annotate = coverage_cards && !input.discharge && !input.orders.empty();
+  if (annotate || input.always_system_actions) {
     w.Key("systemActions");
     w.StartArray();
-    for (const auto& od : input.orders) {
-      w.StartObject();
-      key_str(w, "type", "update");
-      key_str(w, "description",
-              "Record " + od.determination.payer_name + " coverage information (" +
-                  od.determination.covered + ") on " + od.order_reference);
-      w.Key("resource");
-      write_annotated_order(w, od, input.coverage_reference, input.assertion_date);
-      w.EndObject();
+    if (annotate) {
+      for (const auto& container : input.containers) {
+        std::vector<Annotation> annotations;
+        bool changed = false;
+        for (size_t i = 0; i < input.orders.size(); ++i) {
+          const auto& od = input.orders[i];
+          if (std::find(container.orders.begin(), container.orders.end(), od.order_reference) ==
+              container.orders.end())
+            continue;
+          annotations.push_back({&od, &values[i]});
+          changed |= current_assertion_id(*container.resource, input.coverage_reference, values[i],
+                                          od.determination.billing_code)
+                         .empty();
+        }
+        if (annotations.empty() || !changed) continue;
+        std::string ref = fhir::ResourceIndex::key_of(*container.resource);
+        w.StartObject();
+        key_str(w, "type", "update");
+        key_str(w, "description",
+                "Record " + annotations.front().order->determination.payer_name +
+                    " coverage information on " + ref);
+        w.Key("resource");
+        write_annotated(w, *container.resource, annotations, input.coverage_reference,
+                        input.assertion_date);
+        w.EndObject();
+      }
+      for (size_t i = 0; i < input.orders.size(); ++i) {
+        if (current[i]) continue;  // CRD: no update unless something is new
+        const auto& od = input.orders[i];
+        w.StartObject();
+        key_str(w, "type", "update");
+        key_str(w, "description",
+                "Record " + od.determination.payer_name + " coverage information (" +
+                    values[i].covered + ") on " + od.order_reference);
+        w.Key("resource");
+        Annotation a{&od, &values[i]};
+        write_annotated(w, *od.order, {&a, 1}, input.coverage_reference, input.assertion_date);
+        w.EndObject();
+      }
     }
     w.EndArray();
   }

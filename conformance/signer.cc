@@ -7,6 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "security/token_signer.h"
 
@@ -47,8 +48,8 @@ bool b64url_decode(const std::string& in, Bytes& out) {
 
 class JwksSigner final : public RequestSigner {
  public:
-  JwksSigner(security::SigningKey key, std::string issuer)
-      : key_(std::move(key)), issuer_(std::move(issuer)) {}
+  JwksSigner(security::SigningKey key, std::string issuer, std::optional<std::string> jku)
+      : key_(std::move(key)), issuer_(std::move(issuer)), jku_(std::move(jku)) {}
 
   std::string token(const std::string& audience, Variant variant) override {
     using namespace std::chrono;
@@ -58,6 +59,8 @@ class JwksSigner final : public RequestSigner {
     claims.aud = {audience};
     claims.iat = variant == Variant::kExpired ? now - 900 : now;
     claims.exp = variant == Variant::kExpired ? now - 600 : now + 300;
+    claims.jti = hex_jti();
+    claims.jku = jku_;
     auto jwt = security::sign_client_token(key_, claims);
     if (!jwt) return "";
     std::string token = *jwt;
@@ -99,24 +102,62 @@ class JwksSigner final : public RequestSigner {
   }
 
  private:
+  // Like the kit's SecureRandom.hex(32): 32 random bytes as 64 hex digits.
+  static std::string hex_jti() {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return security::random_jti();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xf]);
+    }
+    return out;
+  }
+
   security::SigningKey key_;
   std::string issuer_;
+  std::optional<std::string> jku_;
 };
 
 }  // namespace
 
+std::string inferno_jku(const std::string& iss) {
+  std::string base = iss;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/jwks.json";
+}
+
+Result<std::unique_ptr<RequestSigner>> load_jwks_signer(const SignerSettings& settings) {
+  const std::string& path = settings.jwks_path;
+  const std::string which =
+      settings.kid.empty() ? std::string("any kid") : "kid '" + settings.kid + "'";
+  Result<security::SigningKey> key = Error{path, "no algorithm tried"};
+  if (!settings.alg.empty()) {
+    if (settings.alg != "ES384" && settings.alg != "RS384")
+      return Error{path, "algorithm '" + settings.alg + "': only ES384 and RS384 are used"};
+    key = security::SigningKey::from_jwk_set_file(path, settings.alg, settings.kid);
+    if (!key)
+      return Error{
+          path, "no " + settings.alg + " private key with " + which + ": " + key.error().message};
+  } else {
+    key = security::SigningKey::from_jwk_set_file(path, "ES384", settings.kid);
+    if (!key) {
+      auto rsa = security::SigningKey::from_jwk_set_file(path, "RS384", settings.kid);
+      if (!rsa)
+        return Error{path, "no ES384 or RS384 private key with " + which + ": " +
+                               key.error().message + "; " + rsa.error().message};
+      key = std::move(rsa);
+    }
+  }
+  return std::unique_ptr<RequestSigner>(
+      new JwksSigner(std::move(*key), settings.issuer, settings.jku));
+}
+
 Result<std::unique_ptr<RequestSigner>> load_jwks_signer(const std::string& jwks_path,
                                                         const std::string& issuer,
                                                         const std::string& kid) {
-  auto key = security::SigningKey::from_jwk_set_file(jwks_path, "ES384", kid);
-  if (!key) {
-    auto rsa = security::SigningKey::from_jwk_set_file(jwks_path, "RS384", kid);
-    if (!rsa)
-      return Error{jwks_path, "no ES384 or RS384 private key with kid '" + kid +
-                                  "': " + key.error().message + "; " + rsa.error().message};
-    key = std::move(rsa);
-  }
-  return std::unique_ptr<RequestSigner>(new JwksSigner(std::move(*key), issuer));
+  return load_jwks_signer(SignerSettings{jwks_path, issuer, kid, "", inferno_jku(issuer)});
 }
 
 }  // namespace cryo::conformance

@@ -1,6 +1,8 @@
-// Signs CDS Hooks calls the way a CDS client does: a JWT in `Authorization: Bearer ...` with
-// header {alg, kid, typ: JWT} and claims {iss, aud, exp, iat, jti} (CDS Hooks 2.0 "Trusting CDS
-// Clients"), signed ES384 or RS384 with a private key taken from a JWK Set.
+// Signs CDS Hooks calls the way the Inferno CRD test kit (and most EHRs) do: a JWT in
+// `Authorization: Bearer ...` with header {alg, typ: JWT, kid, jku} and claims {iss, aud, exp,
+// iat, jti} (CDS Hooks 2.0 "Trusting CDS Clients"): exp five minutes after iat, jti 64 random
+// hex digits, jku "<iss>/jwks.json" unless told otherwise; signed ES384 or RS384 with a
+// private key taken from a JWK Set.
 //
 //   auto signer = load_jwks_signer("crd_jwks.json", "https://ehr.example", "4b49...");
 //   if (!signer) { report(signer.error()); }
@@ -13,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/result.h"
@@ -34,8 +37,22 @@ class RequestSigner {
   virtual bool verify(const std::string& jwt) const = 0;
 };
 
-// Reads the JWK Set at `jwks_path` and picks the private key (member `d`) with `kid`.
-// Supports EC P-384 (ES384) and RSA (RS384).
+struct SignerSettings {
+  std::string jwks_path;  // JWK Set holding the private key
+  std::string issuer;     // iss
+  std::string kid;        // empty: the first private key suiting `alg`
+  std::string alg;        // "ES384" or "RS384"; empty: whichever the kid's key is (ES384 first)
+  std::optional<std::string> jku;  // the jku header; nullopt: none
+};
+
+// The jku the Inferno CRD test kit sends for issuer `iss`: "<iss>/jwks.json".
+std::string inferno_jku(const std::string& iss);
+
+// Reads the JWK Set and picks the private key (member `d`). Supports EC P-384 (ES384) and RSA
+// (RS384).
+Result<std::unique_ptr<RequestSigner>> load_jwks_signer(const SignerSettings& settings);
+
+// The same with the Inferno kit's jku for `issuer`.
 Result<std::unique_ptr<RequestSigner>> load_jwks_signer(const std::string& jwks_path,
                                                         const std::string& issuer,
                                                         const std::string& kid);

@@ -99,19 +99,86 @@ void validate_link(const Json& link, const std::string& path, Problems& problems
     problems.push_back(path + ".autolaunchable must be a boolean");
 }
 
-const std::set<std::string_view> kCovered = {"covered", "not-covered", "conditional",
-                                             "indeterminate"};
-const std::set<std::string_view> kPaNeeded = {"no-auth",   "auth-needed", "satisfied",
-                                              "performpa", "conditional", "indeterminate"};
-const std::set<std::string_view> kDocNeeded = {"clinical", "admin", "patient", "conditional",
-                                               "indeterminate"};
-const std::set<std::string_view> kDocPurpose = {"withpa", "withclaim", "withorder", "retain-doc",
-                                                "OTH"};
-const std::set<std::string_view> kInfoNeeded = {"performer",       "location", "timeframe",
-                                                "contract-window", "OTH",      "detail-code"};
-const std::set<std::string_view> kReasonCodes = {
-    "gold-card",          "detail-code",      "no-member-found", "no-active-coverage",
-    "coverage-not-found", "auth-out-network", "technical"};
+// What each CRD version's coverage-information allows: CRD 2.0.1 (published package), 2.1.0
+// and 2.2.1 (FSH value sets and extension definitions).
+struct VersionRules {
+  std::string_view name;
+  std::set<std::string_view> covered, pa_needed, doc_needed, doc_purpose, info_needed, reasons,
+      detail_codes, detail_value_types;
+  int doc_needed_max;             // 1 in 2.0.1
+  bool response_allowed;          // `response` exists only in 2.0.1
+  bool expiry_date_allowed;       // 2.1+
+  bool detail_category;           // 2.2: detail.category 1..1
+  bool conditional_needs_info;    // 2.1+ q3: any conditional -> info-needed
+  bool info_needs_conditional;    // 2.0.1 q3: info-needed -> something conditional
+  bool doc_purpose_needs_reason;  // 2.2 q8
+};
+
+const VersionRules kRules201 = {
+    "2.0.1",
+    {"covered", "not-covered", "conditional"},
+    {"no-auth", "auth-needed", "satisfied", "performpa", "conditional"},
+    {"clinical", "admin", "both", "conditional"},
+    {"withpa", "withclaim", "withorder", "retain-doc", "OTH"},
+    {"performer", "location", "timeframe", "contract-window", "OTH"},
+    {"gold-card", "detail-code"},
+    {"allowed-quantity", "allowed-period", "in-network-copay", "out-network-copay",
+     "auth-out-network-only", "concurrent-review", "appropriate-use-needed"},
+    {"valueBoolean", "valueString", "valuePeriod", "valueQuantity"},
+    1,
+    true,
+    false,
+    false,
+    false,
+    true,
+    false};
+
+const VersionRules kRules21 = {
+    "2.1",
+    {"covered", "not-covered", "conditional"},
+    {"no-auth", "auth-needed", "satisfied", "performpa", "conditional"},
+    {"clinical", "admin", "patient", "conditional"},
+    {"withpa", "withclaim", "withorder", "retain-doc", "OTH"},
+    {"performer", "location", "timeframe", "contract-window", "OTH"},
+    {"gold-card", "detail-code"},
+    {"allowed-quantity", "allowed-period", "in-network-copay", "out-network-copay",
+     "auth-out-network-only", "concurrent-review", "appropriate-use-needed", "policy-link",
+     "instructions", "instructions-clinical", "instructions-admin"},
+    {"valueBoolean", "valueString", "valueUrl", "valuePeriod", "valueQuantity"},
+    -1,
+    false,
+    true,
+    false,
+    true,
+    false,
+    false};
+
+const VersionRules kRules22 = {
+    "2.2",
+    {"covered", "not-covered", "conditional", "indeterminate"},
+    {"no-auth", "auth-needed", "satisfied", "performpa", "conditional", "indeterminate"},
+    {"clinical", "admin", "patient", "conditional", "indeterminate"},
+    {"withpa", "withclaim", "withorder", "retain-doc", "OTH"},
+    {"performer", "location", "timeframe", "contract-window", "detail-code", "OTH"},
+    {"gold-card", "no-member-found", "no-active-coverage", "coverage-not-found", "auth-out-network",
+     "technical"},
+    {"allowed-quantity", "allowed-period", "in-network-copay", "out-network-copay",
+     "concurrent-review", "appropriate-use-needed", "policy-link", "instructions"},
+    {"valueBoolean", "valueString", "valueUrl", "valuePeriod", "valueQuantity"},
+    -1,
+    false,
+    true,
+    true,
+    true,
+    false,
+    true};
+
+// "2.2", "2.2.1" -> 2.2; anything else (none requested) -> 2.0.1, the default of CRD servers.
+const VersionRules& rules_for(std::string_view version) {
+  if (version.substr(0, 3) == "2.2") return kRules22;
+  if (version.substr(0, 3) == "2.1") return kRules21;
+  return kRules201;
+}
 
 struct SubRule {
   std::string_view value_type;  // "valueCode", ...; "" for complex (detail)
@@ -329,16 +396,19 @@ void validate_response_shape(const Json& body, Problems& problems) {
   if (actions && !actions->IsArray()) problems.push_back("`systemActions` is not an array");
   for (auto& m : body.GetObject()) {
     std::string name = m.name.GetString();
-    if (name == "cards" && m.value.IsArray()) {
+    // `cards` may be empty, and so may `systemActions`: CRD requires the array on the primary
+    // hooks even when there is nothing to say (as the Inferno CRD test kit checks).
+    if ((name == "cards" || name == "systemActions") && m.value.IsArray()) {
       for (rapidjson::SizeType i = 0; i < m.value.Size(); ++i)
-        find_empty_values(m.value[i], "cards[" + std::to_string(i) + "]", problems);
+        find_empty_values(m.value[i], name + "[" + std::to_string(i) + "]", problems);
     } else {
       find_empty_values(m.value, name, problems);
     }
   }
 }
 
-void validate_action(const Json& action, const std::string& path, Problems& problems) {
+void validate_action(const Json& action, const std::string& path, Problems& problems,
+                     std::string_view crd_version) {
   if (!action.IsObject()) {
     problems.push_back(path + " is not an object");
     return;
@@ -371,7 +441,8 @@ void validate_action(const Json& action, const std::string& path, Problems& prob
     auto infos = coverage_information_of(*resource);
     for (size_t i = 0; i < infos.size(); ++i)
       validate_coverage_information(
-          *infos[i], path + ".resource.coverage-information[" + std::to_string(i) + "]", problems);
+          *infos[i], path + ".resource.coverage-information[" + std::to_string(i) + "]", problems,
+          crd_version);
   }
 }
 
@@ -456,7 +527,58 @@ void validate_card(const Json& card, const std::string& path, Problems& problems
   }
 }
 
-void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems) {
+// One `detail` repetition: code (0..1 in 2.0.1, 1..1 later) and value, plus category in 2.2.
+void validate_detail(const Json& detail, const std::string& path, const VersionRules& rules,
+                     Problems& problems) {
+  const Json* subs = get(detail, "extension");
+  if (!subs || !subs->IsArray()) {
+    problems.push_back(path + " has no sub-extensions");
+    return;
+  }
+  std::map<std::string, int> counts;
+  for (const Json& s : subs->GetArray()) {
+    const std::string url = str(get(s, "url"));
+    ++counts[url];
+    std::string vname;
+    const Json* v = value_x(s, &vname);
+    if (url == "code") {
+      std::string code;
+      if (const Json* codings = v ? get(*v, "coding") : nullptr; codings && codings->IsArray())
+        for (auto& c : codings->GetArray())
+          if (str(get(c, "system")) == "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp")
+            code = str(get(c, "code"));
+      if (!code.empty() && !in(rules.detail_codes, code))
+        problems.push_back(path + ".code '" + code + "' is not a CRD " + std::string(rules.name) +
+                           " detail code");
+    } else if (url == "value") {
+      if (!in(rules.detail_value_types, vname))
+        problems.push_back(path + ".value carries " + (vname.empty() ? "no value" : vname) +
+                           ", not allowed in CRD " + std::string(rules.name));
+    } else if (url == "category") {
+      if (!rules.detail_category)
+        problems.push_back(path + ".category does not exist in CRD " + std::string(rules.name));
+      else if (!in({"cat-limitation", "cat-decisional", "cat-other"}, str(v)))
+        problems.push_back(path + ".category '" + str(v) + "' is not a detail category");
+    } else if (url != "qualification") {
+      problems.push_back(path + "." + url + " is not a sub-extension of detail");
+    }
+  }
+  if (counts["value"] != 1) problems.push_back(path + " must carry exactly one value");
+  if (rules.name != "2.0.1" && counts["code"] != 1)
+    problems.push_back(path + " must carry exactly one code");
+  if (rules.detail_category && counts["category"] != 1)
+    problems.push_back(path + " must carry exactly one category (CRD 2.2)");
+}
+
+void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems,
+                                   std::string_view crd_version) {
+  const VersionRules& rules = rules_for(crd_version);
+  const auto& kCovered = rules.covered;
+  const auto& kPaNeeded = rules.pa_needed;
+  const auto& kDocNeeded = rules.doc_needed;
+  const auto& kDocPurpose = rules.doc_purpose;
+  const auto& kInfoNeeded = rules.info_needed;
+  const auto& kReasonCodes = rules.reasons;
   const Json* subs = get(ext, "extension");
   if (!subs || !subs->IsArray()) {
     problems.push_back(path + " has no sub-extensions");
@@ -478,6 +600,11 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
     ++counts[url];
     std::string vname;
     const Json* v = value_x(s, &vname);
+    if (url == "detail") validate_detail(s, sp, rules, problems);
+    if (url == "response" && !rules.response_allowed)
+      problems.push_back(sp + " was removed after CRD 2.0.1");
+    if (url == "expiry-date" && !rules.expiry_date_allowed)
+      problems.push_back(sp + " does not exist in CRD 2.0.1");
     if (rule->second.value_type.empty()) continue;  // complex sub-extension
     if (!v || vname != rule->second.value_type) {
       problems.push_back(sp + " must carry " + std::string(rule->second.value_type) +
@@ -519,9 +646,10 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
     int n = counts.count(std::string(name)) ? counts[std::string(name)] : 0;
     if (n < rule.min)
       problems.push_back(path + " lacks the required sub-extension '" + std::string(name) + "'");
-    if (rule.max >= 0 && n > rule.max)
+    int max = name == "doc-needed" ? rules.doc_needed_max : rule.max;
+    if (max >= 0 && n > max)
       problems.push_back(path + " repeats '" + std::string(name) + "' " + std::to_string(n) +
-                         " times (max " + std::to_string(rule.max) + ")");
+                         " times (max " + std::to_string(max) + ")");
   }
   const std::string covered = str(sub_value(ext, "covered"));
   const std::string pa = str(sub_value(ext, "pa-needed"));
@@ -533,9 +661,20 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
     problems.push_back(path + ": questionnaire without doc-needed (q1)");
   if (covered == "not-covered" && sub_value(ext, "pa-needed"))
     problems.push_back(path + ": not-covered with pa-needed '" + pa + "' (q2)");
-  if ((covered == "conditional" || pa == "conditional" || docs.count("conditional")) &&
-      infos.empty())
+  const bool conditional =
+      covered == "conditional" || pa == "conditional" || docs.count("conditional");
+  if (rules.conditional_needs_info && conditional && infos.empty())
     problems.push_back(path + ": conditional without info-needed (q3)");
+  if (rules.info_needs_conditional && !infos.empty() && !conditional)
+    problems.push_back(path + ": info-needed without a conditional value (CRD 2.0.1 q3)");
+  if (rules.name == "2.0.1" && covered != "not-covered" && pa.empty())
+    problems.push_back(path + ": pa-needed is required unless not-covered (CRD 2.0.1 q2)");
+  if (rules.doc_purpose_needs_reason && sub_values(ext, "reason").empty())
+    for (const auto& purpose : purposes)
+      if (purpose != "conditional") {
+        problems.push_back(path + ": doc-purpose without a reason (q8)");
+        break;
+      }
   if (pa == "satisfied" && purposes.count("withpa"))
     problems.push_back(path + ": pa-needed satisfied with doc-purpose withpa (q4)");
   if ((pa == "satisfied") != (sub_value(ext, "satisfied-pa-id") != nullptr))
@@ -629,6 +768,27 @@ void validate_crd_service_request(const Json& r, const std::string& path, Proble
   for (const char* f : {"code", "subject", "requester"})
     if (const Json* v = get(r, f); !v || !v->IsObject() || v->MemberCount() == 0)
       problems.push_back(path + "." + f + " is missing (CRD ServiceRequest profile)");
+}
+
+}  // namespace cryo::conformance
+
+namespace cryo::conformance {
+
+std::string classify_card(const Json& card) {
+  const Json* links = get(card, "links");
+  const Json* suggestions = get(card, "suggestions");
+  const bool has_links = links && links->IsArray() && !links->Empty();
+  const bool has_suggestions = suggestions && suggestions->IsArray() && !suggestions->Empty();
+  if (!has_links && !has_suggestions) return "instructions";
+  if (has_suggestions) return "suggestions";
+  bool all_absolute = true, all_smart = true;
+  for (const Json& l : links->GetArray()) {
+    all_absolute = all_absolute && str(get(l, "type")) == "absolute";
+    all_smart = all_smart && str(get(l, "type")) == "smart";
+  }
+  if (all_absolute) return "external-reference";
+  if (all_smart) return "launch-smart";
+  return "other";
 }
 
 }  // namespace cryo::conformance

@@ -36,13 +36,22 @@ void validate_response_shape(const Json& body, Problems& problems);
 // One card (CDS Hooks 2.0 + CRD card rules).
 void validate_card(const Json& card, const std::string& path, Problems& problems);
 
-// One Action (suggestion action or system action).
-void validate_action(const Json& action, const std::string& path, Problems& problems);
+// One Action (suggestion action or system action). Coverage-information it carries is checked
+// against `crd_version` ("2.0.1" when the request named none, "2.1", "2.2").
+void validate_action(const Json& action, const std::string& path, Problems& problems,
+                     std::string_view crd_version = "2.0.1");
 
-// One ext-coverage-information extension instance: sub-extensions, value sets, invariants
-// q1-q7.
+// One ext-coverage-information extension instance against the definitions of one CRD version
+// ("2.0.1", "2.1", "2.2"; see validate.cc's table): sub-extensions, cardinalities, the
+// version's value sets, the `detail` shape (no policy-link in 2.0.1, `category` in 2.2) and the
+// version's invariants.
 void validate_coverage_information(const Json& extension, const std::string& path,
-                                   Problems& problems);
+                                   Problems& problems, std::string_view crd_version = "2.0.1");
+
+// How the Inferno CRD test kit classifies a card: "instructions" (no links, no suggestions),
+// "external-reference" (links, all absolute), "launch-smart" (links, all smart), "suggestions"
+// (propose alternate / additional orders / form completion), or "other".
+std::string classify_card(const Json& card);
 
 // Across the whole response: every coverage-information for the same coverage carries the same
 // coverage-assertion-id, and different coverages carry different ids.

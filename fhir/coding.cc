@@ -4,7 +4,7 @@ namespace cryo::fhir {
 namespace {
 
 bool is_icd10(std::string_view system) {
-  return system == kIcd10Cm || system == "http://hl7.org/fhir/sid/icd-10";
+  return system == kIcd10Cm || system == kIcd10CmOid || system == "http://hl7.org/fhir/sid/icd-10";
 }
 
 char upper(char c) {

@@ -23,6 +23,8 @@ namespace cryo::fhir {
 inline constexpr std::string_view kSnomed = "http://snomed.info/sct";
 inline constexpr std::string_view kLoinc = "http://loinc.org";
 inline constexpr std::string_view kIcd10Cm = "http://hl7.org/fhir/sid/icd-10-cm";
+// ICD-10-CM by its OID, as some EHRs send it: compared like kIcd10Cm (dot and case ignored).
+inline constexpr std::string_view kIcd10CmOid = "urn:oid:2.16.840.1.113883.6.90";
 inline constexpr std::string_view kUcum = "http://unitsofmeasure.org";
 inline constexpr std::string_view kCpt = "http://www.ama-assn.org/go/cpt";
 

@@ -145,6 +145,11 @@ bool ends_after(const DateRange& a, const DateRange& b) {
   return a.end > b.end;
 }
 
+bool later_than(const DateRange& a, const DateRange& b) {
+  if (a.end != b.end) return a.end > b.end;
+  return a.begin > b.begin;
+}
+
 std::optional<DateRange> clinical_date(const Json& resource) {
   std::string_view type = string_or_empty(member(resource, "resourceType"));
   if (type == "Observation" || type == "DiagnosticReport") return effective(resource);

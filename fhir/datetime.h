@@ -49,6 +49,13 @@ bool contains(const DateRange& outer, const DateRange& inner);
 // The later of two ranges by end, for "latest wins" ordering.
 bool ends_after(const DateRange& a, const DateRange& b);
 
+// "Latest wins" ordering of clinical dates: `a` is later than `b` when its range ends later,
+// or ends at the same second and starts later ("2026-08-31" is later than "2026-08";
+// "2026-08-13T12:00:00Z" is earlier than "2026-08-13"). Equal ranges are neither: the caller
+// then takes the later in input order. Times compare to the second (fractions are ignored
+// when parsing).
+bool later_than(const DateRange& a, const DateRange& b);
+
 // When a clinical statement applies: Observation effective[x] (dateTime, or Period.end, else
 // Period.start, else `issued`), Condition recordedDate/onsetDateTime, DiagnosticReport
 // effective[x] else issued, DocumentReference context.period.end, else .start, else date.

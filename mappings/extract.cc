@@ -33,6 +33,7 @@ struct Item {
   std::vector<Coding> codings;  // r.code.coding[], read once for fast matching
   std::optional<DateRange> date;
   size_t pos = 0;
+  bool unconfirmed = false;  // a provisional / differential / unconfirmed Condition
   std::string ref() const { return ResourceIndex::key_of(*r); }
   std::string date_text() const { return date ? date->text : std::string(); }
   std::string where() const {
@@ -54,7 +55,7 @@ bool has(const CodeSet& set, const Item& item) {
 // clinical date, or an equal one (ties: the later in input order). Dated beats undated.
 bool replaces(const Item& candidate, const Item* best) {
   if (best == nullptr) return true;
-  if (candidate.date && best->date) return !fhir::ends_after(*best->date, *candidate.date);
+  if (candidate.date && best->date) return !fhir::later_than(*best->date, *candidate.date);
   if (candidate.date) return true;
   return !best->date;
 }
@@ -187,7 +188,7 @@ class Extractor {
       for (const Json* r : record_.of_type(type)) {
         ++pos;
         if (d_.is_void(*r) || !belongs(*r)) continue;
-        Item item{r, member(*r, "code"), {}, fhir::clinical_date(*r), pos};
+        Item item{r, member(*r, "code"), {}, fhir::clinical_date(*r), pos, d_.is_unconfirmed(*r)};
         for (const Json& coding : fhir::items(member(item.code, "coding"))) {
           item.codings.push_back(Coding{string_or_empty(member(coding, "system")),
                                         string_or_empty(member(coding, "code"))});
@@ -201,8 +202,79 @@ class Extractor {
   const std::vector<Item>& conditions() { return valid("Condition", conditions_); }
   const std::vector<Item>& body_structures() { return valid("BodyStructure", body_structures_); }
 
-  Evidence evidence(const Item& item, std::string text) const {
-    return Evidence{item.ref(), item.date_text(), std::move(text)};
+  // Evidence naming the resource and the coding that decided: the first coding of the
+  // item's code in `set` (or its first coding when no set is given).
+  Evidence evidence(const Item& item, std::string text, const CodeSet* set = nullptr) const {
+    Evidence e{item.ref(), item.date_text(), std::move(text), {}, {}};
+    for (const Coding& c : item.codings) {
+      if (set == nullptr || set->contains(c.system, c.code)) {
+        e.system = std::string(c.system);
+        e.code = std::string(c.code);
+        break;
+      }
+    }
+    return e;
+  }
+  // Evidence naming an explicit coding (e.g. a BodyStructure's location, a pattern's code).
+  static Evidence evidence_coded(const Item& item, std::string text, const Json* concept_json,
+                                 const CodeSet* set) {
+    Evidence e{item.ref(), item.date_text(), std::move(text), {}, {}};
+    for (const Json& coding : fhir::items(member(concept_json, "coding"))) {
+      if (set == nullptr || set->matches(coding)) {
+        e.system = std::string(string_or_empty(member(coding, "system")));
+        e.code = std::string(string_or_empty(member(coding, "code")));
+        break;
+      }
+    }
+    return e;
+  }
+
+  // Whether a Condition has the shape of a post-coordinated pattern: its code, and the
+  // morphology extension and body site the pattern asks for.
+  bool matches_pattern(const Item& c, const detail::ConditionPattern& p) const {
+    if (!has(p.codes, c)) return false;
+    if (!p.morphology.empty()) {
+      bool found = false;
+      for (const Json& ext : fhir::items(member(*c.r, "extension"))) {
+        if (string_or_empty(member(ext, "url")) != d_.morphology_extension) continue;
+        const Json* v = member(ext, "valueCodeableConcept");
+        if (v != nullptr && p.morphology.matches(*v)) found = true;
+      }
+      if (!found) return false;
+    }
+    if (!p.body_sites.empty()) {
+      bool found = false;
+      for (const Json& site : fhir::items(member(*c.r, "bodySite"))) {
+        if (p.body_sites.matches(site)) found = true;
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+  const detail::ConditionPattern* matching_pattern(
+      const Item& c, const std::vector<detail::ConditionPattern>& patterns) const {
+    for (const auto& p : patterns) {
+      if (matches_pattern(c, p)) return &p;
+    }
+    return nullptr;
+  }
+  static std::string pattern_text(const Item& c) {
+    std::string out = coding_text(c.code, nullptr);
+    for (const Json& site : fhir::items(member(*c.r, "bodySite"))) {
+      out += ", body site " + coding_text(&site, nullptr);
+      break;
+    }
+    return out;
+  }
+  static std::string unconfirmed_text(const Item& c) {
+    std::string status;
+    for (const Json& coding : fhir::items(member(member(*c.r, "verificationStatus"), "coding"))) {
+      status = std::string(string_or_empty(member(coding, "code")));
+      if (!status.empty()) break;
+    }
+    return c.ref() + " " + coding_text(c.code, nullptr) + " is " +
+           (status.empty() ? std::string("unconfirmed") : status) +
+           ": confirm the diagnosis; it is not taken as established";
   }
 
   // ---- boolean facts ----
@@ -253,7 +325,13 @@ class Extractor {
       const Json* code = c.code;
       if (code == nullptr || !has(src.family, c)) continue;
       any = true;
-      ev.push_back(evidence(c, "Condition " + coding_text(code, &src.family) + " (active)"));
+      if (c.unconfirmed) {
+        ev.push_back(evidence(c, unconfirmed_text(c), &src.family));
+        all_false = false;
+        continue;
+      }
+      ev.push_back(
+          evidence(c, "Condition " + coding_text(code, &src.family) + " (active)", &src.family));
       if (has(src.true_codes, c)) {
         any_true = true;
       } else if (!has(src.false_codes, c)) {
@@ -267,7 +345,8 @@ class Extractor {
 
   Fact boolean(const FactDef& f) {
     Fact fact = Fact::boolean(f.id, Truth::kUnknown);
-    std::vector<Evidence> support;  // active Conditions / order reasons: make it true
+    std::vector<Evidence> support;      // active Conditions / order reasons: make it true
+    std::vector<Evidence> unconfirmed;  // provisional Conditions: would make it true
     std::vector<Evidence> classified_ev;
     Truth classified = Truth::kUnknown;
     bool has_classification = false, has_observation_sources = false;
@@ -276,9 +355,21 @@ class Extractor {
         case Rule::kConditionPresence:
           for (const Item& c : conditions()) {
             const Json* code = c.code;
-            if (code != nullptr && has(src.codes, c)) {
-              support.push_back(
-                  evidence(c, "Condition " + coding_text(code, &src.codes) + " (active)"));
+            if (code == nullptr) continue;
+            Evidence e;
+            if (has(src.codes, c)) {
+              e = evidence(c, "Condition " + coding_text(code, &src.codes) + " (active)",
+                           &src.codes);
+            } else if (const auto* p = matching_pattern(c, src.post_coordinated)) {
+              e = evidence(c, "Condition " + pattern_text(c) + " (active)", &p->codes);
+            } else {
+              continue;
+            }
+            if (c.unconfirmed) {
+              e.text = unconfirmed_text(c);
+              unconfirmed.push_back(std::move(e));
+            } else {
+              support.push_back(std::move(e));
             }
           }
           break;
@@ -286,9 +377,15 @@ class Extractor {
           if (order_.order != nullptr) {
             for (const Json& reason : fhir::items(member(*order_.order, "reasonCode"))) {
               if (src.codes.matches(reason)) {
-                support.push_back(Evidence{ResourceIndex::key_of(*order_.order),
-                                           order_.date_of_service.text,
-                                           "Order reason: " + coding_text(&reason, &src.codes)});
+                Evidence e{ResourceIndex::key_of(*order_.order), order_.date_of_service.text,
+                           "Order reason: " + coding_text(&reason, &src.codes)};
+                for (const Json& coding : fhir::items(member(reason, "coding"))) {
+                  if (!src.codes.matches(coding)) continue;
+                  e.system = std::string(string_or_empty(member(coding, "system")));
+                  e.code = std::string(string_or_empty(member(coding, "code")));
+                  break;
+                }
+                support.push_back(std::move(e));
               }
             }
           }
@@ -308,18 +405,22 @@ class Extractor {
     // Observations: the latest usable one wins.
     const Item* latest = nullptr;
     bool latest_value = false;
+    const CodeSet* latest_codes = nullptr;
+    const CodeSet* latest_set = nullptr;
     if (has_observation_sources) {
       for (const Item& item : observations()) {
         const Json* code = item.code;
         if (code == nullptr) continue;
         for (const Source& src : f.sources) {
           if (!is_observation_rule(src.rule) || !has(src.codes, item)) continue;
+          latest_codes = &src.codes;
           std::optional<bool> v = read_boolean(src, *item.r);
           if (!v) {
             fact.notes.push_back(item.where() + ": no usable value for " + f.label + "; skipped");
           } else if (replaces(item, latest)) {
             latest = &item;
             latest_value = *v;
+            latest_set = latest_codes;
           }
           break;
         }
@@ -330,15 +431,23 @@ class Extractor {
       fact.truth = Truth::kTrue;
       fact.evidence = support;
       if (latest != nullptr && !latest_value) {
-        fact.evidence.push_back(evidence(*latest, f.label + ": no"));
+        fact.evidence.push_back(evidence(*latest, f.label + ": no", latest_set));
         fact.notes.push_back("Conflict: " + support.front().reference + " supports " + f.label +
                              ", but " + latest->where() +
                              " says no; the active diagnosis decides.");
       }
-    } else if (latest != nullptr) {
+    } else if (latest != nullptr && (latest_value || unconfirmed.empty())) {
       fact.truth = latest_value ? Truth::kTrue : Truth::kFalse;
       fact.evidence.push_back(
-          evidence(*latest, f.label + ": " + observation_value_text(*latest->r)));
+          evidence(*latest, f.label + ": " + observation_value_text(*latest->r), latest_set));
+    } else if (!unconfirmed.empty()) {
+      // Only an unconfirmed diagnosis would make it true: not established, not ruled out.
+      fact.truth = Truth::kUnknown;
+      fact.evidence = unconfirmed;
+      if (latest != nullptr) {
+        fact.evidence.push_back(evidence(*latest, f.label + ": no", latest_set));
+      }
+      for (const Evidence& e : unconfirmed) fact.notes.push_back(e.text);
     } else if (has_classification && !classified_ev.empty()) {
       fact.truth = classified;
       fact.evidence = classified_ev;
@@ -384,7 +493,7 @@ class Extractor {
     }
     if (latest != nullptr) {
       fact.measure = latest_reading.value;
-      fact.evidence.push_back(evidence(*latest, f.label + " " + latest_reading.text));
+      fact.evidence.push_back(evidence(*latest, f.label + " " + latest_reading.text, &src.codes));
     }
     return fact;
   }
@@ -393,6 +502,11 @@ class Extractor {
     const Item* item;
     std::string lesion;  // "" for the unfocused series
     fhir::QuantityReading reading;
+    const CodeSet* code = nullptr;  // the size pattern's code that matched
+    // The lesion's location is coded but not placed in or outside the organ: it may be a
+    // lesion of the organ (never dropped; it makes what it could change unknown).
+    bool unplaced = false;
+    std::string location;  // the unplaced location, for people
   };
 
   // The size measurements of lesions in the source's organ, in input order.
@@ -414,6 +528,8 @@ class Extractor {
 
       // Which lesion, and is it in this organ?
       std::string lesion;
+      bool unplaced = false;
+      std::string location_text;
       auto focus = fhir::items(member(*item.r, "focus"));
       if (!focus.empty()) {
         const Json& ref = focus[0];
@@ -421,10 +537,16 @@ class Extractor {
         if (target != nullptr &&
             string_or_empty(member(*target, "resourceType")) == "BodyStructure") {
           const Json* location = member(*target, "location");
-          if (location != nullptr) {
-            if (!organ.locations.matches(*location)) continue;  // another organ's lesion
+          if (location != nullptr && organ.locations.matches(*location)) {
+            // in the organ
+          } else if (location != nullptr && d_.placed(*location)) {
+            continue;  // another organ's (or site's) lesion
           } else if (!order_treats_organ) {
             continue;
+          } else if (location != nullptr) {
+            unplaced = true;
+            location_text = coding_text(location, nullptr);
+            if (location_text.empty()) location_text = "uncoded location";
           }
           lesion = ResourceIndex::key_of(*target);
         } else {
@@ -438,6 +560,21 @@ class Extractor {
         if (lesion.empty()) lesion = fhir::to_string(ref);
       } else if (!order_treats_organ) {
         continue;  // unfocused: read as the treated organ's lesion
+      } else if (const Json* body_site = member(*item.r, "bodySite");
+                 body_site != nullptr && body_site->IsObject()) {
+        // Unfocused, but the Observation says where it measured (Observation.bodySite, a
+        // CodeableConcept).
+        const Json& site = *body_site;
+        if (organ.locations.matches(site)) {
+          // the treated organ: the unfocused series
+        } else if (d_.placed(site)) {
+          continue;  // measured in another organ
+        } else {
+          unplaced = true;
+          location_text = coding_text(&site, nullptr);
+          if (location_text.empty()) location_text = "uncoded body site";
+          lesion = item.ref();  // its own lesion: it may or may not be the organ's
+        }
       }
 
       const Json* holder = item.r;
@@ -457,7 +594,8 @@ class Extractor {
       } else {
         reading = read_value(*holder, f.unit);
       }
-      out.push_back(LesionMeasurement{&item, std::move(lesion), std::move(reading)});
+      out.push_back(LesionMeasurement{&item, std::move(lesion), std::move(reading), &pattern->code,
+                                      unplaced, std::move(location_text)});
     }
     return out;
   }
@@ -466,30 +604,74 @@ class Extractor {
     return lesion.empty() ? "no focus" : lesion;
   }
 
-  Fact largest_lesion(const FactDef& f, const Source& src, Fact fact) {
-    std::vector<LesionMeasurement> all = lesion_measurements(f, src);
-    // Per lesion, in order of first appearance: the latest usable measurement.
-    std::vector<std::string> order;
-    std::map<std::string, const LesionMeasurement*> latest;
+  // The latest usable measurement per lesion, in order of first appearance; unusable ones
+  // are noted.
+  std::vector<const LesionMeasurement*> latest_per_lesion(const std::vector<LesionMeasurement>& all,
+                                                          Fact& fact) {
+    std::vector<const LesionMeasurement*> out;
+    std::map<std::string, size_t> at;
     for (const LesionMeasurement& m : all) {
       if (!m.reading.value) {
         fact.notes.push_back(m.item->where() + ": tumor size '" + m.reading.text + "' (" +
                              lesion_text(m.lesion) + ") skipped: " + m.reading.problem);
         continue;
       }
-      auto it = latest.find(m.lesion);
-      if (it == latest.end()) {
-        order.push_back(m.lesion);
-        latest.emplace(m.lesion, &m);
-      } else if (replaces(*m.item, it->second->item)) {
-        it->second = &m;
+      auto it = at.find(m.lesion);
+      if (it == at.end()) {
+        at.emplace(m.lesion, out.size());
+        out.push_back(&m);
+      } else if (replaces(*m.item, out[it->second]->item)) {
+        out[it->second] = &m;
       }
     }
-    for (const std::string& lesion : order) {
-      const LesionMeasurement* m = latest.at(lesion);
+    return out;
+  }
+
+  static std::string unplaced_text(const LesionMeasurement& m, const detail::Organ& organ) {
+    const std::string what = m.lesion == m.item->ref() ? "a lesion" : m.lesion;
+    return m.item->ref() + " measures " + what + " (" + m.reading.text + ") at '" + m.location +
+           "', which the service cannot place in or outside the " + organ.label + "; it may be a " +
+           organ.label + " lesion";
+  }
+
+  Fact largest_lesion(const FactDef& f, const Source& src, Fact fact) {
+    const detail::Organ& organ = d_.organs[src.organ];
+    std::vector<LesionMeasurement> all = lesion_measurements(f, src);
+    std::vector<const LesionMeasurement*> unplaced;
+    for (const LesionMeasurement* m : latest_per_lesion(all, fact)) {
+      if (m->unplaced) {
+        unplaced.push_back(m);
+        continue;
+      }
       fact.measure = fact.measure ? max_of(*fact.measure, *m->reading.value) : *m->reading.value;
       fact.evidence.push_back(
-          evidence(*m->item, "Tumor size " + m->reading.text + " (" + lesion_text(lesion) + ")"));
+          evidence(*m->item, "Tumor size " + m->reading.text + " (" + lesion_text(m->lesion) + ")",
+                   m->code));
+    }
+    // A lesion that may or may not be in the organ: the largest is either what the placed
+    // lesions give or the larger of that and this lesion. Never dropped.
+    for (const LesionMeasurement* m : unplaced) {
+      fact.evidence.push_back(evidence(*m->item,
+                                       "Tumor size " + m->reading.text + " (" + m->lesion +
+                                           ", location not placed: " + m->location + ")",
+                                       m->code));
+      if (!fact.measure) {
+        fact.notes.push_back(unplaced_text(*m, organ) + "; with no other measured " + organ.label +
+                             " lesion the largest lesion is not determined.");
+        continue;
+      }
+      fhir::Interval hull = *fact.measure;
+      const fhir::Interval& v = *m->reading.value;
+      if (v.high > hull.high || (v.high == hull.high && v.high_closed && !hull.high_closed)) {
+        hull.high = v.high;
+        hull.high_closed = v.high_closed;
+        fact.notes.push_back(unplaced_text(*m, organ) + ", so the largest lesion is taken as " +
+                             format_measure(hull, f.unit) + " until its location is documented.");
+        fact.measure = hull;
+      } else {
+        fact.notes.push_back(unplaced_text(*m, organ) + "; it is not larger than the largest " +
+                             organ.label + " lesion, so it does not change it.");
+      }
     }
     return fact;
   }
@@ -502,7 +684,8 @@ class Extractor {
     if (fact.measure) return fact;
 
     // 2. Distinct lesions: BodyStructures located in the organ, or distinct foci of the
-    //    organ's size observations, whichever is more. Unfocused sizes never add.
+    //    organ's size observations, whichever is more. Unfocused sizes never add. Measured
+    //    lesions whose location cannot be placed may add one each.
     const detail::Organ& organ = d_.organs[src.organ];
     std::set<std::string> structures;
     std::vector<Evidence> structure_ev;
@@ -520,26 +703,54 @@ class Extractor {
       if (key.empty()) key = bs.ref();
       if (structures.insert(key).second) {
         structure_ev.push_back(
-            evidence(bs, "Lesion in " + coding_text(location, &organ.locations)));
+            evidence_coded(bs, "Lesion in " + coding_text(location, &organ.locations), location,
+                           &organ.locations));
       }
     }
     std::set<std::string> foci;
     std::vector<Evidence> focus_ev;
+    std::vector<const LesionMeasurement*> unplaced;
+    std::set<std::string> unplaced_seen;
+    std::vector<LesionMeasurement> measured;
     if (src.size_fact != detail::kNone) {
       const FactDef& size_fact = d_.facts[src.size_fact];
-      for (const LesionMeasurement& m : lesion_measurements(size_fact, size_fact.sources[0])) {
-        if (m.lesion.empty()) continue;
+      measured = lesion_measurements(size_fact, size_fact.sources[0]);
+      for (const LesionMeasurement& m : measured) {
+        if (m.lesion.empty() || m.lesion == m.item->ref()) continue;  // unfocused: never adds
+        if (m.unplaced) {
+          if (unplaced_seen.insert(m.lesion).second) unplaced.push_back(&m);
+          continue;
+        }
         if (foci.insert(m.lesion).second) {
-          focus_ev.push_back(evidence(*m.item, "Measured lesion " + m.lesion));
+          focus_ev.push_back(evidence(*m.item, "Measured lesion " + m.lesion, m.code));
         }
       }
     }
     const size_t n = std::max(structures.size(), foci.size());
-    if (n == 0) return fact;
-    fact.measure = fhir::Interval::point(static_cast<double>(n));
-    fact.evidence = structures.size() >= foci.size() ? structure_ev : focus_ev;
-    fact.notes.push_back("Counted " + std::to_string(n) + " distinct lesion(s) in the " +
-                         organ.label + " from the record; no explicit lesion count.");
+    if (n > 0) {
+      fact.measure = fhir::Interval::point(static_cast<double>(n));
+      fact.evidence = structures.size() >= foci.size() ? structure_ev : focus_ev;
+      fact.notes.push_back("Counted " + std::to_string(n) + " distinct lesion(s) in the " +
+                           organ.label + " from the record; no explicit lesion count.");
+    }
+    if (!unplaced.empty()) {
+      for (const LesionMeasurement* m : unplaced) {
+        fact.evidence.push_back(
+            evidence(*m->item,
+                     "Measured lesion " + m->lesion + " (location not placed: " + m->location + ")",
+                     m->code));
+        fact.notes.push_back(m->item->ref() + " measures " + m->lesion + " at '" + m->location +
+                             "', which the service cannot place in or outside the " + organ.label +
+                             "; it may be one more " + organ.label + " lesion.");
+      }
+      if (n == 0) {
+        fact.measure.reset();
+      } else {
+        fhir::Interval range = *fact.measure;
+        range.high += static_cast<double>(unplaced.size());
+        fact.measure = range;
+      }
+    }
     return fact;
   }
 
@@ -612,6 +823,7 @@ class Extractor {
   struct Assessment {
     std::map<std::string, Truth> members;
     bool yields = false;
+    bool unconfirmed = false;  // names what it would establish, but is not confirmed
     Evidence ev;
   };
 
@@ -621,25 +833,44 @@ class Extractor {
     return a;
   }
 
+  // The primary class of a Condition (by code), or nullptr.
+  static const detail::PrimaryClass* primary_class(const detail::Metastases& mets,
+                                                   const Json& condition) {
+    const Json* pcode = member(condition, "code");
+    if (pcode == nullptr) return nullptr;
+    for (const auto& pc : mets.primaries) {
+      if (pc.codes.matches(*pcode)) return &pc;
+    }
+    return nullptr;
+  }
+
   Assessment metastasis(const FactDef& f, const Source& src, const Item& c, Fact& fact) {
     const detail::Metastases& mets = src.metastases;
     Assessment a = blank(f);
     const Json* code = c.code;
-    std::string text = "Condition " + coding_text(code, &mets.codes);
-
-    auto primary_class = [&](const Json& condition) -> const detail::PrimaryClass* {
-      const Json* pcode = member(condition, "code");
-      if (pcode == nullptr) return nullptr;
-      for (const auto& pc : mets.primaries) {
-        if (pc.codes.matches(*pcode)) return &pc;
-      }
-      return nullptr;
+    std::string text;
+    if (has(mets.codes, c)) {
+      text = "Condition " + coding_text(code, &mets.codes);
+      a.ev = evidence(c, "", &mets.codes);
+    } else {
+      const auto* p = matching_pattern(c, mets.post_coordinated);
+      text = "Condition " + pattern_text(c);
+      a.ev = evidence(c, "", p != nullptr ? &p->codes : nullptr);
+    }
+    auto finish = [&](std::string t) {
+      a.ev.text = std::move(t);
+      return a;
     };
 
-    // 1. The primary named by the related-primary extension.
+    // 1. The primary named by a primary-link extension (mCODE STU1 related-primary, or the
+    //    core condition-related of mCODE STU2 and later).
     const Json* linked = nullptr;
     for (const Json& ext : fhir::items(member(*c.r, "extension"))) {
-      if (string_or_empty(member(ext, "url")) != mets.extension_url) continue;
+      std::string_view url = string_or_empty(member(ext, "url"));
+      if (std::find(mets.extension_urls.begin(), mets.extension_urls.end(), url) ==
+          mets.extension_urls.end()) {
+        continue;
+      }
       const Json* ref = member(ext, "valueReference");
       const Json* target = ref != nullptr ? record_.resolve(*ref, c.r) : nullptr;
       if (target != nullptr && string_or_empty(member(*target, "resourceType")) == "Condition" &&
@@ -651,44 +882,84 @@ class Extractor {
     if (linked != nullptr) {
       std::string primary_text =
           ResourceIndex::key_of(*linked) + " " + coding_text(member(*linked, "code"), nullptr);
-      if (const detail::PrimaryClass* pc = primary_class(*linked)) {
+      if (const detail::PrimaryClass* pc = primary_class(mets, *linked)) {
+        if (d_.is_unconfirmed(*linked)) {
+          a.members[pc->member] = Truth::kUnknown;
+          fact.notes.push_back(c.ref() + ": related primary " + primary_text +
+                               " is not confirmed; the origin of the liver metastases is not "
+                               "established");
+          return finish(text + "; primary " + primary_text + " (related primary, unconfirmed)");
+        }
         a.members[pc->member] = Truth::kTrue;
-        a.ev = evidence(c, text + "; primary " + primary_text + " (related primary)");
-        return a;
+        return finish(text + "; primary " + primary_text + " (related primary)");
       }
       fact.notes.push_back(c.ref() + ": related primary " + primary_text +
-                           " is not a recognised primary cancer; primary taken as unknown");
+                           " is not a recognised primary cancer of liver metastases (a liver "
+                           "malignancy is never their origin); primary taken as unknown");
       for (const auto& m : mets.unknown_primary) a.members[m] = Truth::kUnknown;
-      a.ev = evidence(c, text + "; primary " + primary_text + " not recognised");
-      return a;
+      return finish(text + "; primary " + primary_text + " not recognised");
     }
 
-    // 2. Another active primary cancer Condition of the patient.
+    // 2. Another active primary cancer Condition of the patient (a liver malignancy is
+    //    never one: the primaries lists leave C22 out).
     std::vector<std::string> classes;
     std::string found;
+    bool all_unconfirmed = true;
     for (const Item& other : conditions()) {
       if (other.r == c.r) continue;
-      if (const detail::PrimaryClass* pc = primary_class(*other.r)) {
+      if (const detail::PrimaryClass* pc = primary_class(mets, *other.r)) {
         if (std::find(classes.begin(), classes.end(), pc->member) == classes.end()) {
           classes.push_back(pc->member);
         }
+        all_unconfirmed = all_unconfirmed && other.unconfirmed;
         found +=
             (found.empty() ? "" : ", ") + other.ref() + " " + coding_text(other.code, &pc->codes);
       }
     }
-    if (classes.size() == 1) {
+    if (classes.size() == 1 && !all_unconfirmed) {
       a.members[classes[0]] = Truth::kTrue;
-      a.ev = evidence(c, text + "; primary " + found + " (active primary Condition)");
-    } else if (classes.size() > 1) {
-      for (const auto& m : classes) a.members[m] = Truth::kUnknown;
-      a.ev = evidence(c, text + "; several active primary cancers: " + found);
-      fact.notes.push_back(c.ref() + ": several active primary cancers (" + found +
-                           "); the origin of the liver metastases is not determined");
-    } else {
-      for (const auto& m : mets.unknown_primary) a.members[m] = Truth::kUnknown;
-      a.ev = evidence(c, text + "; primary unknown");
+      return finish(text + "; primary " + found + " (active primary Condition)");
     }
-    return a;
+    if (classes.size() == 1) {
+      a.members[classes[0]] = Truth::kUnknown;
+      fact.notes.push_back(c.ref() + ": the only primary cancer in the record (" + found +
+                           ") is not confirmed; the origin of the liver metastases is not "
+                           "established");
+      return finish(text + "; unconfirmed primary " + found);
+    }
+    if (classes.size() > 1) {
+      for (const auto& m : classes) a.members[m] = Truth::kUnknown;
+      fact.notes.push_back(c.ref() + ": several active primary cancers (" + found +
+                           ") and no primary-cancer link; the origin of the liver metastases is "
+                           "not determined");
+      return finish(text + "; several active primary cancers: " + found);
+    }
+    for (const auto& m : mets.unknown_primary) a.members[m] = Truth::kUnknown;
+    return finish(text + "; primary unknown");
+  }
+
+  // A Condition coded only in systems the mappings do not know (an EHR-local code without
+  // ICD-10-CM or SNOMED CT): the service cannot read what it names, and says so.
+  void note_unreadable(const Item& c, Fact& fact) const {
+    if (c.codings.empty() && c.code == nullptr) return;
+    for (const Coding& coding : c.codings) {
+      if (std::find(d_.known_systems.begin(), d_.known_systems.end(), coding.system) !=
+          d_.known_systems.end()) {
+        return;  // a code the service reads, just not a liver diagnosis
+      }
+    }
+    std::string systems;
+    for (const Coding& coding : c.codings) {
+      if (systems.find(coding.system) == std::string::npos) {
+        systems += (systems.empty() ? "" : ", ") + std::string(coding.system);
+      }
+    }
+    std::string what = string_or_empty(member(c.code, "text")).empty()
+                           ? coding_text(c.code, nullptr)
+                           : std::string(string_or_empty(member(c.code, "text")));
+    fact.notes.push_back(c.ref() + " '" + what + "' is coded only in " +
+                         (systems.empty() ? std::string("free text") : systems) +
+                         ", which the service cannot read; add its ICD-10-CM or SNOMED CT code");
   }
 
   Fact category(const FactDef& f) {
@@ -702,32 +973,68 @@ class Extractor {
         const Json* code = c.code;
         if (code == nullptr) continue;
         const detail::Diagnosis* dx = nullptr;
+        const detail::ConditionPattern* dx_pattern = nullptr;
         for (const auto& candidate : src.diagnoses) {
           if (has(candidate.codes, c)) {
             dx = &candidate;
             break;
           }
         }
-        if (dx != nullptr) {
-          Assessment a = blank(f);
-          if (!dx->member.empty()) a.members[dx->member] = Truth::kTrue;
-          for (const auto& m : dx->unknown) a.members[m] = Truth::kUnknown;
-          a.yields = dx->yields_to_definite;
-          a.ev = evidence(c, "Condition " + coding_text(code, &dx->codes));
-          found.push_back(std::move(a));
-        } else if (src.metastases.present && has(src.metastases.codes, c)) {
-          Assessment a = metastasis(f, src, c, fact);
-          const bool determined =
-              std::any_of(a.members.begin(), a.members.end(),
-                          [](const auto& m) { return m.second == Truth::kTrue; });
-          a.yields = !determined && src.metastases.undetermined_yields;
-          found.push_back(std::move(a));
+        if (dx == nullptr) {
+          for (const auto& candidate : src.diagnoses) {
+            if ((dx_pattern = matching_pattern(c, candidate.post_coordinated)) != nullptr) {
+              dx = &candidate;
+              break;
+            }
+          }
         }
+        std::optional<Assessment> a;
+        if (dx == nullptr && !src.metastases.present) continue;
+        if (dx == nullptr && !has(src.metastases.codes, c) &&
+            matching_pattern(c, src.metastases.post_coordinated) == nullptr) {
+          note_unreadable(c, fact);
+          continue;
+        }
+        if (dx != nullptr) {
+          a = blank(f);
+          if (!dx->member.empty()) a->members[dx->member] = Truth::kTrue;
+          for (const auto& m : dx->unknown) a->members[m] = Truth::kUnknown;
+          a->yields = dx->yields_to_definite;
+          a->ev = dx_pattern != nullptr
+                      ? evidence(c, "Condition " + pattern_text(c) + " (post-coordinated)",
+                                 &dx_pattern->codes)
+                      : evidence(c, "Condition " + coding_text(code, &dx->codes), &dx->codes);
+        } else if (src.metastases.present &&
+                   (has(src.metastases.codes, c) ||
+                    matching_pattern(c, src.metastases.post_coordinated) != nullptr)) {
+          a = metastasis(f, src, c, fact);
+          const bool determined =
+              std::any_of(a->members.begin(), a->members.end(),
+                          [](const auto& m) { return m.second == Truth::kTrue; });
+          a->yields = !determined && src.metastases.undetermined_yields;
+        }
+        if (!a) continue;
+        if (c.unconfirmed) {
+          // Names a tumor type without establishing it: what it would make true is unknown.
+          for (auto& [id, t] : a->members) {
+            if (t == Truth::kTrue) t = Truth::kUnknown;
+          }
+          a->unconfirmed = true;
+          a->yields = false;
+          a->ev.text = unconfirmed_text(c);
+        }
+        found.push_back(std::move(*a));
       }
     }
     for (const auto& m : f.members) fact.categories[m.id] = Truth::kUnknown;
-    if (found.empty()) {
-      fact.display = "no liver malignancy diagnosis in the record";
+    const bool any_confirmed =
+        std::any_of(found.begin(), found.end(), [](const Assessment& a) { return !a.unconfirmed; });
+    if (!any_confirmed) {
+      // Nothing established: every type stays unknown; an unconfirmed diagnosis is named.
+      for (const Assessment& a : found) fact.notes.push_back(a.ev.text);
+      fact.display = !found.empty()       ? "no confirmed liver malignancy diagnosis in the record"
+                     : fact.notes.empty() ? "no liver malignancy diagnosis in the record"
+                                          : "no liver malignancy diagnosis the service can read";
       return fact;
     }
     const bool definite = std::any_of(found.begin(), found.end(), [](const Assessment& a) {
@@ -742,7 +1049,11 @@ class Extractor {
         continue;
       }
       for (const auto& [id, t] : a.members) fact.categories[id] = truth_or(fact.categories[id], t);
-      fact.evidence.push_back(a.ev);
+      if (a.unconfirmed) {
+        fact.notes.push_back(a.ev.text);
+      } else {
+        fact.evidence.push_back(a.ev);
+      }
     }
     std::string yes, maybe;
     for (const auto& m : f.members) {

@@ -146,4 +146,20 @@ std::string format_measure(const std::optional<fhir::Interval>& value, std::stri
   return fhir::format_number(v.low) + "–" + fhir::format_number(v.high) + u;
 }
 
+std::string coding_label(std::string_view system, std::string_view code) {
+  if (code.empty()) return {};
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"http://loinc.org", "LOINC"},
+      {"http://snomed.info/sct", "SNOMED CT"},
+      {"http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM"},
+      {"urn:oid:2.16.840.1.113883.6.90", "ICD-10-CM"},
+      {"http://www.ama-assn.org/go/cpt", "CPT"},
+      {"http://cryocrd.org/fhir/CodeSystem/criteria", "crit"},
+  };
+  for (auto [url, name] : kNames) {
+    if (system == url) return std::string(name) + " " + std::string(code);
+  }
+  return std::string(system) + "|" + std::string(code);
+}
+
 }  // namespace cryo::mappings

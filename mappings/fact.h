@@ -53,7 +53,15 @@ struct Evidence {
   std::string reference;  // "Observation/obs-7"; may be empty for derived values
   std::string date;       // clinical date as written, e.g. "2026-02-01"; may be empty
   std::string text;       // what it says, e.g. "Tumor size 42 mm (focus BodyStructure/l1)"
+  // The coding that decided (the code the mapping matched), e.g. "http://loinc.org" +
+  // "21889-1"; empty for derived values.
+  std::string system{};
+  std::string code{};
 };
+
+// "LOINC 21889-1", "SNOMED CT 48521005", "ICD-10-CM C22.0", or "system|code" for systems
+// without a short name; "" when `code` is empty.
+std::string coding_label(std::string_view system, std::string_view code);
 
 struct Fact {
   std::string id;

@@ -19,6 +19,7 @@ using fhir::string_or_empty;
 struct System {
   std::string url;
   bool families = false;
+  std::vector<std::string> also;  // other URLs of the same system (e.g. its OID)
 };
 
 // Validation context for one file: records the first problem with its JSON path.
@@ -115,11 +116,18 @@ class Loader {
   bool code(FileReader& r, const std::string& path, std::string_view text, fhir::Code& out);
   bool codes(FileReader& r, const Json& object, const std::string& path, std::string_view name,
              fhir::CodeSet& out, bool required = true);
+  // Adds `c` and its copies under the system's other URLs (systems.json `also`).
+  void add_code(fhir::CodeSet& out, fhir::Code c) const;
+  bool pattern(FileReader& r, const Json& object, const std::string& path,
+               std::vector<detail::ConditionPattern>& out);
   bool load_systems(FileReader& r, const Json& root);
   bool load_reading_rules(FileReader& r, const Json& root);
   bool load_organs(FileReader& r, const Json& root);
   bool load_coverage(FileReader& r, const Json& root);
   bool load_prefetch(FileReader& r, const Json& root);
+  // "system|code,system|code,…": every Observation code a fact source reads, in data order,
+  // once each, in the systems' primary URLs (the form FHIR token search takes).
+  std::string observation_code_list() const;
   bool load_codesystem(FileReader& r, const File& file);
   bool load_facts(FileReader& r, const Json& root);
   bool load_fact(FileReader& r, const Json& f, const std::string& path);
@@ -133,6 +141,7 @@ class Loader {
 
   MappingSet::Data& d_;
   std::map<std::string, System, std::less<>> systems_;
+  std::map<std::string, std::vector<std::string>, std::less<>> also_;  // url -> other urls
   std::set<std::string, std::less<>> criteria_codes_;
   bool have_codesystem_ = false;
   // Deferred checks: crit codes used before the CodeSystem was read; sizeFact references.
@@ -145,6 +154,7 @@ class Loader {
     size_t fact, source;
   };
   std::vector<PendingFactRef> fact_refs_;
+  std::vector<size_t> pending_code_queries_;  // prefetch templates that get the code= list
   std::string current_file_;
 };
 
@@ -184,7 +194,50 @@ bool Loader::codes(FileReader& r, const Json& object, const std::string& path,
     if (!v.IsString()) return r.fail(p, "must be a string 'system:code'");
     fhir::Code c;
     if (!code(r, p, std::string_view(v.GetString(), v.GetStringLength()), c)) return false;
-    out.add(std::move(c));
+    add_code(out, std::move(c));
+  }
+  return true;
+}
+
+void Loader::add_code(fhir::CodeSet& out, fhir::Code c) const {
+  auto it = also_.find(c.system);
+  if (it != also_.end()) {
+    for (const std::string& url : it->second) out.add(fhir::Code{url, c.code, c.prefix});
+  }
+  out.add(std::move(c));
+}
+
+bool Loader::pattern(FileReader& r, const Json& object, const std::string& path,
+                     std::vector<detail::ConditionPattern>& out) {
+  const Json* list = r.array(object, path, "postCoordinated", false);
+  if (list == nullptr) return !r.failed();
+  size_t i = 0;
+  for (const Json& pj : fhir::items(list)) {
+    std::string pp = FileReader::index(path + ".postCoordinated", i++);
+    detail::ConditionPattern cp;
+    if (!r.only(pj, pp, {"codes", "morphology", "bodySites", "bodySiteOrgan"}) ||
+        !codes(r, pj, pp, "codes", cp.codes) ||
+        !codes(r, pj, pp, "morphology", cp.morphology, false) ||
+        !codes(r, pj, pp, "bodySites", cp.body_sites, false)) {
+      return false;
+    }
+    if (member(pj, "bodySiteOrgan") != nullptr) {
+      std::string id;
+      if (!r.string(pj, pp, "bodySiteOrgan", id)) return false;
+      const detail::Organ* organ = nullptr;
+      for (const auto& o : d_.organs) {
+        if (o.id == id) organ = &o;
+      }
+      if (organ == nullptr) {
+        return r.fail(pp + ".bodySiteOrgan", "unknown organ '" + id + "' (see organs.json)");
+      }
+      for (const fhir::Code& c : organ->locations.codes()) cp.body_sites.add(c);
+    }
+    if (cp.morphology.empty() && cp.body_sites.empty()) {
+      return r.fail(
+          pp, "needs 'morphology' or 'bodySites'/'bodySiteOrgan' (else list the code in 'codes')");
+    }
+    out.push_back(std::move(cp));
   }
   return true;
 }
@@ -197,10 +250,13 @@ bool Loader::load_systems(FileReader& r, const Json& root) {
     std::string p = FileReader::index("systems", i++);
     std::string alias;
     System sys;
-    if (!r.only(s, p, {"alias", "url", "families"}) || !r.string(s, p, "alias", alias) ||
-        !r.string(s, p, "url", sys.url)) {
+    if (!r.only(s, p, {"alias", "url", "families", "also"}) || !r.string(s, p, "alias", alias) ||
+        !r.string(s, p, "url", sys.url) || !r.strings(s, p, "also", sys.also, false)) {
       return false;
     }
+    if (!sys.also.empty()) also_[sys.url] = sys.also;
+    d_.known_systems.push_back(sys.url);
+    d_.known_systems.insert(d_.known_systems.end(), sys.also.begin(), sys.also.end());
     if (const Json* f = member(s, "families")) {
       if (!f->IsBool()) return r.fail(p + ".families", "must be true or false");
       sys.families = f->GetBool();
@@ -237,15 +293,16 @@ bool Loader::load_reading_rules(FileReader& r, const Json& root) {
     for (const Json& s : fhir::items(list)) {
       std::string p = FileReader::index("statusRules", i++);
       detail::StatusRule rule;
-      if (!r.only(s, p, {"resourceType", "use", "voidWhen", "validOnly"}) ||
+      if (!r.only(s, p, {"resourceType", "use", "voidWhen", "validOnly", "unconfirmedWhen"}) ||
           !r.string(s, p, "resourceType", rule.resource_type) ||
           !r.string(s, p, "use", rule.use, false) ||
           !field_rules(r, s, p, "voidWhen", rule.void_when) ||
-          !field_rules(r, s, p, "validOnly", rule.valid_only)) {
+          !field_rules(r, s, p, "validOnly", rule.valid_only) ||
+          !field_rules(r, s, p, "unconfirmedWhen", rule.unconfirmed_when)) {
         return false;
       }
-      if (rule.void_when.empty() && rule.valid_only.empty()) {
-        return r.fail(p, "needs 'voidWhen' or 'validOnly'");
+      if (rule.void_when.empty() && rule.valid_only.empty() && rule.unconfirmed_when.empty()) {
+        return r.fail(p, "needs 'voidWhen', 'validOnly' or 'unconfirmedWhen'");
       }
       d_.status_rules.push_back(std::move(rule));
     }
@@ -273,6 +330,34 @@ bool Loader::load_reading_rules(FileReader& r, const Json& root) {
       }
       conv.factor = factor->GetDouble();
       d_.conversions.push_back(std::move(conv));
+    }
+  }
+  if (r.failed()) return false;
+  if (member(root, "morphologyExtension") != nullptr &&
+      !r.string(root, "", "morphologyExtension", d_.morphology_extension)) {
+    return false;
+  }
+  if (const Json* list = r.array(root, "", "documentCategories", false)) {
+    size_t i = 0;
+    for (const Json& c : fhir::items(list)) {
+      std::string p = FileReader::index("documentCategories", i++);
+      detail::DocumentCategory dc;
+      fhir::CodeSet type;
+      if (!r.only(c, p, {"resourceType", "categories", "documentType"}) ||
+          !r.string(c, p, "resourceType", dc.resource_type) ||
+          !codes(r, c, p, "categories", dc.categories)) {
+        return false;
+      }
+      if (dc.resource_type != "DiagnosticReport") {
+        return r.fail(p + ".resourceType", "only DiagnosticReport categories are read");
+      }
+      const Json* t = member(c, "documentType");
+      fhir::Code tc;
+      if (t == nullptr || !t->IsString())
+        return r.fail(p + ".documentType", "must be a code 'loinc:…'");
+      if (!code(r, p + ".documentType", t->GetString(), tc)) return false;
+      dc.document_type = tc.code;
+      d_.document_categories.push_back(std::move(dc));
     }
   }
   if (r.failed()) return false;
@@ -306,7 +391,7 @@ bool Loader::load_organs(FileReader& r, const Json& root) {
     }
     d_.organs.push_back(std::move(organ));
   }
-  return true;
+  return codes(r, root, "", "otherLocations", d_.other_locations, false);
 }
 
 bool Loader::load_coverage(FileReader& r, const Json& root) {
@@ -350,9 +435,26 @@ bool Loader::load_prefetch(FileReader& r, const Json& root) {
   for (const Json& t : fhir::items(list)) {
     std::string p = FileReader::index("prefetch", i++);
     PrefetchTemplate tpl;
-    if (!r.only(t, p, {"key", "query"}) || !r.string(t, p, "key", tpl.key) ||
+    if (!r.only(t, p, {"key", "query", "codesRead"}) || !r.string(t, p, "key", tpl.key) ||
         !r.string(t, p, "query", tpl.query)) {
       return false;
+    }
+    std::string codes_read;
+    if (!r.string(t, p, "codesRead", codes_read, false)) return false;
+    if (!codes_read.empty()) {
+      if (codes_read != "Observation") {
+        return r.fail(p + ".codesRead", "only 'Observation' codes are generated");
+      }
+      if (!tpl.query.starts_with("Observation?")) {
+        return r.fail(p + ".query", "'codesRead' needs an Observation search");
+      }
+      pending_code_queries_.push_back(d_.prefetch.size());
+    } else if (tpl.query.starts_with("Observation?") &&
+               tpl.query.find("code=") == std::string::npos &&
+               tpl.query.find("category=") == std::string::npos) {
+      return r.fail(p + ".query",
+                    "an Observation search needs 'code=' or 'category=' (EHRs such as Epic refuse "
+                    "patient-only Observation searches); or set \"codesRead\": \"Observation\"");
     }
     for (size_t pos = tpl.query.find("{{"); pos != std::string::npos;
          pos = tpl.query.find("{{", pos + 2)) {
@@ -370,6 +472,45 @@ bool Loader::load_prefetch(FileReader& r, const Json& root) {
     d_.prefetch.push_back(std::move(tpl));
   }
   return true;
+}
+
+std::string Loader::observation_code_list() const {
+  std::vector<std::string> seen;
+  std::set<std::string> other_urls;
+  for (const auto& [url, others] : also_) other_urls.insert(others.begin(), others.end());
+  auto add = [&](const fhir::CodeSet& set) {
+    for (const fhir::Code& c : set.codes()) {
+      if (c.prefix && c.system != fhir::kIcd10Cm) continue;  // a family cannot be searched
+      if (other_urls.count(c.system) != 0) continue;         // the OID copy of a code
+      std::string token = c.system + "|" + c.code;
+      if (std::find(seen.begin(), seen.end(), token) == seen.end()) seen.push_back(token);
+    }
+  };
+  using detail::Rule;
+  for (const detail::FactDef& f : d_.facts) {
+    for (const detail::Source& src : f.sources) {
+      switch (src.rule) {
+        case Rule::kBooleanObservation:
+        case Rule::kCodedObservation:
+        case Rule::kFindingObservation:
+        case Rule::kLatestQuantity:
+        case Rule::kOrdinalObservation:
+          add(src.codes);
+          break;
+        case Rule::kLargestLesion:
+          for (const auto& p : src.sizes) add(p.code);
+          break;
+        case Rule::kLesionCount:
+          add(src.count_codes);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  std::string out;
+  for (const std::string& t : seen) out += (out.empty() ? "" : ",") + t;
+  return out;
 }
 
 bool Loader::load_codesystem(FileReader& r, const File& file) {
@@ -461,9 +602,12 @@ bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, det
   };
 
   switch (out.rule) {
+    case Rule::kConditionPresence:
+      return r.only(s, p, {"rule", "codes", "postCoordinated"}) &&
+             kind_is(FactKind::kBoolean, "boolean") && codes(r, s, p, "codes", out.codes) &&
+             pattern(r, s, p, out.post_coordinated);
     case Rule::kBooleanObservation:
     case Rule::kFindingObservation:
-    case Rule::kConditionPresence:
     case Rule::kOrderReason:
       return r.only(s, p, {"rule", "codes"}) && kind_is(FactKind::kBoolean, "boolean") &&
              codes(r, s, p, "codes", out.codes);
@@ -503,7 +647,8 @@ bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, det
           if (!v->IsString()) return r.fail(zp + "." + name, "must be a string 'system:code'");
           fhir::Code c;
           if (!code(r, zp + "." + name, v->GetString(), c)) return false;
-          (std::string_view(name) == "code" ? pattern.code : pattern.component).add(std::move(c));
+          add_code(std::string_view(name) == "code" ? pattern.code : pattern.component,
+                   std::move(c));
         }
         out.sizes.push_back(std::move(pattern));
       }
@@ -532,9 +677,11 @@ bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, det
       for (const Json& dj : fhir::items(diagnoses)) {
         std::string dp = FileReader::index(p + ".diagnoses", i++);
         detail::Diagnosis dx;
-        if (!r.only(dj, dp, {"codes", "member", "unknown", "yieldsToDefinite"}) ||
+        if (!r.only(dj, dp,
+                    {"codes", "member", "unknown", "yieldsToDefinite", "postCoordinated"}) ||
             !codes(r, dj, dp, "codes", dx.codes) || !r.string(dj, dp, "member", dx.member, false) ||
-            !member_list(r, dj, dp, "unknown", fact, dx.unknown)) {
+            !member_list(r, dj, dp, "unknown", fact, dx.unknown) ||
+            !pattern(r, dj, dp, dx.post_coordinated)) {
           return false;
         }
         if (dx.member.empty() == dx.unknown.empty()) {
@@ -552,12 +699,16 @@ bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, det
         detail::Metastases& mets = out.metastases;
         mets.present = true;
         if (!r.only(*m, mp,
-                    {"codes", "primaryExtension", "primaries", "unknownPrimary",
-                     "undeterminedYieldsToDefinite"}) ||
+                    {"codes", "primaryExtensions", "primaries", "unknownPrimary",
+                     "undeterminedYieldsToDefinite", "postCoordinated"}) ||
             !codes(r, *m, mp, "codes", mets.codes) ||
-            !r.string(*m, mp, "primaryExtension", mets.extension_url) ||
-            !member_list(r, *m, mp, "unknownPrimary", fact, mets.unknown_primary)) {
+            !r.strings(*m, mp, "primaryExtensions", mets.extension_urls) ||
+            !member_list(r, *m, mp, "unknownPrimary", fact, mets.unknown_primary) ||
+            !pattern(r, *m, mp, mets.post_coordinated)) {
           return false;
+        }
+        if (mets.extension_urls.empty()) {
+          return r.fail(mp + ".primaryExtensions", "must not be empty");
         }
         if (const Json* y = member(*m, "undeterminedYieldsToDefinite")) {
           if (!y->IsBool()) {
@@ -749,11 +900,19 @@ Status Loader::run(const std::filesystem::path& dir) {
   for (const File& f : files) {
     for (auto it = f.doc.MemberBegin(); it != f.doc.MemberEnd(); ++it) {
       std::string name(it->name.GetString(), it->name.GetStringLength());
-      static const std::set<std::string> kKnown = {"about",           "systems",
-                                                   "statusRules",     "booleanAnswers",
-                                                   "unitConversions", "documentTypeSystem",
-                                                   "organs",          "coverage",
-                                                   "prefetch",        "facts"};
+      static const std::set<std::string> kKnown = {"about",
+                                                   "systems",
+                                                   "statusRules",
+                                                   "booleanAnswers",
+                                                   "unitConversions",
+                                                   "documentTypeSystem",
+                                                   "organs",
+                                                   "coverage",
+                                                   "prefetch",
+                                                   "facts",
+                                                   "otherLocations",
+                                                   "morphologyExtension",
+                                                   "documentCategories"};
       bool codesystem = string_or_empty(member(f.doc, "resourceType")) == "CodeSystem";
       if (!codesystem && kKnown.count(name) == 0) {
         return Error{f.name + ": " + name, "unknown section"};
@@ -769,7 +928,8 @@ Status Loader::run(const std::filesystem::path& dir) {
       bool present = member(f.doc, section) != nullptr;
       if (std::string_view(section) == "statusRules") {
         // The reading rules file: any of its sections may appear without the others.
-        for (const char* also : {"booleanAnswers", "unitConversions", "documentTypeSystem"}) {
+        for (const char* also : {"booleanAnswers", "unitConversions", "documentTypeSystem",
+                                 "morphologyExtension", "documentCategories"}) {
           present = present || member(f.doc, also) != nullptr;
         }
       }
@@ -824,6 +984,11 @@ Status Loader::run(const std::filesystem::path& dir) {
     d_.facts[ref.fact].sources[ref.source].size_fact = d_.fact_index.at(ref.id);
   }
   if (d_.document_system.empty()) d_.document_system = std::string(fhir::kLoinc);
+  if (!pending_code_queries_.empty()) {
+    std::string list = observation_code_list();
+    if (list.empty()) return Error{dir.string(), "no fact reads Observation codes to query"};
+    for (size_t i : pending_code_queries_) d_.prefetch[i].query += "&code=" + list;
+  }
   return Status::Ok();
 }
 

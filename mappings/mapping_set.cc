@@ -70,6 +70,25 @@ bool MappingSet::Data::is_void(const Json& resource, std::string_view use) const
   return false;
 }
 
+bool MappingSet::Data::is_unconfirmed(const Json& resource) const {
+  std::string_view type = string_or_empty(member(resource, "resourceType"));
+  for (const auto& r : status_rules) {
+    if (r.resource_type != type || !r.use.empty()) continue;
+    for (const auto& f : r.unconfirmed_when) {
+      if (field_matches(resource, f)) return true;
+    }
+  }
+  return false;
+}
+
+bool MappingSet::Data::placed(const Json& location) const {
+  if (other_locations.matches(location)) return true;
+  for (const auto& organ : organs) {
+    if (organ.locations.matches(location)) return true;
+  }
+  return false;
+}
+
 const detail::Organ* MappingSet::Data::organ_for_billing(std::string_view cpt) const {
   if (cpt.empty()) return nullptr;
   for (const auto& organ : organs) {
@@ -190,6 +209,7 @@ std::vector<DocumentFinding> MappingSet::find_documents(const fhir::ResourceInde
     const Json* r;
     const Json* type;
     std::optional<fhir::DateRange> date;
+    std::vector<std::string> also;  // document types its category makes it count as
   };
   // Valid documents of the patient, once.
   std::vector<Candidate> docs;
@@ -207,8 +227,18 @@ std::vector<DocumentFinding> MappingSet::find_documents(const fhir::ResourceInde
         }
       }
       const Json* type = member(*r, field);
-      if (type == nullptr) continue;
-      docs.push_back(Candidate{r, type, fhir::clinical_date(*r)});
+      Candidate c{r, type, fhir::clinical_date(*r), {}};
+      for (const detail::DocumentCategory& dc : data_->document_categories) {
+        if (dc.resource_type != resource_type) continue;
+        for (const Json& cat : fhir::items(member(*r, "category"))) {
+          if (dc.categories.matches(cat)) {
+            c.also.push_back(dc.document_type);
+            break;
+          }
+        }
+      }
+      if (type == nullptr && c.also.empty()) continue;
+      docs.push_back(std::move(c));
     }
   }
   std::vector<DocumentFinding> out;
@@ -218,8 +248,8 @@ std::vector<DocumentFinding> MappingSet::find_documents(const fhir::ResourceInde
     finding.code = code;
     const Candidate* best = nullptr;
     for (const Candidate& c : docs) {
-      bool match = false;
-      for (const Json& coding : fhir::items(member(*c.type, "coding"))) {
+      bool match = std::find(c.also.begin(), c.also.end(), code) != c.also.end();
+      for (const Json& coding : fhir::items(member(c.type, "coding"))) {
         if (string_or_empty(member(coding, "system")) == data_->document_system &&
             string_or_empty(member(coding, "code")) == code) {
           match = true;
@@ -228,7 +258,7 @@ std::vector<DocumentFinding> MappingSet::find_documents(const fhir::ResourceInde
       }
       if (!match) continue;
       if (c.date && fhir::contains(window, *c.date)) {
-        if (best == nullptr || !fhir::ends_after(*best->date, *c.date)) best = &c;
+        if (best == nullptr || !fhir::later_than(*best->date, *c.date)) best = &c;
       } else {
         finding.outside_window.push_back(fhir::ResourceIndex::key_of(*c.r) + " (" +
                                          (c.date ? c.date->text : std::string("no date")) + ")");

@@ -32,6 +32,7 @@ struct CriterionResult {
   std::vector<mappings::Evidence> evidence;
   std::vector<std::string> notes;  // conflicts, unusable measurements
   std::string role;                // "indication" or "criteria": which tree the row is in
+  std::string group;               // "all" | "any" | "not" for group rows, "" for leaves
   std::string condition;           // leaves: the test applied, e.g. "≤ 5 cm", "is hcc"
 };
 
@@ -62,7 +63,8 @@ struct Determination {
   std::string policy_id;         // "florida-blue-02-40000-22"
   std::string policy_title;      // "Cryosurgical Ablation of Liver Tumors"
   std::string policy_document;   // "Medical Coverage Guideline 02-40000-22"
-  std::string policy_revision;   // "2024-09-15"
+  std::string policy_revision;   // "2024-09-15": the revision in force on the date of service
+  std::string data_hash;         // "sha256:…" of the policy and mapping data that decided
   std::string payer_id;          // "florida-blue"
   std::string payer_name;        // "Florida Blue"
   std::string line_of_business;  // "commercial", "FEP", "BCN65", ...

@@ -78,6 +78,10 @@ class Evaluator {
       r.label = c.label;
       r.fact = c.fact;
       r.role = std::string(role);
+      r.group = c.kind == Criterion::Kind::kAll   ? "all"
+                : c.kind == Criterion::Kind::kAny ? "any"
+                : c.kind == Criterion::Kind::kNot ? "not"
+                                                  : "";
       rows->push_back(std::move(r));
     }
     Truth value = Truth::kUnknown;

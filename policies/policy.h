@@ -2,8 +2,9 @@
 // policies/; other modules see the opaque `Policy` and PolicyLibrary's accessors).
 //
 // The file format is described in docs/policy-format.md. parse_policy() checks every key,
-// every fact against the FactVocabulary and every code reference, and reports the first
-// problem as Error{"<file>: <json path>", "<problem>"}.
+// every fact against the FactVocabulary, every code reference and every threshold's
+// plausibility, and reports every problem with its line, column and JSON path. A file with
+// several revisions gives one Policy per revision (same id, dates in effective_from/_to).
 //
 // Thread safety: immutable after parsing.
 #pragma once
@@ -92,6 +93,8 @@ class Policy {
   std::string source_file;
   std::string revision;
   std::string revision_note;
+  std::string effective_from;  // "YYYY-MM-DD"; "" = since always
+  std::string effective_to;    // "YYYY-MM-DD", inclusive; "" = until further notice
   std::vector<std::string> payers;
   std::vector<Procedure> procedures;
   std::vector<LobRule> lob_rules;
@@ -106,19 +109,27 @@ class Policy {
   std::vector<std::string> facts_used;
   std::vector<std::string> document_codes;
   std::map<std::string, std::string> fact_labels;  // from the vocabulary
+  // Every revision of the policy's file, oldest first: "2024-09-15 (from 2024-09-15)".
+  std::vector<std::string> revision_history;
+
+  // Whether this revision is in force on `day` ("YYYY-MM-DD"; "" = today's revision, the one
+  // without an end).
+  bool in_force(std::string_view day) const;
 
   const Procedure* procedure(std::string_view code) const;
   bool lists_code(std::string_view code) const { return procedure(code) != nullptr; }
   bool prior_auth_required(std::string_view code) const;
 };
 
-// Payer registry entry with its plans, as parsed from payers.json.
-Result<std::vector<Payer>> parse_payers(const std::filesystem::path& file);
+// Payer registry entries with their plans, as parsed from payers.json; problems go to `out`.
+std::vector<Payer> parse_payers(const std::filesystem::path& file, std::vector<PolicyProblem>& out);
 
-// Parses and validates one policy file. `payers` are the registry's payers (each policy
-// payer and each plan code it names must exist there).
-Result<Policy> parse_policy(const std::filesystem::path& file, const std::vector<Payer>& payers,
-                            const FactVocabulary& vocabulary);
+// Parses and validates one policy file: one Policy per revision, or none when `out` received
+// problems. `payers` are the registry's payers (each policy payer and each plan code it names
+// must exist there).
+std::vector<Policy> parse_policy(const std::filesystem::path& file,
+                                 const std::vector<Payer>& payers, const FactVocabulary& vocabulary,
+                                 std::vector<PolicyProblem>& out);
 
 // The three-valued engine (engine.cc).
 Determination evaluate_policy(const Policy& policy, const Payer& payer, std::string_view lob,

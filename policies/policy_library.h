@@ -6,7 +6,9 @@
 // revision, lines of business rules, sections (indication, CPT codes, criteria tree),
 // prior-authorization rule, documentation rules and interpretation notes. load() validates
 // every file against the MappingSet (each fact id, category, unit and ordinal value must
-// exist) and reports the first problem with file, field and reason.
+// exist, thresholds must be plausible, sections reachable); check() reports every problem
+// with file, line, column, field and reason, load() refuses a directory with any. A policy file
+// may hold several revisions: policy_for() picks the one in force on the date of service.
 //
 //   Result<PolicyLibrary> lib = PolicyLibrary::load("policies/data", mappings);
 //   const Payer* payer = lib->payer_for(coverage.payer_identifiers);
@@ -57,12 +59,25 @@ struct Payer {
 
 class Policy;  // opaque: the parsed policy document (policies/policy.h is internal)
 
-// Summary of a policy for listing and for the policy page.
+// One problem in a policy or payer file, located.
+struct PolicyProblem {
+  std::string file;
+  int line = 0;  // 1-based; 0 when the file could not be read at all
+  int column = 0;
+  std::string field;  // JSON path, e.g. "sections[0].criteria.all[1].value"; "" = the file
+  std::string message;
+  // "policies/data/x.json:12:9: sections[0].criteria.all[1].value: 700 is not ..."
+  std::string to_string() const;
+};
+
+// Summary of a policy revision for listing and for the policy page.
 struct PolicySummary {
   std::string id;
   std::string title;
   std::string document;
   std::string revision;
+  std::string effective_from;  // "" = since always
+  std::string effective_to;    // "" = until further notice
   std::vector<std::string> payer_ids;
   std::vector<std::string> billing_codes;
 };
@@ -79,12 +94,18 @@ class PolicyLibrary {
   // Same, validating against any fact vocabulary (tests, tools).
   static Result<PolicyLibrary> load(const std::filesystem::path& dir,
                                     const FactVocabulary& vocabulary);
+  // Every problem of every file in `dir` (empty when load() would succeed).
+  static std::vector<PolicyProblem> check(const std::filesystem::path& dir,
+                                          const FactVocabulary& vocabulary);
 
   // The payer with one of these identifiers (system + value), or nullptr.
   const Payer* payer_for(std::span<const mappings::Identifier> identifiers) const;
 
-  // The payer's policy that lists `billing_code`, or nullptr (out of scope: no card).
-  const Policy* policy_for(const Payer& payer, std::string_view billing_code) const;
+  // The payer's policy that lists `billing_code`, in the revision in force on `day`
+  // ("YYYY-MM-DD", the date of service; "" = the current revision), or nullptr (out of scope:
+  // no card, also when no revision was in force that day).
+  const Policy* policy_for(const Payer& payer, std::string_view billing_code,
+                           std::string_view day = {}) const;
 
   // The line of business: a plan code the payer lists (e.g. "FEP", "BCN65"), else the
   // payer's default plan for the coverage type (e.g. BCN commercial -> "BCN-HMO"), else the
@@ -102,6 +123,14 @@ class PolicyLibrary {
   int document_window_months(const Policy& policy) const;
   // The policy's id, for logs and audit.
   static const std::string& policy_id(const Policy& policy);
+  // Members of category fact `fact` that the policy's criteria name (tests build fact sheets
+  // with them).
+  std::vector<std::string> members_named(const Policy& policy, std::string_view fact) const;
+
+  // The hash of the policy and mapping data this library decides with (policies/data_hash.h);
+  // every Determination carries it. "" until set.
+  void set_data_hash(std::string hash);
+  const std::string& data_hash() const;
 
   // Evaluates one order. `documents` are the findings for document_codes(policy).
   Determination evaluate(const Policy& policy, const Payer& payer, std::string_view lob,
@@ -117,6 +146,9 @@ class PolicyLibrary {
   const std::vector<Payer>& payers() const;
 
  private:
+  static PolicyLibrary load_all(const std::filesystem::path& dir, const FactVocabulary& vocabulary,
+                                std::vector<PolicyProblem>& problems);
+  void adopt(std::vector<Payer> payers, std::vector<std::unique_ptr<Policy>> policies);
   struct Data;
   std::unique_ptr<Data> data_;
 };

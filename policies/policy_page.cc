@@ -124,6 +124,11 @@ std::string render_policy_page(const Policy& p, const std::vector<Payer>& payers
   page.text(join(payer_names, ", ") + " · " + p.document + " · revision " + p.revision);
   page.raw("</p>\n");
   if (!p.revision_note.empty()) page.element("p", p.revision_note);
+  if (p.revision_history.size() > 1 || !p.effective_from.empty()) {
+    // The date of service picks the revision that decides an order.
+    page.element("p", "Revisions (the one in force on the date of service decides): " +
+                          join(p.revision_history, "; ") + ".");
+  }
   page.raw("<p class=\"meta\">Source document: <span class=\"fact\">");
   page.text(p.source_file);
   page.raw("</span> · policy id <span class=\"fact\">");

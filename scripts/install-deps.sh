@@ -10,7 +10,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
   python3 curl ca-certificates
+<<<<<<< HEAD
   clang libclang-rt-14-dev
+=======
+  wrk linux-perf
+>>>>>>> main
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
 # another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only
@@ -33,4 +37,18 @@ fi
 # The integration suite's FHIR server (a real FHIR implementation on Node.js).
 if [ -f tests/fhir-server/package.json ]; then
   (cd tests/fhir-server && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+# The independent FHIR validator the test suite checks every answer with (tests/fhir-validator).
+if [ -f tests/fhir-validator/package.json ]; then
+  (cd tests/fhir-validator && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+
+# The policy JSON Schema test's validator (ajv, from the lock file).
+if [ -f tests/policy-schema/package.json ]; then
+  (cd tests/policy-schema && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+
+# The browser tests' driver (puppeteer-core; the browser is Debian's chromium).
+if [ -f tests/browser/package.json ]; then
+  (cd tests/browser && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi

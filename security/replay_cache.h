@@ -57,4 +57,15 @@ class ReplayCache {
   std::array<Shard, kShards> shards_;
 };
 
+// A replay check shared by every replica of the service (backed by their common database),
+// consulted after the process's own ReplayCache said kFresh. remember() must be atomic across
+// processes; kFull means the check could not be made (the token is then refused).
+class SharedReplayCheck {
+ public:
+  virtual ~SharedReplayCheck() = default;
+  virtual ReplayCache::Outcome remember(std::string_view issuer, std::string_view jti,
+                                        ReplayCache::TimePoint expires_at,
+                                        ReplayCache::TimePoint now) = 0;
+};
+
 }  // namespace cryo::security

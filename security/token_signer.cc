@@ -271,6 +271,10 @@ std::string client_token_payload_json(const ClientTokenClaims& claims) {
   w.Int64(exp);
   write_string(w, "iat");
   w.Int64(iat);
+  if (claims.nbf) {
+    write_string(w, "nbf");
+    w.Int64(*claims.nbf);
+  }
   write_member(w, "jti", claims.jti.empty() ? random_jti() : claims.jti);
   if (claims.tenant) write_member(w, "tenant", *claims.tenant);
   w.EndObject();

@@ -74,6 +74,7 @@ struct ClientTokenClaims {
   std::string jti{};               // empty: a fresh random one
   int64_t iat = 0;                 // 0: now
   int64_t exp = 0;                 // 0: iat + 300
+  std::optional<int64_t> nbf{};    // not before (RFC 7519 4.1.5); absent by default
   std::optional<std::string> jku{};
   std::optional<std::string> tenant{};
 };
@@ -83,7 +84,8 @@ struct ClientTokenClaims {
 Result<std::string> sign_jws(const SigningKey& key, std::string_view header_json,
                              std::string_view payload_json);
 
-// A CDS client token: header {"alg", "typ": "JWT", "kid", ["jku"]} and the claims above.
+// A CDS client token: header {"alg", "typ": "JWT", "kid", ["jku"]} and claims {"iss", "aud",
+// "exp", "iat", ["nbf"], "jti", ["tenant"]} (the order the Inferno CRD test kit writes them).
 Result<std::string> sign_client_token(const SigningKey& key, const ClientTokenClaims& claims);
 
 // The header and payload JSON sign_client_token() would sign (for tests that alter them).

@@ -22,7 +22,7 @@ using detail::MdCtxPtr;
 
 constexpr size_t kMaxTokenSize = 16 * 1024;
 constexpr size_t kMaxClaimLength = 2048;
-constexpr size_t kMaxLoggedLength = 256;
+constexpr size_t kMaxLoggedLength = 128;
 
 Verdict refuse(std::string reason) {
   Verdict v;
@@ -81,13 +81,29 @@ bool audience_matches(const rapidjson::Value& aud, std::string_view expected) {
   return false;
 }
 
-std::string loggable(std::string_view s) {
+}  // namespace
+
+std::string loggable_claim(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (char c : s.substr(0, kMaxLoggedLength)) {
-    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+  const bool truncated = s.size() > kMaxLoggedLength;
+  for (char ch : s.substr(0, kMaxLoggedLength)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c > 0x20 && c < 0x7f && c != '"') {
+      out.push_back(ch);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
   }
+  if (truncated) out += "...";
   return out;
 }
+
+namespace {
 
 // JWS signature check: RSASSA-PKCS1-v1_5 for RS*, and for ES* the raw R||S of RFC 7518 §3.4
 // converted to the DER ECDSA-Sig-Value that EVP expects.
@@ -196,7 +212,8 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
   std::string_view token = authorization_header.substr(space);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-  if (token.empty() || token.size() > kMaxTokenSize) return refuse("malformed token");
+  if (token.empty()) return refuse("malformed token: empty");
+  if (token.size() > kMaxTokenSize) return refuse("token larger than 16 KiB");
 
   // --- Compact JWS: three base64url parts.
   size_t dot1 = token.find('.');
@@ -209,40 +226,48 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
   auto payload_json = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
   auto signature = base64url_decode(token.substr(dot2 + 1));
   if (!header_json || !payload_json || !signature) return refuse("malformed token: base64url");
-  if (signature->empty()) return refuse("unsigned token");
 
   rapidjson::Document header;
   if (!parse_object(*header_json, header)) return refuse("malformed token: header");
   rapidjson::Document claims;
   if (!parse_object(*payload_json, claims)) return refuse("malformed token: claims");
 
-  // --- Header.
+  // What the log may name about the token, read before any check so that every refusal
+  // from here on says which client, key and token it was about.
+  Verdict verdict;
   bool bad = false;
   auto alg = string_member(header, "alg", bad);
   auto typ = string_member(header, "typ", bad);
   auto kid = string_member(header, "kid", bad);
   auto jku = string_member(header, "jku", bad);
-  if (bad) return refuse("malformed token: header member types");
-  if (!alg) return refuse("header has no alg");
-  bool allowed_alg = false;
-  for (const auto& a : config_.algorithms) allowed_alg = allowed_alg || a == *alg;
-  if (!allowed_alg) return refuse("algorithm not allowed: " + loggable(*alg));
-  if (!typ || *typ != "JWT") return refuse("header typ is not JWT");
-  if (!kid) return refuse("header has no kid");
-  if (header.HasMember("crit")) return refuse("header has crit");
-
-  // --- Claims.
-  Verdict verdict;
+  const bool bad_header = bad;
+  bad = false;
   auto iss = string_member(claims, "iss", bad);
   auto jti = string_member(claims, "jti", bad);
-  if (iss) verdict.issuer = loggable(*iss);
-  if (jti) verdict.jti = loggable(*jti);
+  const bool bad_claims = bad;
+  if (iss) verdict.issuer = loggable_claim(*iss);
+  if (kid) verdict.kid = loggable_claim(*kid);
+  if (jti) verdict.jti = loggable_claim(*jti);
   auto fail = [&](std::string reason) {
     verdict.ok = false;
     verdict.reason = std::move(reason);
     return verdict;
   };
-  if (bad) return fail("malformed token: claim types");
+
+  if (signature->empty()) return fail("unsigned token");
+
+  // --- Header.
+  if (bad_header) return fail("malformed token: header member types");
+  if (!alg) return fail("header has no alg");
+  bool allowed_alg = false;
+  for (const auto& a : config_.algorithms) allowed_alg = allowed_alg || a == *alg;
+  if (!allowed_alg) return fail("algorithm not allowed: " + loggable_claim(*alg));
+  if (!typ || *typ != "JWT") return fail("header typ is not JWT");
+  if (!kid) return fail("header has no kid");
+  if (header.HasMember("crit")) return fail("header has crit");
+
+  // --- Claims.
+  if (bad_claims) return fail("malformed token: claim types");
   if (!iss) return fail("no iss");
   auto issuer_it = issuers_.find(*iss);
   if (issuer_it == issuers_.end()) return fail("issuer not trusted");
@@ -256,23 +281,32 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
   auto iat = numeric_date(claims, "iat");
   if (!exp) return fail("no valid exp");
   if (!iat) return fail("no valid iat");
+  std::optional<int64_t> nbf;
+  if (claims.HasMember("nbf")) {
+    nbf = numeric_date(claims, "nbf");
+    if (!nbf) return fail("malformed token: nbf");
+  }
   if (!jti) return fail("no jti");
   const int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
   const int64_t skew = config_.clock_skew.count();
   if (*exp + skew <= now_s) return fail("token expired");
   if (*iat - skew > now_s) return fail("iat in the future");
+  if (nbf && *nbf - skew > now_s) return fail("token not yet valid (nbf)");
   if (*exp < *iat) return fail("exp before iat");
   if (*exp - *iat > config_.max_token_lifetime.count()) return fail("token lifetime too long");
 
-  // --- Key: from the allowlisted jku, or the issuer's configured set.
+  // --- Key. A jku that is the issuer's jwks_url or on its allowlist selects that set; any
+  // other jku is only a hint and is never fetched: the issuer's configured set (jwks_file or
+  // jwks_url) is authoritative, and the key must be found there.
   std::shared_ptr<JwksSource> source = issuer.keys;
+  bool jku_not_configured = false;
   if (jku) {
     auto it = issuer.jku.find(*jku);
     if (it != issuer.jku.end()) {
       source = it->second;
     } else if (issuer.config.jwks_url != *jku) {
-      return fail("jku not allowlisted for issuer");
+      jku_not_configured = true;
     }
   }
   auto set = source->current();
@@ -283,7 +317,10 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
     set = source->current();
     if (set) keys = set->find(*kid, *alg);
   }
-  if (keys.empty()) return fail("unknown kid");
+  if (keys.empty()) {
+    return fail(jku_not_configured ? "unknown kid (jku not configured for the issuer: not fetched)"
+                                   : "unknown kid");
+  }
 
   // --- Signature (no lock held).
   bool verified = false;
@@ -304,6 +341,16 @@ Verdict TokenVerifier::verify(std::string_view authorization_header,
       return fail("replay cache full");
     case ReplayCache::kFresh:
       break;
+  }
+  if (shared_replay_) {
+    switch (shared_replay_->remember(*iss, *jti, expires, now())) {
+      case ReplayCache::kReplayed:
+        return fail("jti replayed (accepted by another replica)");
+      case ReplayCache::kFull:
+        return fail("shared replay check unavailable");
+      case ReplayCache::kFresh:
+        break;
+    }
   }
   verdict.ok = true;
   verdict.reason.clear();

@@ -81,6 +81,13 @@ BrokenServer::BrokenServer(Defect defect, std::shared_ptr<RequestSigner> verifie
   });
   server_.Post(R"(/cds-services/(.*))", [this](const httplib::Request& req,
                                                httplib::Response& res) { handle_post(req, res); });
+  // Connections stay open for any number of calls, and each accepted one is counted (so a
+  // test can tell whether the runner reuses them).
+  server_.set_keep_alive_max_count(100000);
+  server_.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    ++connections_;
+  });
   port_ = server_.bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -95,9 +102,18 @@ std::string BrokenServer::url() const {
   return "http://127.0.0.1:" + std::to_string(port_);
 }
 
+std::string BrokenServer::first_authorization() const {
+  std::lock_guard lock(mu_);
+  return first_authorization_;
+}
+
 bool BrokenServer::authorised(const httplib::Request& req) const {
-  if (!verifier_ || defect_ == Defect::kAcceptsAnyToken) return true;
   std::string h = req.get_header_value("Authorization");
+  {
+    std::lock_guard lock(mu_);
+    if (!h.empty() && first_authorization_.empty()) first_authorization_ = h;
+  }
+  if (!verifier_ || defect_ == Defect::kAcceptsAnyToken) return true;
   if (h.rfind("Bearer ", 0) != 0) return false;
   std::string jwt = h.substr(7);
   if (!verifier_->verify(jwt)) return false;

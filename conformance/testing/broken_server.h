@@ -9,7 +9,9 @@
 // Thread safety: the server answers on its own threads; construct and destroy on one thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -53,6 +55,10 @@ class BrokenServer {
   explicit BrokenServer(Defect defect, std::shared_ptr<RequestSigner> verifier = nullptr);
   ~BrokenServer();
   std::string url() const;
+  // TCP connections accepted so far.
+  int connections() const { return connections_.load(); }
+  // The Authorization header of the first call that had one.
+  std::string first_authorization() const;
 
  private:
   void handle_post(const httplib::Request& req, httplib::Response& res);
@@ -63,6 +69,9 @@ class BrokenServer {
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
+  std::atomic<int> connections_{0};
+  mutable std::mutex mu_;
+  mutable std::string first_authorization_;
 };
 
 }  // namespace cryo::conformance::testing

@@ -4,7 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+#include <vector>
+
+#include <rapidjson/document.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -183,6 +187,189 @@ TEST_F(RunnerTest, ServerAcceptingAnyTokenFails) {
   EXPECT_EQ(r.failures("bad signature answers 401", "status 200").size(), 1u) << describe(r);
   EXPECT_EQ(r.failures("expired JWT answers 401", "status 200").size(), 1u);
   EXPECT_EQ(r.failures("without a JWT answers 401", "status 200").size(), 1u);
+}
+
+// Decodes one base64url segment of a JWT.
+std::string b64url_decode(const std::string& in) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+            : c == '_'             ? 63
+                                   : -1;
+    if (v < 0) return "";
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// The runner's tokens have the shape the Inferno CRD test kit's JwtHelper gives its own:
+// header {alg, typ, kid, jku = <iss>/jwks.json}, claims {iss, aud, exp, iat, jti} with
+// exp = iat + 300 and a 64-hex-digit jti.
+TEST_F(RunnerTest, SignsLikeTheInfernoKitByDefault) {
+  for (const char* alg : {"ES384", "RS384"}) {
+    auto signer = load_jwks_signer(SignerSettings{(*dir_ / "jwks.json").string(),
+                                                  "https://ehr.example", "", alg, std::nullopt});
+    ASSERT_TRUE(signer) << signer.error().to_string();
+    std::shared_ptr<RequestSigner> verifier = std::move(*signer);
+    BrokenServer server(Defect::kNone, verifier);
+    Options o = options(server);
+    o.jwks_path = (*dir_ / "jwks.json").string();
+    o.issuer = "https://ehr.example";
+    o.alg = alg;  // no kid: the first private key for the algorithm, as the kit picks it
+    Report r = run(o, nullptr);
+    EXPECT_EQ(r.failed(), 0) << describe(r);
+    std::string auth = server.first_authorization();
+    ASSERT_EQ(auth.rfind("Bearer ", 0), 0u) << auth;
+    std::string jwt = auth.substr(7);
+    size_t d1 = jwt.find('.'), d2 = jwt.rfind('.');
+    ASSERT_NE(d1, d2);
+    rapidjson::Document header, claims;
+    header.Parse(b64url_decode(jwt.substr(0, d1)).c_str());
+    claims.Parse(b64url_decode(jwt.substr(d1 + 1, d2 - d1 - 1)).c_str());
+    ASSERT_TRUE(header.IsObject() && claims.IsObject());
+    std::vector<std::string> names;
+    for (auto& m : header.GetObject()) names.push_back(m.name.GetString());
+    EXPECT_EQ(names, (std::vector<std::string>{"alg", "typ", "kid", "jku"}));
+    EXPECT_STREQ(header["alg"].GetString(), alg);
+    EXPECT_STREQ(header["typ"].GetString(), "JWT");
+    EXPECT_STREQ(header["kid"].GetString(), std::string(alg) == "ES384" ? "ec-key" : "rsa-key");
+    EXPECT_STREQ(header["jku"].GetString(), "https://ehr.example/jwks.json");
+    names.clear();
+    for (auto& m : claims.GetObject()) names.push_back(m.name.GetString());
+    EXPECT_EQ(names, (std::vector<std::string>{"iss", "aud", "exp", "iat", "jti"}));
+    EXPECT_STREQ(claims["iss"].GetString(), "https://ehr.example");
+    EXPECT_EQ(std::string(claims["aud"].GetString()).rfind(server.url() + "/cds-services", 0), 0u);
+    EXPECT_EQ(claims["exp"].GetInt64() - claims["iat"].GetInt64(), 300);
+    std::string jti = claims["jti"].GetString();
+    EXPECT_EQ(jti.size(), 64u);
+    EXPECT_EQ(jti.find_first_not_of("0123456789abcdef"), std::string::npos) << jti;
+  }
+  // --jku URL and --no-jku.
+  Options o;
+  o.timeout_seconds = 10;
+  o.jwks_path = (*dir_ / "jwks.json").string();
+  o.issuer = "https://ehr.example";
+  o.jku = "https://keys.ehr.example/set.json";
+  BrokenServer with_jku(Defect::kNone, nullptr);
+  o.base_url = with_jku.url();
+  run(o, nullptr);
+  std::string jwt = with_jku.first_authorization().substr(7);
+  EXPECT_NE(b64url_decode(jwt.substr(0, jwt.find('.')))
+                .find("\"jku\":\"https://keys.ehr.example/set.json\""),
+            std::string::npos);
+  o.send_jku = false;
+  BrokenServer without_jku(Defect::kNone, nullptr);
+  o.base_url = without_jku.url();
+  run(o, nullptr);
+  jwt = without_jku.first_authorization().substr(7);
+  EXPECT_EQ(b64url_decode(jwt.substr(0, jwt.find('.'))).find("jku"), std::string::npos);
+}
+
+// Nothing to measure, nothing to build a request from: those checks are SKIP, not PASS, in
+// the report, the JSON, the JUnit file and the summary line.
+TEST_F(RunnerTest, ChecksThatCouldNotRunAreSkipped) {
+  BrokenServer server(Defect::kNone);
+  auto dir = *dir_ / "skip";
+  fs::create_directories(dir);
+  std::string base = server.url(), json = (dir / "r.json").string(),
+              junit = (dir / "r.xml").string();
+  const char* argv[] = {"crd-conformance", "--base-url", base.c_str(), "--report",
+                        json.c_str(),      "--junit",    junit.c_str()};
+  std::ostringstream captured;
+  auto* saved = std::cout.rdbuf(captured.rdbuf());
+  int code = run_conformance(7, const_cast<char**>(argv));
+  std::cout.rdbuf(saved);
+  const std::string text = captured.str();
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("SKIP  latency: p90 within the CRD limit of 5 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("SKIP  negative: declared prefetch missing"), std::string::npos) << text;
+  EXPECT_EQ(text.find("PASS  latency"), std::string::npos) << text;
+  EXPECT_NE(text.find(" failed, 3 skipped\n"), std::string::npos) << text;
+
+  Options o = options(server);
+  o.scenarios_dir.clear();
+  Report r = run(o, nullptr);
+  EXPECT_EQ(r.skipped(), 3);
+  for (auto& c : r.checks)
+    if (c.group == "latency") {
+      EXPECT_EQ(c.outcome, Check::Outcome::kSkip) << c.name;
+    }
+
+  std::ifstream jf(json), xf(junit);
+  std::stringstream js, xs;
+  js << jf.rdbuf();
+  xs << xf.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(js.str().c_str());
+  ASSERT_TRUE(doc.IsObject()) << js.str();
+  EXPECT_EQ(doc["skipped"].GetInt(), 3);
+  int skip_outcomes = 0;
+  for (auto& c : doc["checks"].GetArray())
+    skip_outcomes += std::string(c["outcome"].GetString()) == "skip";
+  EXPECT_EQ(skip_outcomes, 3);
+  EXPECT_NE(xs.str().find("skipped=\"3\""), std::string::npos) << xs.str();
+  EXPECT_NE(xs.str().find("<skipped message=\"no successful service call"), std::string::npos)
+      << xs.str();
+
+  // With scenarios, latency is measured and passes.
+  Report measured = run(options(server), nullptr);
+  for (auto& c : measured.checks)
+    if (c.name == "latency: p90 within the CRD limit of 5 s") {
+      EXPECT_EQ(c.outcome, Check::Outcome::kPass) << c.reason;
+    }
+}
+
+// A failure shows the call it judged: request line, headers (token elided), body, and the
+// answer, each bounded.
+TEST_F(RunnerTest, FailuresShowTheRequestAndTheResponse) {
+  auto signer = load_jwks_signer((*dir_ / "jwks.json").string(), "https://ehr.example", "ec-key");
+  std::shared_ptr<RequestSigner> verifier = std::move(*signer);
+  BrokenServer server(Defect::kLongSummary, verifier);
+  Options o = options(server);
+  o.jwks_path = (*dir_ / "jwks.json").string();
+  o.issuer = "https://ehr.example";
+  o.kid = "ec-key";
+  std::ostringstream out;
+  Report r = run(o, &out);
+  auto failures = r.failures("two-orders: cards", "");
+  ASSERT_EQ(failures.size(), 1u) << describe(r);
+  const Check& c = *failures[0];
+  EXPECT_EQ(c.request.rfind("POST /cds-services/test-order-sign\n", 0), 0u) << c.request;
+  EXPECT_NE(c.request.find("Authorization: Bearer <JWT of "), std::string::npos) << c.request;
+  EXPECT_NE(c.request.find("\"hookInstance\""), std::string::npos);
+  EXPECT_EQ(c.request.find("eyJ"), std::string::npos) << "a token is shown";
+  EXPECT_EQ(c.response.rfind("HTTP 200\n", 0), 0u) << c.response;
+  EXPECT_NE(c.response.find("\"summary\""), std::string::npos);
+  EXPECT_LE(c.request.size(), 4096u);
+  EXPECT_LE(c.response.size(), 4096u);
+  EXPECT_NE(out.str().find("      request:\n        POST /cds-services/test-order-sign"),
+            std::string::npos);
+  EXPECT_NE(out.str().find("      response:\n        HTTP 200"), std::string::npos);
+  // Passing checks carry no exchange.
+  for (auto& p : r.checks)
+    if (p.outcome == Check::Outcome::kPass) {
+      EXPECT_TRUE(p.request.empty()) << p.name;
+    }
+}
+
+// Every call of a run goes over one kept-alive connection.
+TEST_F(RunnerTest, CallsReuseKeepAliveConnections) {
+  BrokenServer server(Defect::kNone);
+  Report r = run(options(server), nullptr);
+  EXPECT_EQ(r.failed(), 0) << describe(r);
+  EXPECT_GE(r.http_calls, 10);
+  EXPECT_EQ(r.connections, server.connections());
+  EXPECT_LE(server.connections(), 2) << r.http_calls << " calls";
 }
 
 struct DefectCase {

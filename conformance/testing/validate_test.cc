@@ -53,6 +53,58 @@ TEST(Card, SummaryLengthCountsCharactersNotBytes) {
   EXPECT_TRUE(p.empty()) << p.front();
 }
 
+// A covered answer with a policy-link detail: valid in CRD 2.1, not in 2.0.1 (no policy-link,
+// no valueUrl), not in 2.2 (no category).
+Problems version_problems(const char* version, const char* extra) {
+  rapidjson::Document d;
+  std::string text =
+      std::string(
+          R"({"url":"http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information",
+    "extension":[{"url":"coverage","valueReference":{"reference":"Coverage/c"}},
+      {"url":"pa-needed","valueCode":"no-auth"},{"url":"date","valueDate":"2026-12-01"},
+      {"url":"coverage-assertion-id","valueString":"a"},)") +
+      extra + "]}";
+  d.Parse(text.c_str());
+  EXPECT_FALSE(d.HasParseError()) << text;
+  Problems p;
+  validate_coverage_information(d, "ext", p, version);
+  return p;
+}
+
+TEST(CoverageInformation, EachVersionItsOwnDefinitions) {
+  const char* policy_link = R"({"url":"covered","valueCode":"covered"},
+    {"url":"detail","extension":[{"url":"code","valueCodeableConcept":{"coding":[
+      {"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"policy-link"}]}},
+      {"url":"value","valueUrl":"https://crd.example/policies/p"}]})";
+  EXPECT_TRUE(version_problems("2.1", policy_link).empty())
+      << version_problems("2.1", policy_link).front();
+  EXPECT_FALSE(version_problems("2.0.1", policy_link).empty());
+  EXPECT_FALSE(version_problems("2.2", policy_link).empty());
+  const char* categorised = R"({"url":"covered","valueCode":"covered"},
+    {"url":"detail","extension":[{"url":"category","valueCode":"cat-other"},
+      {"url":"code","valueCodeableConcept":{"coding":[
+      {"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"policy-link"}]}},
+      {"url":"value","valueUrl":"https://crd.example/policies/p"}]})";
+  EXPECT_TRUE(version_problems("2.2", categorised).empty());
+  const char* indeterminate = R"({"url":"covered","valueCode":"indeterminate"},
+    {"url":"reason","valueCodeableConcept":{"coding":[
+      {"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"technical"}],
+      "text":"The EHR's FHIR server did not answer."}})";
+  EXPECT_TRUE(version_problems("2.2", indeterminate).empty());
+  EXPECT_FALSE(version_problems("2.0.1", indeterminate).empty());
+  EXPECT_FALSE(version_problems("2.1", indeterminate).empty());
+}
+
+TEST(Card, ClassifiedAsTheInfernoKitDoes) {
+  rapidjson::Document d;
+  d.Parse(R"([{"summary":"a"},{"links":[{"type":"absolute","url":"https://x","label":"x"}]},
+    {"links":[{"type":"smart","url":"https://x","label":"x"}]},{"suggestions":[{"label":"s"}]}])");
+  EXPECT_EQ(classify_card(d[0]), "instructions");
+  EXPECT_EQ(classify_card(d[1]), "external-reference");
+  EXPECT_EQ(classify_card(d[2]), "launch-smart");
+  EXPECT_EQ(classify_card(d[3]), "suggestions");
+}
+
 TEST(CoverageInformation, ChecksValueSetsAndInvariants) {
   rapidjson::Document d;
   d.Parse(

@@ -37,6 +37,15 @@ enum class Rule : unsigned char {
   kConditionCategory,        // category members from diagnoses (tumor type)
 };
 
+// A Condition shape beyond its code: an mCODE post-coordinated diagnosis (a generic code such
+// as 363346000 "malignant neoplastic disease" whose histology-morphology-behavior extension
+// and bodySite say what and where).
+struct ConditionPattern {
+  fhir::CodeSet codes;       // Condition.code
+  fhir::CodeSet morphology;  // the morphology extension's value; empty: not checked
+  fhir::CodeSet body_sites;  // Condition.bodySite; empty: not checked
+};
+
 struct SizePattern {
   fhir::CodeSet code;       // Observation.code
   fhir::CodeSet component;  // empty: the Observation's own valueQuantity
@@ -44,7 +53,8 @@ struct SizePattern {
 
 struct Diagnosis {
   fhir::CodeSet codes;
-  std::string member;                // definite: this member true, the others false
+  std::vector<ConditionPattern> post_coordinated;  // further shapes read as this diagnosis
+  std::string member;                              // definite: this member true, the others false
   std::vector<std::string> unknown;  // indeterminate: these members unknown, the others false
   bool yields_to_definite = false;   // ignored when a definite diagnosis is present
 };
@@ -57,7 +67,8 @@ struct PrimaryClass {
 struct Metastases {
   bool present = false;
   fhir::CodeSet codes;
-  std::string extension_url;
+  std::vector<ConditionPattern> post_coordinated;
+  std::vector<std::string> extension_urls;  // primary-link extensions (mCODE STU1, core)
   std::vector<PrimaryClass> primaries;
   std::vector<std::string> unknown_primary;
   bool undetermined_yields = false;  // an undetermined primary yields to a definite diagnosis
@@ -69,9 +80,10 @@ struct Source {
   fhir::CodeSet true_codes;
   fhir::CodeSet false_codes;
   fhir::CodeSet family;
-  size_t organ = kNone;              // index into Model::organs
-  std::vector<SizePattern> sizes;    // kLargestLesion
-  fhir::CodeSet count_codes;         // kLesionCount
+  std::vector<ConditionPattern> post_coordinated;  // kConditionPresence: further shapes
+  size_t organ = kNone;                            // index into Model::organs
+  std::vector<SizePattern> sizes;                  // kLargestLesion
+  fhir::CodeSet count_codes;                       // kLesionCount
   size_t size_fact = kNone;          // kLesionCount: the largest-lesion fact it reuses
   std::vector<Diagnosis> diagnoses;  // kConditionCategory
   Metastases metastases;             // kConditionCategory
@@ -117,6 +129,14 @@ struct StatusRule {
   std::string use;  // "" for the general rule; e.g. "linked-primary"
   std::vector<FieldRule> void_when;
   std::vector<FieldRule> valid_only;
+  std::vector<FieldRule> unconfirmed_when;  // the resource stands but does not establish
+};
+
+// A report category that makes a DiagnosticReport count as a document type.
+struct DocumentCategory {
+  std::string resource_type;  // "DiagnosticReport"
+  fhir::CodeSet categories;   // e.g. LOINC LP29684-5, v2-0074 RAD
+  std::string document_type;  // the LOINC document type it counts as, e.g. "18748-4"
 };
 
 struct CoverageRules {
@@ -135,7 +155,11 @@ struct MappingSet::Data {
   std::vector<detail::FactDef> facts;
   std::unordered_map<std::string, size_t> fact_index;
   std::vector<detail::Organ> organs;
+  fhir::CodeSet other_locations;  // lesion locations known to lie outside every organ
   std::vector<detail::StatusRule> status_rules;
+  std::string morphology_extension;        // mCODE histology-morphology-behavior extension URL
+  std::vector<std::string> known_systems;  // every code system URL of systems.json (and `also`)
+  std::vector<detail::DocumentCategory> document_categories;
   fhir::CodeSet yes;
   fhir::CodeSet no;
   std::vector<fhir::UnitConversion> conversions;
@@ -154,6 +178,11 @@ struct MappingSet::Data {
   // Whether a status rule makes `resource` void. `use` selects a special-purpose rule
   // (falling back to the general rule for the type when there is none).
   bool is_void(const fhir::Json& resource, std::string_view use = {}) const;
+  // Whether a status rule says the resource is unconfirmed (a provisional, differential or
+  // unconfirmed Condition): it stands, but does not establish what it names.
+  bool is_unconfirmed(const fhir::Json& resource) const;
+  // Whether a lesion location is known: in some organ, or at a site outside every organ.
+  bool placed(const fhir::Json& location) const;
 
   // The organ an order's billing code treats, or nullptr.
   const detail::Organ* organ_for_billing(std::string_view cpt) const;

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -150,6 +152,57 @@ void remove_stale_servers() {
   }
 }
 
+// Starts postgres on server.dir's cluster at `port`; sets pid and url. An Error whose message
+// starts with "exited" means postgres exited at start (for example the port was taken).
+Status launch(PgServer& server, const std::string& bin, const RunAs& as, int port, bool fast,
+              Lifetime lifetime) {
+  const std::string data = server.dir + "/data";
+  const std::string sock = server.dir + "/sock";
+  std::vector<std::string> argv = {bin + "/postgres",
+                                   "-D",
+                                   data,
+                                   "-p",
+                                   std::to_string(port),
+                                   "-k",
+                                   sock,
+                                   "-c",
+                                   "listen_addresses=127.0.0.1",
+                                   "-c",
+                                   "max_connections=200",
+                                   "-c",
+                                   "shared_buffers=32MB",
+                                   "-c",
+                                   "logging_collector=off"};
+  if (fast) {
+    for (const char* o : {"fsync=off", "full_page_writes=off", "synchronous_commit=off"}) {
+      argv.push_back("-c");
+      argv.push_back(o);
+    }
+  }
+  auto postgres_argv = c_argv(argv);
+  const std::string log = server.dir + "/postgres.log";
+  pid_t pid = fork();
+  if (pid == 0) exec_child(as, server.dir, log, postgres_argv.data(), lifetime);
+  if (pid < 0) return Error{"postgres", "cannot fork"};
+
+  const std::string conninfo =
+      "host=127.0.0.1 port=" + std::to_string(port) + " dbname=postgres user=postgres";
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return Error{"postgres", "exited at start"};
+    if (PQping(conninfo.c_str()) == PQPING_OK) {
+      server.pid = pid;
+      server.url = "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres";
+      return {};
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  kill(pid, SIGQUIT);
+  waitpid(pid, &status, 0);
+  return Error{"postgres", "did not start in 60 s: " + read_file(server.dir + "/postgres.log")};
+}
+
 }  // namespace
 
 Result<PgServer> start_pg_server(Lifetime lifetime, bool fast) {
@@ -192,57 +245,52 @@ Result<PgServer> start_pg_server(Lifetime lifetime, bool fast) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = free_port();
     if (!port) return fail("port", port.error().message);
-    std::vector<std::string> argv = {*bin + "/postgres",
-                                     "-D",
-                                     data,
-                                     "-p",
-                                     std::to_string(*port),
-                                     "-k",
-                                     sock,
-                                     "-c",
-                                     "listen_addresses=127.0.0.1",
-                                     "-c",
-                                     "max_connections=200",
-                                     "-c",
-                                     "shared_buffers=32MB",
-                                     "-c",
-                                     "logging_collector=off"};
-    if (fast) {
-      for (const char* o : {"fsync=off", "full_page_writes=off", "synchronous_commit=off"}) {
-        argv.push_back("-c");
-        argv.push_back(o);
-      }
-    }
-    auto postgres_argv = c_argv(argv);
-    const std::string log = server.dir + "/postgres.log";
-    pid = fork();
-    if (pid == 0) exec_child(*as, server.dir, log, postgres_argv.data(), lifetime);
-    if (pid < 0) return fail("postgres", "cannot fork");
-
-    const std::string conninfo =
-        "host=127.0.0.1 port=" + std::to_string(*port) + " dbname=postgres user=postgres";
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    bool exited = false;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        exited = true;
-        break;
-      }
-      if (PQping(conninfo.c_str()) == PQPING_OK) {
-        server.pid = pid;
-        server.url = "postgresql://postgres@127.0.0.1:" + std::to_string(*port) + "/postgres";
-        return server;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    if (!exited) {
-      kill(pid, SIGQUIT);
-      waitpid(pid, &status, 0);
-      return fail("postgres", "did not start in 60 s: " + read_file(server.dir + "/postgres.log"));
+    auto started = launch(server, *bin, *as, *port, fast, lifetime);
+    if (started) return server;
+    if (!started.error().message.starts_with("exited")) {
+      return fail(started.error().where, started.error().message);
     }
     // Most likely the port was taken between the probe and the bind: try another.
   }
   return fail("postgres", "could not start: " + read_file(server.dir + "/postgres.log"));
+}
+
+std::vector<pid_t> server_processes(const PgServer& server) {
+  std::vector<pid_t> out;
+  if (server.pid <= 0) return out;
+  out.push_back(server.pid);
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::string stat = read_file(e.path().string() + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == server.pid) {
+      out.push_back(static_cast<pid_t>(std::atoi(name.c_str())));
+    }
+  }
+  return out;
+}
+
+Status restart_pg_server(PgServer& server, Lifetime lifetime, bool fast) {
+  auto bin = bin_dir();
+  if (!bin) return bin.error();
+  auto as = run_as();
+  if (!as) return as.error();
+  if (server.pid > 0) {
+    int status = 0;
+    waitpid(server.pid, &status, WNOHANG);  // reap it if it was ours
+  }
+  auto colon = server.url.rfind(':');
+  int port = std::atoi(server.url.c_str() + colon + 1);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto started = launch(server, *bin, *as, port, fast, lifetime);
+    if (started) return {};
+    std::this_thread::sleep_for(100ms);  // the old socket may linger a moment
+  }
+  return Error{"postgres", "could not restart: " + read_file(server.dir + "/postgres.log")};
 }
 
 Status stop_pg_server(const PgServer& server) {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -28,6 +29,13 @@ enum class Lifetime {
 
 // fast = true turns off fsync (tests); false keeps a durable server (benchmarks).
 Result<PgServer> start_pg_server(Lifetime lifetime, bool fast = true);
+
+// Every process of the server: the postmaster and its children (to freeze it with SIGSTOP or
+// kill it with SIGKILL as a whole).
+std::vector<pid_t> server_processes(const PgServer& server);
+
+// Starts the server again on its directory and port after it died (e.g. SIGKILL); updates pid.
+Status restart_pg_server(PgServer& server, Lifetime lifetime, bool fast = true);
 
 // Shuts the server down and removes its directory.
 Status stop_pg_server(const PgServer& server);

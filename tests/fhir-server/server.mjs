@@ -26,9 +26,16 @@
 //   outcomeEntry  when true, searchsets carry an extra OperationOutcome entry (mode outcome)
 //   failStatus    {"<ResourceType>": status}: answer that status with an OperationOutcome
 //   nextLinkBase  when set, next links use this base URL instead of the server's own
+//   refuseBareObservation  (default true) an Observation search without `code` or `category`
+//                 gets 400 with an OperationOutcome, as Epic answers it
+//   unsupported   ["<ResourceType>"]: types this server does not offer (left out of its
+//                 CapabilityStatement at /metadata; searches and reads get 400 not-supported,
+//                 as EHRs answer BodyStructure)
 // GET /__control returns the controls and the requests seen so far ({method, url, auth}
 // where auth is "none", "match" or "mismatch"; tokens are never recorded).
-// POST /__control/reset clears the request log. Control endpoints need no token.
+// POST /__control/reset clears the request log. POST /__control/load with a resource or Bundle
+// adds its resources (keeping their ids); POST /__control/unload with the same body deletes them,
+// so a test can serve one record at a time. Control endpoints need no token.
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
@@ -131,6 +138,8 @@ async function main() {
     outcomeEntry: false,
     failStatus: {},
     nextLinkBase: '',
+    refuseBareObservation: true,
+    unsupported: [],
   };
   let requests = [];
 
@@ -167,6 +176,12 @@ async function main() {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return send(res, 401, outcome(401, 'login', 'a valid bearer token is required').body);
     }
+    if (controls.unsupported.includes(type)) {
+      return send(res, 400, outcome(400, 'not-supported', `resource type ${type} is not supported`).body);
+    }
+    if (type === 'metadata' && req.method === 'GET') {
+      return send(res, 200, capabilityStatement());
+    }
     if (controls.failStatus[type]) {
       const s = controls.failStatus[type];
       return send(res, s, outcome(s, 'exception', `configured to fail ${type} with ${s}`).body);
@@ -184,6 +199,11 @@ async function main() {
     params.delete('_include');
     params.delete('_include:iterate');
     if (isSearch) qualifyReferenceValues(type, params);
+    if (isSearch && type === 'Observation' && controls.refuseBareObservation &&
+        ![...params.keys()].some((k) => k.split(':')[0] === 'code' || k.split(':')[0] === 'category')) {
+      return send(res, 400, outcome(400, 'required',
+        'an Observation search needs a code or category parameter besides patient').body);
+    }
 
     const query = params.toString();
     const fhirRequest = {
@@ -286,11 +306,41 @@ async function main() {
     }
   }
 
+  // The types this server offers, for clients that look before they search.
+  function capabilityStatement() {
+    const types = ['Patient', 'Coverage', 'Organization', 'Condition', 'Observation', 'BodyStructure',
+      'DocumentReference', 'DiagnosticReport', 'ServiceRequest', 'Appointment', 'Encounter',
+      'Practitioner', 'PractitionerRole'].filter((t) => !controls.unsupported.includes(t));
+    return {
+      resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1',
+      format: ['json'], date: '2026-01-01',
+      rest: [{ mode: 'server', resource: types.map((type) => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }] })) }],
+    };
+  }
+
   function selfBase(url) {
     return `${url.protocol}//${url.host}${opts.base}`;
   }
 
-  function control(req, res, url, body) {
+  async function control(req, res, url, body) {
+    if (req.method === 'POST' && (url.pathname === '/__control/load' || url.pathname === '/__control/unload')) {
+      let n = 0;
+      for (const r of unpack(body ? JSON.parse(body) : {})) {
+        if (url.pathname.endsWith('/load')) {
+          await repo.createResource(r);
+          loaded++;
+        } else {
+          try {
+            await repo.deleteResource(r.resourceType, r.id);
+            loaded--;
+          } catch {
+            continue; // not there: nothing to delete
+          }
+        }
+        n++;
+      }
+      return send(res, 200, { ok: true, resources: n });
+    }
     if (req.method === 'GET' && url.pathname === '/__control') {
       return send(res, 200, { controls: { ...controls, token: controls.token ? '(set)' : '' }, requests, loaded });
     }

@@ -34,6 +34,14 @@ TEST(Coding, Icd10WithAndWithoutDotAndFamilies) {
   EXPECT_FALSE(set.contains(kIcd10Cm, ""));
 }
 
+TEST(Coding, Icd10ByOidComparesLikeIcd10) {
+  CodeSet set;
+  set.add({std::string(kIcd10CmOid), "C22.0"});
+  EXPECT_TRUE(set.contains(kIcd10CmOid, "C220"));
+  EXPECT_TRUE(set.contains(kIcd10CmOid, "c22.0"));
+  EXPECT_FALSE(set.contains(kIcd10Cm, "C22.0"));  // the copy under the URL is the data's job
+}
+
 TEST(Coding, OtherSystemsMatchExactly) {
   CodeSet set;
   set.add({std::string(kSnomed), "10200004"});

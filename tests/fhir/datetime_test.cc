@@ -89,6 +89,20 @@ TEST(DateTime, EndsAfter) {
   EXPECT_TRUE(ends_after(d("2025"), d("2025-06-01")));
 }
 
+TEST(DateTime, LaterThanOrdersByEndThenStart) {
+  EXPECT_TRUE(later_than(d("2026-08-31"), d("2026-08")));  // same end, later start
+  EXPECT_FALSE(later_than(d("2026-08"), d("2026-08-31")));
+  EXPECT_TRUE(later_than(d("2026"), d("2026-11-09")));
+  EXPECT_TRUE(later_than(d("2026-08-13"), d("2026-08-13T12:00:00Z")));
+  EXPECT_FALSE(later_than(d("2026-08-13"), d("2026-08-13")));  // equal: input order decides
+  // To the second: fractions are ignored.
+  EXPECT_FALSE(later_than(d("2026-08-13T12:00:00.900Z"), d("2026-08-13T12:00:00.100Z")));
+  EXPECT_FALSE(later_than(d("2026-08-13T12:00:00.100Z"), d("2026-08-13T12:00:00.900Z")));
+  EXPECT_TRUE(later_than(d("2026-08-13T12:00:01Z"), d("2026-08-13T12:00:00.999Z")));
+  // Offsets are instants: 09:00-05:00 is 14:00Z.
+  EXPECT_TRUE(later_than(d("2026-08-13T09:00:00-05:00"), d("2026-08-13T13:59:59Z")));
+}
+
 TEST(DateTime, ClinicalDateByResourceType) {
   JsonDocument obs = parse(
       R"({"resourceType":"Observation","effectivePeriod":{"start":"2025-01-01","end":"2025-01-03"},"issued":"2025-02-01T00:00:00Z"})");

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "hook_request_builder.h"
 #include "server_process.h"
@@ -121,12 +123,88 @@ TEST_F(HttpApi, DiscoveryListsServicesWithPrefetchAndConfigurationOptions) {
       codes.insert(o["code"].GetString());
       EXPECT_TRUE(o.HasMember("default") && o.HasMember("name") && o.HasMember("description"));
     }
-    EXPECT_TRUE(codes.contains("coverage-info"));
+    // One option per card type the service returns; the discharge check returns no
+    // coverage card.
+    if (std::string(s["hook"].GetString()) != "encounter-discharge") {
+      EXPECT_TRUE(codes.contains("coverage-info"));
+    }
     EXPECT_TRUE(codes.contains("guideline"));
+    EXPECT_TRUE(codes.contains("instructions"));
     EXPECT_TRUE(codes.contains("max-cards"));
+    std::set<std::string> versions;
+    for (const auto& v : s["extension"]["davinci-crd.version"].GetArray())
+      versions.insert(v.GetString());
+    EXPECT_EQ(versions, (std::set<std::string>{"2.0", "2.1", "2.2"}));
   }
-  EXPECT_TRUE(hooks.contains("order-sign"));
-  EXPECT_TRUE(hooks.contains("order-select"));
+  for (const char* hook : {"order-sign", "order-select", "order-dispatch", "appointment-book",
+                           "encounter-start", "encounter-discharge"})
+    EXPECT_TRUE(hooks.contains(hook)) << hook;
+}
+
+// The request `b` builds, with `edit` applied to its parsed document.
+template <typename Edit>
+std::string edited(const HookRequestBuilder& b, Edit edit) {
+  rapidjson::Document doc;
+  doc.Parse(b.json().c_str());
+  edit(doc);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  doc.Accept(w);
+  return sb.GetString();
+}
+
+TEST_F(HttpApi, ReSigningAnUnchangedAnnotatedOrderGetsNoUpdate) {
+  auto first_call = sign(florida_blue_hcc());
+  ASSERT_EQ(first_call["systemActions"].Size(), 1u);
+  const auto& annotated = first_call["systemActions"][0]["resource"];
+  std::string id = first(coverage_information(annotated), "coverage-assertion-id");
+  ASSERT_FALSE(id.empty());
+  // The EHR applied the update and signs the same order again: nothing is new.
+  std::string body = edited(florida_blue_hcc(), [&](rapidjson::Document& doc) {
+    auto& entry = doc["context"]["draftOrders"]["entry"][0];
+    entry["resource"].CopyFrom(annotated, doc.GetAllocator());
+  });
+  auto r = post("/cds-services/order-sign-crd", body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto d = parse(r->body);
+  ASSERT_TRUE(d.HasMember("systemActions"));
+  EXPECT_EQ(d["systemActions"].Size(), 0u) << r->body.substr(0, 400);
+  // The coverage card names the assertion the order already carries.
+  bool named = false;
+  for (const auto& card : d["cards"].GetArray())
+    named |= std::string(card["detail"].GetString()).find(id) != std::string::npos;
+  EXPECT_TRUE(named);
+}
+
+TEST_F(HttpApi, AnswersInTheRequestedCrdVersion) {
+  auto with_version = [&](const char* version) {
+    return edited(florida_blue_hcc(), [&](rapidjson::Document& doc) {
+      rapidjson::Value ext(rapidjson::kObjectType);
+      ext.AddMember("davinci-crd.requestedVersion", rapidjson::Value(version, doc.GetAllocator()),
+                    doc.GetAllocator());
+      doc.AddMember("extension", ext, doc.GetAllocator());
+    });
+  };
+  auto detail_of = [](const rapidjson::Value& response) -> const rapidjson::Value* {
+    for (const auto& sub :
+         response["systemActions"][0]["resource"]["extension"][0]["extension"].GetArray())
+      if (std::string(sub["url"].GetString()) == "detail") return &sub;
+    return nullptr;
+  };
+  auto r22 = post("/cds-services/order-sign-crd", with_version("2.2"));
+  ASSERT_TRUE(r22);
+  ASSERT_EQ(r22->status, 200) << r22->body;
+  auto d22 = parse(r22->body);
+  const rapidjson::Value* detail = detail_of(d22);
+  ASSERT_NE(detail, nullptr);
+  EXPECT_STREQ((*detail)["extension"][0]["url"].GetString(), "category");
+  EXPECT_STREQ((*detail)["extension"][0]["valueCode"].GetString(), "cat-other");
+  // None requested: CRD 2.0.1, which has no policy-link detail.
+  auto d201 = sign(florida_blue_hcc());
+  EXPECT_EQ(detail_of(d201), nullptr);
+  auto r10 = post("/cds-services/order-sign-crd", with_version("1.0"));
+  expect_outcome(r10, 400, "not served");
 }
 
 TEST_F(HttpApi, FloridaBlueCoveredWithAllDocumentsNeedsNothingMore) {
@@ -174,7 +252,7 @@ TEST_F(HttpApi, FloridaBlueMissingDocumentsAreListed) {
   EXPECT_EQ(first(ci, "doc-needed"), "clinical");
   EXPECT_EQ(first(ci, "doc-purpose"), "withclaim");
   std::string detail = d["cards"][0]["detail"].GetString();
-  EXPECT_NE(detail.find("Missing"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("— **missing**"), std::string::npos) << detail;
 }
 
 TEST_F(HttpApi, FloridaBlueFederalEmployeeProgramFollowsItsOwnGuidelines) {
@@ -209,7 +287,8 @@ TEST_F(HttpApi, RhodeIslandNeverCoversAndWarnsAboutMemberBilling) {
   EXPECT_EQ(first(ci, "pa-needed"), "");
   EXPECT_EQ(first(ci, "doc-needed"), "");
   EXPECT_FALSE(first(ci, "reason").empty());
-  EXPECT_STREQ(d["cards"][0]["indicator"].GetString(), "warning");
+  // The policy says the member may not be billed without written consent.
+  EXPECT_STREQ(d["cards"][0]["indicator"].GetString(), "critical");
   std::string detail = d["cards"][0]["detail"].GetString();
   EXPECT_NE(detail.find("writing"), std::string::npos) << detail;
 }
@@ -249,7 +328,9 @@ TEST_F(HttpApi, OrdersOutsideThePoliciesGetNothing) {
   b.resource(condition("c-hcc", "C22.0")).order("99213", "visit-1");
   auto d = sign(b);
   EXPECT_EQ(d["cards"].Size(), 0u);
-  EXPECT_FALSE(d.HasMember("systemActions"));
+  // order-sign is a primary hook: the array is always there, here empty.
+  ASSERT_TRUE(d.HasMember("systemActions"));
+  EXPECT_EQ(d["systemActions"].Size(), 0u);
 }
 
 TEST_F(HttpApi, OrdersUnderOneCoverageShareTheAssertionIdWhichIsNewPerResponse) {
@@ -288,7 +369,8 @@ TEST_F(HttpApi, ConfigurationOptionsAreHonoured) {
   auto off = florida_blue_hcc();
   off.configuration(R"({"coverage-info": false, "unknown-option": 3})");
   auto d = sign(off);
-  EXPECT_FALSE(d.HasMember("systemActions"));
+  ASSERT_TRUE(d.HasMember("systemActions"));
+  EXPECT_EQ(d["systemActions"].Size(), 0u);
   for (const auto& c : d["cards"].GetArray())
     EXPECT_STRNE(c["source"]["topic"]["code"].GetString(), "coverage-info");
 

@@ -398,6 +398,7 @@ TEST_P(SecurityE2eTrust, BadTokensAreRefusedWith401AndNoDetail) {
   std::string card = card_uuid();
   ASSERT_FALSE(card.empty());
   const int64_t now = now_seconds();
+  const TokenMinter attacker = TokenMinter::generate("ES384", "attacker-key").value();
   // The audience a token wrongly names for each endpoint: another endpoint of this server.
   auto wrong_endpoint = [](const std::string& path) {
     return path == kDiscovery ? kService : kDiscovery;
@@ -448,11 +449,16 @@ TEST_P(SecurityE2eTrust, BadTokensAreRefusedWith401AndNoDetail) {
        [&](const Signer& s, const std::string& p) {
          return bearer(token(*s.minter, s.iss, p, Forgery::kNone, {.kid = "no-such-key"}));
        }},
-      {"jku not allowlisted",
-       {"jku not allowlisted"},
+      {"own key behind a jku that is not configured",
+       {"unknown kid (jku not configured for the issuer: not fetched)"},
        [&](const Signer& s, const std::string& p) {
-         return bearer(token(*s.minter, s.iss, p, Forgery::kNone,
+         return bearer(token(attacker, s.iss, p, Forgery::kNone,
                              {.jku = "https://attacker.example/jwks.json"}));
+       }},
+      {"nbf in the future",
+       {"token not yet valid (nbf)"},
+       [&](const Signer& s, const std::string& p) {
+         return bearer(token(*s.minter, s.iss, p, Forgery::kNone, {.iat = now, .nbf = now + 600}));
        }},
       {"wrong iss",
        {"issuer not trusted"},

@@ -13,15 +13,18 @@
 // PostgreSQL: the audit_pg ctest fixture's server (CRYO_AUDIT_TEST_PG_STATE), or, run by hand,
 // one started for this process; each test works in its own schema.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -853,15 +856,19 @@ constexpr const char* kClientB = "https://ehr-b.example.org";
 // Two trusted CDS clients, each with its own key set (a file), and the admin token.
 class TwoClients {
  public:
-  explicit TwoClients(const fs::path& dir)
+  // `base_url`: the server.base_url all replicas share (tokens name it); "" = where each listens.
+  explicit TwoClients(const fs::path& dir, std::string base_url = "")
       : a_(TokenMinter::generate("ES384", "a-1").value()),
-        b_(TokenMinter::generate("ES384", "b-1").value()) {
+        b_(TokenMinter::generate("ES384", "b-1").value()),
+        base_url_(std::move(base_url)) {
     config_ = dir / ("cryo-e2e-clients-" + random_uuid() + ".json");
     const fs::path jwks_a = config_.string() + ".a.jwks", jwks_b = config_.string() + ".b.jwks";
     std::ofstream(jwks_a) << security::public_jwk_set_json({&a_.key()});
     std::ofstream(jwks_b) << security::public_jwk_set_json({&b_.key()});
     files_ = {config_, jwks_a, jwks_b};
-    std::ofstream(config_) << R"({"admin": {"token_sha256": ")" << kAdminTokenSha256
+    std::ofstream(config_) << R"({"server": {)"
+                           << (base_url_.empty() ? "" : R"("base_url": ")" + base_url_ + "\"")
+                           << R"(}, "admin": {"token_sha256": ")" << kAdminTokenSha256
                            << R"("}, "trust": {"algorithms": ["ES384"], "issuers": [)"
                            << R"({"iss": ")" << kClientA << R"(", "jwks_file": ")"
                            << jwks_a.string() << R"("}, {"iss": ")" << kClientB
@@ -873,18 +880,25 @@ class TwoClients {
   }
   const fs::path& config() const { return config_; }
 
-  // A call to order-sign signed by client A (or B), with a fresh token.
-  httplib::Result post(int port, bool client_a, const std::string& body) const {
-    TokenSpec spec{.iss = client_a ? kClientA : kClientB,
-                   .aud = {"http://127.0.0.1:" + std::to_string(port) + kService}};
+  // A fresh token of client A (or B) for order-sign on the server listening on `port`.
+  std::string token(int port, bool client_a) const {
+    std::string base = base_url_.empty() ? "http://127.0.0.1:" + std::to_string(port) : base_url_;
+    TokenSpec spec{.iss = client_a ? kClientA : kClientB, .aud = {base + kService}};
+    return (client_a ? a_ : b_).mint(spec);
+  }
+  // A call to order-sign signed by client A (or B), with a fresh token (or `token`).
+  httplib::Result post(int port, bool client_a, const std::string& body,
+                       const std::string& token = "") const {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(20, 0);
-    httplib::Headers h = {{"Authorization", bearer((client_a ? a_ : b_).mint(spec))}};
+    httplib::Headers h = {
+        {"Authorization", bearer(token.empty() ? this->token(port, client_a) : token)}};
     return c.Post(kService, h, body, "application/json");
   }
 
  private:
   TokenMinter a_, b_;
+  std::string base_url_;
   fs::path config_;
   std::vector<fs::path> files_;
 };
@@ -1092,6 +1106,275 @@ TEST_F(SharedPostgres, IdsOfAKilledReplicaAreServedByTheOther) {
   for (auto& th : threads) th.join();
   ASSERT_GE(ok, 40);
   for (const auto& answer : answered) ASSERT_NO_FATAL_FAILURE(expect_retrievable(b.port(), answer));
+}
+
+// ---- 4 (two replicas). A client token is accepted once, whichever replica sees it first ---
+
+TEST_F(SharedPostgres, ATokenAcceptedByOneReplicaIsRefusedByTheOther) {
+  TwoClients clients(fs::temp_directory_path(), "https://crd.example.org");
+  ServerProcess a(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  ServerProcess b(serve_args(/*admin=*/false, {"--config", clients.config().string()}));
+  for (bool a_first : {true, false}) {
+    SCOPED_TRACE(a_first ? "accepted by A, replayed to B" : "accepted by B, replayed to A");
+    const int first = a_first ? a.port() : b.port(), second = a_first ? b.port() : a.port();
+    const std::string token = clients.token(first, true);
+    auto accepted =
+        clients.post(first, true, order_sign_request(0, secret_token(), nullptr), token);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->status, 200) << accepted->body;
+    auto replayed =
+        clients.post(second, true, order_sign_request(1, secret_token(), nullptr), token);
+    ASSERT_NO_FATAL_FAILURE(expect_outcome(replayed, 401));
+    EXPECT_EQ(replayed->get_header_value("WWW-Authenticate"), "Bearer");
+    // A fresh token of the same client is accepted by the other replica.
+    auto fresh = clients.post(second, true, order_sign_request(1, secret_token(), nullptr));
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh->status, 200) << fresh->body;
+  }
+  // Every accepted token id is in the shared table; the token itself is not.
+  EXPECT_EQ(store_->count("SELECT COUNT(*) FROM token_ids WHERE issuer = $1",
+                          {std::string_view(kClientA)}),
+            4);
+  EXPECT_NE(a.log().find("another replica"), std::string::npos) << a.log();
+  EXPECT_NE(b.log().find("another replica"), std::string::npos) << b.log();
+}
+
+// ---- 5. A database that stops answering, or dies, on a server of the test's own ----------
+
+class OwnPostgres : public ::testing::Test {
+ protected:
+  void start(bool durable) {
+    auto s = audit::testing::start_pg_server(audit::testing::Lifetime::kThisProcess, !durable);
+    ASSERT_TRUE(s) << s.error().to_string();
+    pg_ = *s;
+  }
+  void TearDown() override {
+    check_.reset();
+    if (!pg_) return;
+    signal_all(SIGCONT);
+    (void)audit::testing::stop_pg_server(*pg_);
+  }
+  void signal_all(int sig) {
+    for (pid_t p : audit::testing::server_processes(*pg_)) kill(p, sig);
+  }
+  std::int64_t stored_assertions(const std::string& id) {
+    if (!check_) {
+      auto c = audit::db::open_postgres(pg_->url);
+      if (!c) return -1;
+      check_ = std::move(*c);
+    }
+    auto r = check_->query("SELECT COUNT(*) FROM assertions WHERE coverage_assertion_id = $1",
+                           {std::string_view(id)});
+    return r && r->size() == 1 ? (*r)[0].int64(0) : -1;
+  }
+
+  std::optional<audit::testing::PgServer> pg_;
+  std::unique_ptr<audit::db::Conn> check_;  // looks at what is stored
+};
+
+struct TimedCall {
+  double start_s = 0;  // since the test's start
+  double took_ms = 0;
+  int status = -1;  // -1: no answer
+  std::string body;
+  Answer answer;
+};
+
+// Signs orders from `clients` kept-alive connections until `stop`, each call timed.
+class Burst {
+ public:
+  Burst(int port, int clients, std::chrono::steady_clock::time_point t0) : t0_(t0) {
+    const std::string token = secret_token();
+    for (int t = 0; t < clients; ++t) {
+      threads_.emplace_back([this, port, t, token] {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(5, 0);
+        for (int i = 0; !stop_; ++i) {
+          TimedCall call;
+          std::string instance;
+          std::string request = order_sign_request(t * 100000 + i, token, &instance);
+          auto begin = std::chrono::steady_clock::now();
+          auto r = c.Post(kService, request, "application/json");
+          auto end = std::chrono::steady_clock::now();
+          call.start_s = std::chrono::duration<double>(begin - t0_).count();
+          call.took_ms = std::chrono::duration<double, std::milli>(end - begin).count();
+          if (r) {
+            call.status = r->status;
+            call.body = r->body;
+            if (r->status == 200) call.answer = parse_answer(instance, request, r->body);
+          }
+          const bool refused = call.status != 200;
+          {
+            std::lock_guard lock(mu_);
+            calls_.push_back(std::move(call));
+          }
+          // Like an EHR, back off a little before the next call after a refusal (rather than
+          // reconnecting thousands of times a second).
+          if (refused) std::this_thread::sleep_for(10ms);
+        }
+      });
+    }
+  }
+  std::vector<TimedCall> finish() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    return std::move(calls_);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point t0_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<TimedCall> calls_;
+  std::vector<std::thread> threads_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST_F(OwnPostgres, AFrozenDatabaseNeverHoldsTheService) {
+  ASSERT_NO_FATAL_FAILURE(start(/*durable=*/false));
+  // Fewer hook clients than listener workers (8), so that discovery is never queued behind them.
+  ServerProcess server({"--db", pg_->url, "--threads", "8"});
+  const int port = server.port();
+  const auto t0 = std::chrono::steady_clock::now();
+
+  std::atomic<bool> stop_discovery{false};
+  std::vector<std::pair<double, double>> discovery;  // (start s, took ms); took < 0: no answer
+  std::thread discover([&] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(5, 0);
+    while (!stop_discovery) {
+      double start = seconds_since(t0);
+      auto r = c.Get("/cds-services");
+      double took = (seconds_since(t0) - start) * 1000;
+      discovery.emplace_back(start, r && r->status == 200 ? took : -1);
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  Burst burst(port, 6, t0);
+  std::this_thread::sleep_for(1s);
+  const double frozen_at = seconds_since(t0);
+  signal_all(SIGSTOP);
+  std::this_thread::sleep_for(3s);
+  const double thawed_at = seconds_since(t0);
+  signal_all(SIGCONT);
+  std::this_thread::sleep_for(2s);
+  auto calls = burst.finish();
+  stop_discovery = true;
+  discover.join();
+
+  int before = 0, frozen_503 = 0, after = 0;
+  double first_200_after_thaw = -1;
+  for (const auto& c : calls) {
+    SCOPED_TRACE("call started at " + std::to_string(c.start_s) + " s");
+    ASSERT_NE(c.status, -1) << "no answer";
+    EXPECT_LE(c.took_ms, 1500) << "status " << c.status;
+    ASSERT_TRUE(c.status == 200 || c.status == 503) << c.status << " " << c.body;
+    if (c.status == 503) {
+      EXPECT_NE(c.body.find("OperationOutcome"), std::string::npos) << c.body;
+      EXPECT_EQ(c.body.find("coverage-assertion-id"), std::string::npos) << c.body;
+    }
+    if (c.start_s + c.took_ms / 1000 < frozen_at) before += c.status == 200;
+    if (c.start_s > frozen_at + 0.5 && c.start_s + c.took_ms / 1000 < thawed_at) {
+      EXPECT_EQ(c.status, 503) << "answered while the database was frozen";
+      ++frozen_503;
+    }
+    if (c.start_s >= thawed_at && c.status == 200 &&
+        (first_200_after_thaw < 0 || c.start_s + c.took_ms / 1000 < first_200_after_thaw)) {
+      first_200_after_thaw = c.start_s + c.took_ms / 1000;
+    }
+    if (c.start_s > thawed_at + 1.0) {
+      EXPECT_EQ(c.status, 200) << c.body;
+      ++after;
+    }
+  }
+  EXPECT_GT(before, 0);
+  EXPECT_GT(frozen_503, 0);
+  EXPECT_GT(after, 0);
+  ASSERT_GE(first_200_after_thaw, 0) << "no 200 after the database came back";
+  EXPECT_LE(first_200_after_thaw - thawed_at, 1.0);
+
+  int discovery_frozen = 0;
+  for (const auto& [start, took] : discovery) {
+    SCOPED_TRACE("discovery at " + std::to_string(start) + " s");
+    EXPECT_GE(took, 0) << "no answer";
+    if (start > frozen_at && start < thawed_at) {
+      ++discovery_frozen;
+      EXPECT_LE(took, 50);
+    }
+  }
+  EXPECT_GT(discovery_frozen, 20);
+
+  // No id a client received is lost.
+  int ids = 0;
+  for (const auto& c : calls) {
+    for (const auto& d : c.answer.determinations) {
+      EXPECT_EQ(stored_assertions(d.assertion_id), 1) << d.assertion_id;
+      ++ids;
+    }
+  }
+  EXPECT_GT(ids, 0);
+  std::cout << "[ info     ] " << calls.size() << " calls: " << before << " answered before the "
+            << "freeze, " << frozen_503 << " refused (503) while frozen, " << after
+            << " answered after; first 200 " << (first_200_after_thaw - thawed_at) * 1000
+            << " ms after SIGCONT; " << discovery_frozen << " discovery calls while frozen\n";
+}
+
+TEST_F(OwnPostgres, NoIdAnsweredIsLostWhenTheDatabaseIsKilledMidBurst) {
+  ASSERT_NO_FATAL_FAILURE(start(/*durable=*/true));
+  ServerProcess server({"--db", pg_->url, "--threads", "8"});
+  const auto t0 = std::chrono::steady_clock::now();
+  Burst burst(server.port(), 8, t0);
+  std::this_thread::sleep_for(1500ms);
+  const double killed_at = seconds_since(t0);
+  signal_all(SIGKILL);
+  int status = 0;
+  waitpid(pg_->pid, &status, 0);
+  std::this_thread::sleep_for(1s);
+  const double restarting_at = seconds_since(t0);
+  ASSERT_TRUE(audit::testing::restart_pg_server(*pg_, audit::testing::Lifetime::kThisProcess,
+                                                /*fast=*/false));
+  const double restarted_at = seconds_since(t0);  // accepting connections again
+  std::this_thread::sleep_for(2s);
+  auto calls = burst.finish();
+
+  int before = 0, down = 0, after = 0;
+  for (const auto& c : calls) {
+    ASSERT_TRUE(c.status == 200 || c.status == 503) << c.status << " " << c.body;
+    EXPECT_LE(c.took_ms, 1500);
+    const double end = c.start_s + c.took_ms / 1000;
+    if (end < killed_at) before += c.status == 200;
+    if (c.start_s > killed_at + 0.1 && end < restarting_at) {
+      EXPECT_EQ(c.status, 503) << "answered while the database was dead";
+      ++down;
+    }
+    if (c.start_s > restarted_at + 1.0) {
+      EXPECT_EQ(c.status, 200) << c.body;
+      ++after;
+    }
+  }
+  EXPECT_GT(before, 20);
+  EXPECT_GT(down, 0);
+  EXPECT_GT(after, 0);
+  if (HasFailure()) {
+    std::string log = server.log();
+    ADD_FAILURE() << "server log (end):\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+  }
+
+  // Every id a client received survived the database's crash.
+  int ids = 0;
+  for (const auto& c : calls) {
+    for (const auto& d : c.answer.determinations) {
+      EXPECT_EQ(stored_assertions(d.assertion_id), 1) << d.assertion_id;
+      ++ids;
+    }
+  }
+  std::cout << "[ info     ] " << before << " answered before SIGKILL of PostgreSQL, " << down
+            << " refused (503) while it was dead, " << after << " answered after its restart (took "
+            << (restarted_at - restarting_at) << " s); " << ids << " ids checked\n";
 }
 
 }  // namespace

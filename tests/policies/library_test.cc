@@ -62,8 +62,8 @@ TEST(Library, FactsAndDocumentsEachPolicyUses) {
   EXPECT_NE(std::find(f.begin(), f.end(), "liver-tumor-type"), f.end());
   auto docs = library().document_codes(*fb);
   std::vector<std::string> d(docs.begin(), docs.end());
-  EXPECT_EQ(d, (std::vector<std::string>{"18726-0", "18733-6", "18776-5", "27899-4", "28626-0",
-                                         "42126-3"}));
+  EXPECT_EQ(d, (std::vector<std::string>{"11506-3", "18726-0", "18733-6", "18748-4", "18776-5",
+                                         "27899-4", "28626-0", "34117-2", "42126-3"}));
   EXPECT_EQ(library().document_window_months(*fb), 6);
   EXPECT_EQ(PolicyLibrary::policy_id(*fb), "florida-blue-02-40000-22");
 
@@ -79,7 +79,7 @@ TEST(Library, FactsAndDocumentsEachPolicyUses) {
 
 TEST(Library, Summaries) {
   std::vector<PolicySummary> all = library().summaries();
-  ASSERT_EQ(all.size(), 5u);
+  ASSERT_EQ(all.size(), 7u);  // one per revision: Florida Blue and Medical Mutual have two
   for (const PolicySummary& s : all) {
     EXPECT_FALSE(s.title.empty());
     EXPECT_FALSE(s.document.empty());
@@ -100,7 +100,7 @@ TEST(Library, BundledPoliciesValidateAgainstTheBundledMappings) {
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   Result<PolicyLibrary> lib = PolicyLibrary::load(policy_dir(), *m);
   ASSERT_TRUE(lib.ok()) << lib.error().to_string();
-  EXPECT_EQ(lib->summaries().size(), 5u);
+  EXPECT_EQ(lib->summaries().size(), 7u);
 }
 
 }  // namespace

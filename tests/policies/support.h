@@ -2,9 +2,13 @@
 // fact sheets, and the bundled policy library loaded once.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,7 +31,7 @@ inline std::filesystem::path policy_dir() {
 
 inline const std::vector<std::string>& tumor_types() {
   static const std::vector<std::string> kTypes = {"hcc", "icc", "crc-liver-mets", "net-liver-mets",
-                                                  "other-liver-mets"};
+                                                  "other-liver-mets", "other-primary-liver"};
   return kTypes;
 }
 
@@ -45,37 +49,28 @@ inline std::optional<fhir::Interval> t_stage(std::string_view v) {
 // docs/facts.md as a vocabulary, so the engine tests do not depend on mappings/data.
 class FactsMdVocabulary final : public FactVocabulary {
  public:
+  // Every row "| `id` | kind | unit / members | ..." of docs/facts.md: a new fact needs only
+  // its row there (and its mapping), never an edit here.
   FactsMdVocabulary() {
     using mappings::FactKind;
-    for (const char* b : {"unresectable",
-                          "poor-surgical-candidate",
-                          "extrahepatic-disease",
-                          "awaiting-liver-transplant",
-                          "ablatable-with-margin",
-                          "location-accessible",
-                          "near-complete-treatment",
-                          "systemic-therapy-failed",
-                          "metabolically-active",
-                          "bridge-to-transplant",
-                          "lymph-node-involvement",
-                          "salvage-after-radiation",
-                          "localized-disease",
-                          "rcc-histologic",
-                          "metastatic-disease",
-                          "solitary-kidney",
-                          "chronic-renal-insufficiency",
-                          "renal-preservation-necessary",
-                          "soft-tissue-sarcoma-trunk-extremity",
-                          "symptomatic"}) {
-      kinds_[b] = {FactKind::kBoolean, ""};
+    std::ifstream in(source_dir() / "docs" / "facts.md");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string doc = ss.str();
+    std::regex row(R"(\| `([a-z0-9-]+)` \| (boolean|measure|ordinal|category)[^|]*\|([^|]*)\|)");
+    for (std::sregex_iterator it(doc.begin(), doc.end(), row), end; it != end; ++it) {
+      std::string id = (*it)[1], kind = (*it)[2], third = (*it)[3];
+      std::vector<std::string> ticked;
+      std::regex tick("`([^`]+)`");
+      for (std::sregex_iterator t(third.begin(), third.end(), tick); t != end; ++t)
+        ticked.push_back((*t)[1]);
+      FactKind k = kind == "boolean"   ? FactKind::kBoolean
+                   : kind == "measure" ? FactKind::kMeasure
+                   : kind == "ordinal" ? FactKind::kOrdinal
+                                       : FactKind::kCategory;
+      kinds_[id] = {k, k == FactKind::kMeasure && !ticked.empty() ? ticked.front() : ""};
+      if (k == FactKind::kCategory) members_[id] = ticked;
     }
-    kinds_["liver-tumor-type"] = {FactKind::kCategory, ""};
-    kinds_["largest-liver-lesion"] = {FactKind::kMeasure, "cm"};
-    kinds_["largest-kidney-lesion"] = {FactKind::kMeasure, "cm"};
-    kinds_["liver-lesion-count"] = {FactKind::kMeasure, "1"};
-    kinds_["psa"] = {FactKind::kMeasure, "ng/mL"};
-    kinds_["gleason-score"] = {FactKind::kMeasure, "1"};
-    kinds_["prostate-t-stage"] = {FactKind::kOrdinal, ""};
   }
   bool has_fact(std::string_view id) const override { return kinds_.count(std::string(id)) > 0; }
   std::optional<mappings::FactKind> fact_kind(std::string_view id) const override {
@@ -88,11 +83,9 @@ class FactsMdVocabulary final : public FactVocabulary {
     return it == kinds_.end() ? "" : it->second.second;
   }
   bool has_category(std::string_view id, std::string_view member) const override {
-    if (id != "liver-tumor-type") return false;
-    for (const std::string& t : tumor_types()) {
-      if (t == member) return true;
-    }
-    return false;
+    auto it = members_.find(std::string(id));
+    return it != members_.end() &&
+           std::find(it->second.begin(), it->second.end(), member) != it->second.end();
   }
   std::optional<fhir::Interval> ordinal_value(std::string_view id,
                                               std::string_view value) const override {
@@ -103,6 +96,7 @@ class FactsMdVocabulary final : public FactVocabulary {
 
  private:
   std::map<std::string, std::pair<mappings::FactKind, std::string>> kinds_;
+  std::map<std::string, std::vector<std::string>> members_;
 };
 
 // Builds a FactSheet the way mappings/ would fill it.

@@ -8,6 +8,7 @@
 
 #include "security/base64url.h"
 #include "tests/security/test_clock.h"
+#include "tests/support/jwks_server.h"
 #include "tests/support/token_minter.h"
 
 namespace cryo::security {
@@ -224,11 +225,150 @@ TEST_F(TokenVerifierTest, RefusesUnknownKid) {
   EXPECT_EQ(v->verify(bearer(rs_->mint(t)), kService).reason, "unknown kid");
 }
 
-TEST_F(TokenVerifierTest, RefusesJkuNotOnTheAllowlist) {
+// A jku the issuer did not configure is a hint only: never fetched, and the issuer's
+// configured key set decides (a JWKS server counts the requests it gets).
+TEST_F(TokenVerifierTest, JkuNotConfiguredIsNeverFetchedAndTheConfiguredSetDecides) {
+  auto attacker = TokenMinter::generate("ES384", "attacker-1").value();
+  testing::JwksServer hint;
+  hint.set_body(public_jwk_set_json({&attacker.key()}));
   auto v = make();
   TokenSpec s = spec();
+  s.jku = hint.url();
+  EXPECT_TRUE(v->verify(bearer(es_->mint(s)), kService).ok);  // key in the configured file
   s.jku = "https://attacker.example.net/jwks.json";
-  EXPECT_EQ(v->verify(bearer(es_->mint(s)), kService).reason, "jku not allowlisted for issuer");
+  EXPECT_TRUE(v->verify(bearer(rs_->mint(s)), kService).ok);
+  // The attacker's own key, pointed to by jku: refused, and its set never requested.
+  TokenSpec a = spec();
+  a.jku = hint.url();
+  Verdict refused = v->verify(bearer(attacker.mint(a)), kService);
+  EXPECT_EQ(refused.reason, "unknown kid (jku not configured for the issuer: not fetched)");
+  EXPECT_EQ(refused.kid, "attacker-1");
+  EXPECT_EQ(refused.issuer, kEhrIss);
+  EXPECT_FALSE(refused.jti.empty());
+  EXPECT_EQ(hint.requests(), 0);
+}
+
+// Tokens exactly as the Inferno CRD test kit's JwtHelper builds them: header {alg, typ, kid,
+// jku}, claims {iss, aud, exp, iat, jti} with a 64-hex-digit jti, five minutes of life, jku
+// "<iss>/jwks.json" (Inferno's own route, not configured here).
+std::string inferno_shaped(const TokenMinter& m, const std::string& iss, const std::string& aud,
+                           int64_t iat, const std::string& jti) {
+  std::string header = R"({"alg":")" + m.key().alg() + R"(","typ":"JWT","kid":")" + m.key().kid() +
+                       R"(","jku":")" + iss + R"(/jwks.json"})";
+  std::string payload = R"({"iss":")" + iss + R"(","aud":")" + aud + R"(","exp":)" +
+                        std::to_string(iat + 300) + R"(,"iat":)" + std::to_string(iat) +
+                        R"(,"jti":")" + jti + R"("})";
+  return m.mint_raw(header, payload);
+}
+
+std::string hex_jti(int n) {
+  std::string hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 64; ++i) out.push_back(hex[(n * 7 + i * 13) % 16]);
+  return out;
+}
+
+TEST_F(TokenVerifierTest, AcceptsInfernoShapedTokensWithJku) {
+  auto v = make();
+  int n = 0;
+  for (const TokenMinter* m : {es_, rs_}) {
+    Verdict verdict = v->verify(
+        bearer(inferno_shaped(*m, kEhrIss, kService, clock_.now(), hex_jti(++n))), kService);
+    EXPECT_TRUE(verdict.ok) << m->key().alg() << ": " << verdict.reason;
+  }
+  if (!std::filesystem::exists(CRYO_INFERNO_JWKS)) GTEST_SKIP() << "no " << CRYO_INFERNO_JWKS;
+  for (const char* alg : {"ES384", "RS384"}) {
+    auto m = TokenMinter::from_jwk_set_file(CRYO_INFERNO_JWKS, alg).value();
+    Verdict verdict = v->verify(
+        bearer(inferno_shaped(m, kInfernoIss, kService, clock_.now(), hex_jti(++n))), kService);
+    EXPECT_TRUE(verdict.ok) << alg << ": " << verdict.reason;
+    EXPECT_EQ(verdict.issuer, kInfernoIss);
+  }
+}
+
+TEST_F(TokenVerifierTest, HonoursNotBeforeWithTheSkew) {
+  auto v = make();
+  TokenSpec s = spec();
+  s.nbf = clock_.now() - 10;
+  EXPECT_TRUE(v->verify(bearer(es_->mint(s)), kService).ok);
+  s.nbf = clock_.now() + 50;  // within the 60 s skew
+  EXPECT_TRUE(v->verify(bearer(es_->mint(s)), kService).ok);
+  s.nbf = clock_.now() + 61;
+  Verdict early = v->verify(bearer(es_->mint(s)), kService);
+  EXPECT_EQ(early.reason, "token not yet valid (nbf)");
+  // The same token is accepted once its time has come (it was not recorded when refused).
+  clock_.advance(2);
+  EXPECT_TRUE(
+      v->verify(
+           bearer(es_->mint(
+               {.iss = kEhrIss, .aud = {kService}, .iat = s.iat, .nbf = s.nbf, .jti = early.jti})),
+           kService)
+          .ok);
+  std::string payload = R"({"iss":")" + kEhrIss + R"(","aud":")" + kService + R"(","iat":)" +
+                        std::to_string(clock_.now()) + R"(,"exp":)" +
+                        std::to_string(clock_.now() + 300) + R"(,"nbf":"soon","jti":"n1"})";
+  EXPECT_EQ(
+      v->verify(bearer(es_->mint_raw(R"({"alg":"ES384","typ":"JWT","kid":"ehr-es-1"})", payload)),
+                kService)
+          .reason,
+      "malformed token: nbf");
+}
+
+// A token of `size` bytes or just under: an extra claim pads the payload.
+std::string token_of_size(const TokenMinter& m, const std::string& iss, int64_t iat, size_t size) {
+  std::string best;
+  for (size_t pad = size * 3 / 4 - 400; pad < size; ++pad) {
+    std::string payload = R"({"iss":")" + iss + R"(","aud":")" + kService + R"(","exp":)" +
+                          std::to_string(iat + 300) + R"(,"iat":)" + std::to_string(iat) +
+                          R"(,"jti":"big-)" + std::to_string(pad) + R"(","ext":")" +
+                          std::string(pad, 'x') + R"("})";
+    std::string t =
+        m.mint_raw(R"({"alg":"ES384","typ":"JWT","kid":")" + m.key().kid() + R"("})", payload);
+    if (t.size() > size) break;
+    best = std::move(t);
+  }
+  return best;
+}
+
+TEST_F(TokenVerifierTest, AcceptsTokensUpTo16KiB) {
+  auto v = make();
+  std::string big = token_of_size(*es_, kEhrIss, clock_.now(), 16 * 1024);
+  ASSERT_GE(big.size(), 16 * 1024 - 3u);
+  ASSERT_LE(big.size(), 16 * 1024u);
+  Verdict verdict = v->verify(bearer(big), kService);
+  EXPECT_TRUE(verdict.ok) << verdict.reason;
+  std::string too_big = token_of_size(*es_, kEhrIss, clock_.now(), 16 * 1024 + 4);
+  ASSERT_GT(too_big.size(), 16 * 1024u);
+  EXPECT_EQ(v->verify(bearer(too_big), kService).reason, "token larger than 16 KiB");
+}
+
+TEST_F(TokenVerifierTest, RefusalsNameIssKidAndJtiEscapedAndBounded) {
+  auto v = make();
+  TokenSpec s = spec();
+  s.iat = clock_.now() - 1000;
+  s.exp = clock_.now() - 700;
+  s.jti = "expired-1";
+  Verdict expired = v->verify(bearer(es_->mint(s)), kService);
+  EXPECT_EQ(expired.reason, "token expired");
+  EXPECT_EQ(expired.issuer, kEhrIss);
+  EXPECT_EQ(expired.kid, "ehr-es-1");
+  EXPECT_EQ(expired.jti, "expired-1");
+  // Named even when refused for the header.
+  TokenSpec n = spec();
+  n.jti = "none-1";
+  Verdict none = v->verify(bearer(es_->mint(n, Forgery::kAlgNone)), kService);
+  EXPECT_EQ(none.reason, "unsigned token");
+  EXPECT_EQ(none.kid, "ehr-es-1");
+  EXPECT_EQ(none.jti, "none-1");
+  // Control characters, quotes, spaces and non-ASCII bytes are escaped; long values cut.
+  TokenSpec odd = spec();
+  odd.kid = "k\"1\n\\ \xc3\xa9";
+  odd.jti = std::string(500, 'j');
+  Verdict weird = v->verify(bearer(es_->mint(odd)), kService);
+  EXPECT_EQ(weird.reason, "unknown kid");
+  EXPECT_EQ(weird.kid, "k\\x221\\x0a\\\\\\x20\\xc3\\xa9");
+  EXPECT_EQ(weird.jti, std::string(128, 'j') + "...");
+  EXPECT_EQ(weird.reason.find(es_->mint(odd)), std::string::npos);
 }
 
 TEST_F(TokenVerifierTest, RefusesUntrustedIssuer) {

@@ -39,6 +39,7 @@ std::string payload_json(const TokenSpec& spec) {
   claims.aud = spec.aud;
   claims.iat = spec.iat;
   claims.exp = spec.exp;
+  claims.nbf = spec.nbf;
   claims.jti = spec.jti;
   return security::client_token_payload_json(claims);
 }

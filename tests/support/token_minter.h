@@ -39,6 +39,7 @@ struct TokenSpec {
   std::vector<std::string> aud{};  // one entry: written as a string; more: an array
   int64_t iat = 0;                 // 0: now
   int64_t exp = 0;                 // 0: iat + 300
+  std::optional<int64_t> nbf{};    // absent unless set
   std::string jti{};               // empty: random
   std::optional<std::string> jku{};
   std::optional<std::string> kid{};                     // replaces the key's kid in the header

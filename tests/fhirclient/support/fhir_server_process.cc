@@ -173,7 +173,8 @@ bool FhirServerProcess::reset() {
   std::string controls = "{\"delayMs\":" + std::to_string(options_.delay_ms) +
                          ",\"delays\":{},\"token\":" + json_string(options_.token) +
                          ",\"pageSize\":" + std::to_string(options_.page_size) +
-                         ",\"outcomeEntry\":false,\"failStatus\":{},\"nextLinkBase\":\"\"}";
+                         ",\"outcomeEntry\":false,\"failStatus\":{},\"nextLinkBase\":\"\","
+                         "\"refuseBareObservation\":true,\"unsupported\":[]}";
   if (!set_controls(controls)) return false;
   httplib::Client client = control_client(!options_.tls_cert.empty(), port_);
   auto res = client.Post("/__control/reset", "", "application/json");

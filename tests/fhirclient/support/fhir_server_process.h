@@ -50,7 +50,8 @@ class FhirServerProcess {
   const std::string& error() const { return error_; }
 
   // POST /__control with a JSON object of controls (delayMs, delays, token, pageSize,
-  // outcomeEntry, failStatus, nextLinkBase). Returns false when the server refused them.
+  // outcomeEntry, failStatus, nextLinkBase, refuseBareObservation, unsupported). Returns false
+  // when the server refused them.
   bool set_controls(const std::string& json);
   // Restores the start-up controls and clears the request log.
   bool reset();

@@ -1,0 +1,116 @@
+#include "cds/crd_version.h"
+
+#include <algorithm>
+#include <array>
+
+namespace cryo::cds {
+namespace {
+
+using namespace std::string_view_literals;
+
+// CRD 2.0.1 package (ValueSet-*.json), CRD 2.1.0 and 2.2.1 FSH (CoverageInformationValuesets).
+constexpr std::array kCovered201 = {"covered"sv, "not-covered"sv, "conditional"sv};
+constexpr std::array kCovered22 = {"covered"sv, "not-covered"sv, "conditional"sv,
+                                   "indeterminate"sv};
+constexpr std::array kPa21 = {"no-auth"sv, "auth-needed"sv, "satisfied"sv, "performpa"sv,
+                              "conditional"sv};
+constexpr std::array kPa22 = {"no-auth"sv,   "auth-needed"sv, "satisfied"sv,
+                              "performpa"sv, "conditional"sv, "indeterminate"sv};
+constexpr std::array kDoc201 = {"clinical"sv, "admin"sv, "both"sv, "conditional"sv};
+constexpr std::array kDoc21 = {"clinical"sv, "admin"sv, "patient"sv, "conditional"sv};
+constexpr std::array kDoc22 = {"clinical"sv, "admin"sv, "patient"sv, "conditional"sv,
+                               "indeterminate"sv};
+constexpr std::array kPurpose = {"withpa"sv, "withclaim"sv, "withorder"sv, "retain-doc"sv, "OTH"sv};
+constexpr std::array kInfo21 = {"performer"sv, "location"sv, "timeframe"sv, "contract-window"sv,
+                                "OTH"sv};
+constexpr std::array kInfo22 = {"performer"sv,       "location"sv,    "timeframe"sv,
+                                "contract-window"sv, "detail-code"sv, "OTH"sv};
+constexpr std::array kReasons21 = {"gold-card"sv, "detail-code"sv};
+constexpr std::array kReasons22 = {"gold-card"sv,          "no-member-found"sv,
+                                   "no-active-coverage"sv, "coverage-not-found"sv,
+                                   "auth-out-network"sv,   "technical"sv};
+
+constexpr std::array<CrdVersion, 3> kVersions = {{
+    {"2.0", "2.0.1", kCovered201, kPa21, kDoc201, kPurpose, kInfo21, false, false, false, false,
+     false, false, kReasons21},
+    {"2.1", "2.1.0", kCovered201, kPa21, kDoc21, kPurpose, kInfo21, true, true, false, false, true,
+     false, kReasons21},
+    {"2.2", "2.2.1", kCovered22, kPa22, kDoc22, kPurpose, kInfo22, true, true, true, true, true,
+     true, kReasons22},
+}};
+
+bool is_conditional(const CoverageValues& v) {
+  return v.covered == "conditional" || v.pa_needed == "conditional" ||
+         std::find(v.doc_needed.begin(), v.doc_needed.end(), "conditional") != v.doc_needed.end();
+}
+
+}  // namespace
+
+std::span<const CrdVersion> crd_versions() {
+  return kVersions;
+}
+
+const CrdVersion& default_crd_version() {
+  return kVersions[0];
+}
+
+const CrdVersion* find_crd_version(std::string_view requested) {
+  if (requested.empty()) return &default_crd_version();
+  for (const auto& v : kVersions) {
+    if (requested == v.label || requested == v.ig_version) return &v;
+    // "2.2.0", "2.2.1-ballot": the same two-part version.
+    if (requested.size() > v.label.size() && requested.substr(0, v.label.size()) == v.label &&
+        requested[v.label.size()] == '.')
+      return &v;
+  }
+  return nullptr;
+}
+
+bool allows(std::span<const std::string_view> codes, std::string_view code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+CoverageValues shape_coverage(const policies::Determination& d, const CrdVersion& version,
+                              const ShapeContext& context) {
+  CoverageValues v;
+  v.covered = allows(version.covered, d.covered) ? d.covered : "conditional";
+  if (v.covered != "not-covered" && allows(version.pa_needed, d.pa_needed))
+    v.pa_needed = d.pa_needed;
+  if (allows(version.doc_needed, d.doc_needed)) v.doc_needed.push_back(d.doc_needed);
+  if (!v.doc_needed.empty() && allows(version.doc_purpose, d.doc_purpose))
+    v.doc_purpose.push_back(d.doc_purpose);
+  if (allows(version.info_needed, d.info_needed)) v.info_needed.push_back(d.info_needed);
+  for (const auto& r : d.reasons) v.reasons.push_back({"", r});
+
+  // The service could not decide because part of the record could not be read (CRD 2.2).
+  if (context.technical_problem && version.indeterminate && v.covered == "conditional") {
+    v.covered = "indeterminate";
+    if (v.pa_needed == "conditional") v.pa_needed = "indeterminate";
+    v.reasons.insert(v.reasons.begin(),
+                     {"technical", "Coverage could not be determined for technical reasons: " +
+                                       context.technical_text});
+  }
+
+  // info-needed and `conditional` go together: 2.0.1 forbids info-needed without a
+  // conditional value; 2.1+ requires it with one.
+  if (!is_conditional(v)) {
+    v.info_needed.clear();
+  } else if (version.info_needed_when_conditional && v.info_needed.empty()) {
+    v.info_needed.push_back("OTH");
+  }
+  bool other_info =
+      std::find(v.info_needed.begin(), v.info_needed.end(), "OTH") != v.info_needed.end();
+  if (v.reasons.empty() && other_info)
+    v.reasons.push_back({"", "The record does not yet say enough to decide coverage."});
+  if (v.reasons.empty() && version.reason_for_doc_purpose && !v.doc_purpose.empty()) {
+    v.reasons.push_back(
+        {"", v.doc_purpose.front() == "withpa"
+                 ? "The payer requires documentation with the prior authorization request."
+                 : "The payer requires documentation with the claim."});
+  }
+  v.policy_link_detail = version.detail_policy_link;
+  if (version.detail_category) v.detail_category = "cat-other";
+  return v;
+}
+
+}  // namespace cryo::cds

@@ -1,0 +1,182 @@
+// The try-it page: pick a golden scenario, change a fact or the order code, sign the order
+// against this service with a real CDS Hooks call, and see the cards as the CDS Hooks sandbox
+// shows them, the coverage-information and the time the call took.
+import { buildRequest } from '/demo/request.mjs';
+import { renderMarkdown } from '/demo/markdown.mjs';
+
+const ciUrl = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
+const $ = (id) => document.getElementById(id);
+const state = { service: null, scenario: null, all: [] };
+
+function text(tag, value, cls) {
+  const el = document.createElement(tag);
+  el.textContent = value;
+  if (cls) el.className = cls;
+  return el;
+}
+
+// The editable facts of a resource: [label, getter, setter].
+function factsOf(r) {
+  const coding = (cc) => (cc && cc.coding && cc.coding[0]) || null;
+  const out = [];
+  const add = (label, get, set) => out.push({ label, get, set });
+  if (r.resourceType === 'Condition') {
+    const c = coding(r.code);
+    if (c) {
+      add('diagnosis code', () => c.code || '', (v) => { c.code = v; });
+      add('diagnosis text', () => c.display || '', (v) => { c.display = v; });
+    }
+  } else if (r.resourceType === 'Observation') {
+    const name = (coding(r.code) && (coding(r.code).display || coding(r.code).code)) || (r.code && r.code.text) || 'value';
+    if (r.valueQuantity) add(`${name} (${r.valueQuantity.unit || r.valueQuantity.code || ''})`, () => String(r.valueQuantity.value), (v) => { r.valueQuantity.value = Number(v); });
+    else if (r.valueCodeableConcept && coding(r.valueCodeableConcept)) add(name, () => coding(r.valueCodeableConcept).code, (v) => { coding(r.valueCodeableConcept).code = v; });
+    else if ('valueBoolean' in r) add(name, () => String(r.valueBoolean), (v) => { r.valueBoolean = v === 'true'; });
+    else if ('valueInteger' in r) add(name, () => String(r.valueInteger), (v) => { r.valueInteger = Number(v); });
+    else if ('valueString' in r) add(name, () => r.valueString, (v) => { r.valueString = v; });
+  } else if (r.resourceType === 'DocumentReference') {
+    const t = coding(r.type);
+    if (t) add(`document type${t.display ? ` (${t.display})` : ''}`, () => t.code, (v) => { t.code = v; });
+    add('document date', () => r.date || '', (v) => { r.date = v; });
+  }
+  return out;
+}
+
+function renderChart() {
+  const s = state.scenario;
+  const record = s.record || [];
+  const patient = record.find((r) => r.resourceType === 'Patient') || {};
+  const coverage = record.find((r) => r.resourceType === 'Coverage') || {};
+  const payerRef = coverage.payor && coverage.payor[0] && coverage.payor[0].reference;
+  const payer = record.find((r) => `${r.resourceType}/${r.id}` === payerRef) || {};
+  const name = patient.name && patient.name[0] ? `${(patient.name[0].given || []).join(' ')} ${patient.name[0].family || ''}` : s.patientId;
+  const banner = $('banner');
+  banner.replaceChildren(
+    text('strong', name),
+    text('span', ` · born ${patient.birthDate || '?'} · member ${coverage.subscriberId || '?'} · ${payer.name || '?'}`),
+    document.createElement('br'),
+    text('small', s.description || ''),
+  );
+  const order = (s.draftOrders || [])[0] || {};
+  const code = order.code && order.code.coding && order.code.coding[0];
+  $('order-code').value = code ? code.code : '';
+  $('order-date').value = order.occurrenceDateTime || '';
+  const body = $('facts').tBodies[0];
+  body.replaceChildren();
+  for (const r of record) {
+    for (const f of factsOf(r)) {
+      const tr = document.createElement('tr');
+      const input = document.createElement('input');
+      input.value = f.get();
+      input.dataset.fact = `${r.resourceType}/${r.id} ${f.label}`;
+      input.setAttribute('aria-label', `${r.resourceType}/${r.id} ${f.label}`);
+      input.addEventListener('change', () => f.set(input.value));
+      const td = document.createElement('td');
+      td.append(input);
+      tr.append(text('td', `${r.resourceType}/${r.id}`), text('td', f.label), td);
+      body.append(tr);
+    }
+  }
+  $('sign').disabled = false;
+}
+
+function renderCards(response) {
+  const pane = $('card-pane');
+  pane.replaceChildren();
+  for (const card of response.cards || []) {
+    const el = document.createElement('div');
+    el.className = `card ${['info', 'warning', 'critical'].includes(card.indicator) ? card.indicator : ''}`;
+    el.dataset.indicator = card.indicator;
+    el.append(text('div', (card.source && card.source.label) || '', 'source'));
+    el.append(text('div', card.summary || '', 'summary'));
+    const detail = document.createElement('div');
+    detail.className = 'detail';
+    renderMarkdown(card.detail, detail);
+    el.append(detail);
+    const links = document.createElement('div');
+    links.className = 'links';
+    for (const l of card.links || []) {
+      if (!/^https?:\/\//i.test(l.url || '')) continue;
+      const a = text('a', l.label || l.url);
+      a.href = l.url;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      links.append(a);
+    }
+    el.append(links);
+    pane.append(el);
+  }
+  const infos = [];
+  for (const action of response.systemActions || []) {
+    for (const e of (action.resource && action.resource.extension) || []) {
+      if (e.url === ciUrl) infos.push(e);
+    }
+  }
+  $('coverage-information').textContent = infos.length ? JSON.stringify(infos, null, 2) : '(none)';
+}
+
+async function sign() {
+  const s = structuredClone(state.scenario);
+  const order = (s.draftOrders || [])[0];
+  if (order) {
+    order.code = { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: $('order-code').value.trim() }] };
+    if ($('order-date').value.trim()) order.occurrenceDateTime = $('order-date').value.trim();
+  }
+  const request = buildRequest(s, state.service.prefetch);
+  const headers = { 'Content-Type': 'application/json' };
+  if ($('token').value.trim()) headers.Authorization = `Bearer ${$('token').value.trim()}`;
+  $('timing').textContent = 'signing…';
+  const started = performance.now();
+  const res = await fetch(`/cds-services/${state.service.id}`, { method: 'POST', headers, body: JSON.stringify(request) });
+  const body = await res.json().catch(() => ({}));
+  const ms = performance.now() - started;
+  $('timing').textContent = `HTTP ${res.status} in ${ms.toFixed(0)} ms`;
+  $('timing').dataset.status = String(res.status);
+  if (!res.ok) {
+    const issue = body.issue && body.issue[0];
+    $('card-pane').replaceChildren(text('p', (issue && (issue.diagnostics || issue.details?.text)) || `HTTP ${res.status}`, 'error'));
+    $('coverage-information').textContent = '';
+    return;
+  }
+  renderCards(body);
+}
+
+async function choose(name, button) {
+  for (const b of document.querySelectorAll('#scenario-list button')) b.removeAttribute('aria-current');
+  if (button) button.setAttribute('aria-current', 'true');
+  const res = await fetch(`/demo/scenarios/${encodeURIComponent(name)}`);
+  state.scenario = await res.json();
+  $('card-pane').replaceChildren();
+  $('timing').textContent = '';
+  renderChart();
+  document.body.dataset.scenario = name;
+}
+
+function renderList() {
+  const filter = $('filter').value.toLowerCase();
+  const list = $('scenario-list');
+  list.replaceChildren();
+  for (const s of state.all) {
+    if (filter && !`${s.name} ${s.description || ''}`.toLowerCase().includes(filter)) continue;
+    const li = document.createElement('li');
+    const b = text('button', s.name);
+    b.type = 'button';
+    b.title = s.description || '';
+    b.dataset.scenario = s.name;
+    b.addEventListener('click', () => choose(s.name, b));
+    li.append(b);
+    list.append(li);
+  }
+}
+
+async function start() {
+  const discovery = await (await fetch('/cds-services')).json();
+  state.service = (discovery.services || []).find((s) => s.hook === 'order-sign');
+  const scenarios = await (await fetch('/demo/scenarios')).json();
+  state.all = scenarios.filter((s) => (s.hook || 'order-sign') === 'order-sign' && !s.name.startsWith('foreign-'));
+  $('filter').addEventListener('input', renderList);
+  $('sign').addEventListener('click', () => sign().catch((e) => { $('timing').textContent = `failed: ${e.message}`; }));
+  renderList();
+  document.body.dataset.ready = 'true';
+}
+
+start();
