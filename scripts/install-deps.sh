@@ -11,7 +11,6 @@ packages=(
   libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev postgresql
   python3 curl ca-certificates
 <<<<<<< HEAD
-  clang libclang-rt-14-dev
 =======
   wrk linux-perf
 >>>>>>> main
