@@ -44,7 +44,8 @@ dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i";
 step "installed: $(dpkg-query -W -f='${Package} ${Version}' cryo-crd)"
 for f in /usr/bin/cryo-crd /usr/bin/crd-conformance /etc/cryo-crd/crd.json \
          /usr/lib/systemd/system/cryo-crd.service /usr/share/cryo-crd/policies/payers.json \
-         /usr/share/cryo-crd/mappings/prefetch.json /usr/share/cryo-crd/scenarios; do
+         /usr/share/cryo-crd/mappings/prefetch.json /usr/share/cryo-crd/scenarios \
+         /usr/share/cryo-crd/card-text/card-text.json /usr/share/cryo-crd/demo/index.html; do
   [ -e "$f" ] || fail "$f not installed"
 done
 unit=/usr/lib/systemd/system/cryo-crd.service

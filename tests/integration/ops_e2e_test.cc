@@ -169,6 +169,8 @@ TEST(DataFiles, FoundInTheInstalledLayoutAndNextToTheBinary) {
            fs::copy_options::recursive);
   fs::copy(kSource / "mappings/data", root / "usr/share/cryo-crd/mappings",
            fs::copy_options::recursive);
+  fs::copy(kSource / "cds/data", root / "usr/share/cryo-crd/card-text",
+           fs::copy_options::recursive);
   CommandResult installed = run_command({(root / "usr/bin/cryo-crd").string(), "--version"});
   EXPECT_EQ(installed.exit_code, 0) << installed.err;
   EXPECT_NE(installed.out.find("policies " + (root / "usr/share/cryo-crd/policies").string()),
@@ -398,7 +400,9 @@ TEST_F(Watching, SighupReloadsAndABrokenFileKeepsTheRunningSet) {
   EXPECT_EQ(sample(metrics(), R"(cryo_crd_reloads_total{result="failed"})"), 1);
 
   // A good change is picked up.
-  write_file(policy, std::regex_replace(original, std::regex("2024-09-15"), "2026-11-30"));
+  // The revision's name changes (its dates stay, so the same revision is in force).
+  write_file(policy, std::regex_replace(original, std::regex(R"("revision": "2024-09-15")"),
+                                        R"("revision": "2026-11-30")"));
   ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
   EXPECT_NE(next_notification().find("RELOADING=1"), std::string::npos);
   EXPECT_NE(next_notification().find("READY=1"), std::string::npos);
