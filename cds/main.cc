@@ -902,6 +902,21 @@ int policies_scenarios(int argc, char** argv) {
   return 0;
 }
 
+// Opens the audit store a configuration names, for tools that read or trim it: an SQLite file
+// that does not exist yet is an error (a tool never creates an empty store).
+Result<std::unique_ptr<audit::AuditStore>> open_existing_store(const cds::ServerConfig& config) {
+  const std::string& where = config.database_url.empty() ? config.data_dir : config.database_url;
+  const fs::path file = where.rfind("sqlite:", 0) == 0
+                            ? fs::path(where.substr(7))
+                            : fs::path(where.empty() ? "./var" : where) / "cryo-audit.sqlite3";
+  if (config.database_url.empty() && !fs::exists(file)) {
+    return Error{file.string(), "no audit store here"};
+  }
+  auto store = audit::open_store(where);
+  if (!store) return Error{"audit store", store.error().to_string()};
+  return store;
+}
+
 // Re-decides the stored hook calls under candidate policies and reports what would change.
 // Reads the store only.
 int policies_replay(int argc, char** argv) {
@@ -945,17 +960,9 @@ int policies_replay(int argc, char** argv) {
     std::cerr << "cryo-crd policies replay: candidate: " << data.error().to_string() << "\n";
     return 1;
   }
-  const std::string& where = config.database_url.empty() ? config.data_dir : config.database_url;
-  const fs::path file = where.rfind("sqlite:", 0) == 0
-                            ? fs::path(where.substr(7))
-                            : fs::path(where.empty() ? "./var" : where) / "cryo-audit.sqlite3";
-  if (config.database_url.empty() && !fs::exists(file)) {  // never create an empty store
-    std::cerr << "cryo-crd policies replay: no audit store at " << file.string() << "\n";
-    return 1;
-  }
-  auto store = audit::open_store(where);
+  auto store = open_existing_store(config);
   if (!store) {
-    std::cerr << "cryo-crd policies replay: audit store: " << store.error().to_string() << "\n";
+    std::cerr << "cryo-crd policies replay: " << store.error().to_string() << "\n";
     return 1;
   }
   cds::CoverageService service(*(*data)->mappings, *(*data)->library, cds::ServiceOptions{});
@@ -1027,17 +1034,9 @@ int store_purge(int argc, char** argv) {
               << kUsage;
     return 2;
   }
-  const std::string& where = config.database_url.empty() ? config.data_dir : config.database_url;
-  const fs::path file = where.rfind("sqlite:", 0) == 0
-                            ? fs::path(where.substr(7))
-                            : fs::path(where.empty() ? "./var" : where) / "cryo-audit.sqlite3";
-  if (config.database_url.empty() && !fs::exists(file)) {  // never create an empty store
-    std::cerr << "cryo-crd store purge: no audit store at " << file.string() << "\n";
-    return 1;
-  }
-  auto store = audit::open_store(where);
+  auto store = open_existing_store(config);
   if (!store) {
-    std::cerr << "cryo-crd store purge: audit store: " << store.error().to_string() << "\n";
+    std::cerr << "cryo-crd store purge: " << store.error().to_string() << "\n";
     return 1;
   }
   auto cutoff = std::chrono::time_point_cast<std::chrono::milliseconds>(audit::Clock::now()) -
