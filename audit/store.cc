@@ -835,7 +835,12 @@ class Store final : public AuditStore {
         commit_batch(batch);
         writer_busy_since_.store(0);
         bool ok = false;
-        for (Job* j : batch) ok |= j->status.ok();
+        std::size_t committed = 0;
+        for (Job* j : batch) {
+          ok |= j->status.ok();
+          committed += j->status.ok() ? 1 : 0;
+        }
+        if (committed > 0 && options_.on_group_committed) options_.on_group_committed(committed);
         if (ok || (writer_conn_ && !writer_conn_->broken())) {
           health_.succeeded();
         } else {

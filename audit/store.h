@@ -218,6 +218,9 @@ struct StoreOptions {
   // Longest a caller waits for one store operation (a look-up, a commit) before it gets an
   // Error; well inside CRD's answer budget. Purges wait as long as the database answers.
   std::chrono::milliseconds deadline{1000};
+  // Called on the writer thread after each committed group with the number of records in it
+  // (for metrics); must be cheap and must not call back into the store.
+  std::function<void(std::size_t records)> on_group_committed;
 };
 
 // Opens (creating and migrating as needed) the store named by `url_or_dir`:

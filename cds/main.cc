@@ -456,8 +456,12 @@ int serve(int argc, char** argv) {
   // The store: every determination is durable before it is handed out.
   std::unique_ptr<audit::AuditStore> store;
   if (config.store_enabled) {
-    auto opened =
-        audit::open_store(config.database_url.empty() ? config.data_dir : config.database_url);
+    audit::StoreOptions store_options;
+    store_options.on_group_committed = [&service_metrics](std::size_t records) {
+      service_metrics.store_group(records);
+    };
+    auto opened = audit::open_store(
+        config.database_url.empty() ? config.data_dir : config.database_url, store_options);
     if (!opened) {
       std::cerr << "cryo-crd: refusing to start: audit store: " << opened.error().to_string()
                 << "\n";

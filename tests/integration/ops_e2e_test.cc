@@ -296,6 +296,10 @@ TEST_F(Watching, MetricsAreProtectedValidAndMove) {
   EXPECT_EQ(sample(after, R"(cryo_crd_answers_within_5s_ratio{hook="order-sign"})"), 1);
   EXPECT_GE(sample(after, R"(cryo_crd_answers_within_500ms_ratio{hook="order-sign"})"), 0);
   EXPECT_EQ(sample(after, "cryo_crd_store_commit_duration_seconds_count"), 3);
+  // Each record was committed in some group: between one group of three and three of one.
+  EXPECT_GE(sample(after, "cryo_crd_store_commit_group_size_sum"), 3) << after;
+  EXPECT_GE(sample(after, "cryo_crd_store_commit_group_size_count"), 1) << after;
+  EXPECT_LE(sample(after, "cryo_crd_store_commit_group_size_count"), 3) << after;
   EXPECT_NE(after.find("cryo_crd_data_info{hash=\"sha256:"), std::string::npos);
   // The scrape's own connection is open while it is answered.
   EXPECT_GE(sample(after, R"(cryo_crd_connections{state="open"})"), 1) << after;
