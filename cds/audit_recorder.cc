@@ -147,9 +147,14 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     rec.line_of_business = outcome.line_of_business;
     rec.request_json = request_for_audit(request);
     rec.response_json = outcome.body;
+    // The code version and the policy and mapping data that decided (after a reload, the
+    // data this call was answered with).
+    const std::string version = outcome.data_hash.empty()
+                                    ? service_version
+                                    : service_version + " (data " + outcome.data_hash + ")";
     for (const auto& od : outcome.orders) {
       rec.determinations.push_back(audit::make_determination_record(
-          od.order_reference, od.coverage_assertion_id, od.determination, service_version));
+          od.order_reference, od.coverage_assertion_id, od.determination, version));
       fill_lookup(outcome, od, rec.determinations.back());  // for payer staff's look-up
     }
     auto stored = store.record(std::move(rec));

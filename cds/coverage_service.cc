@@ -147,6 +147,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   const mappings::MappingSet& mappings = *data->mappings;
   const policies::PolicyLibrary& library = *data->library;
   HookOutcome out;
+  out.data_hash = library.data_hash();
   auto request = read_hook_request(request_json, service.hook);
   if (!request) {
     return failure(

@@ -64,6 +64,7 @@ struct HookOutcome {
   std::string line_of_business;
   std::string coverage_reference;
   std::string member_id;  // the Coverage's subscriberId, else its first identifier
+  std::string data_hash;  // the policy and mapping data that decided (policies::data_hash)
   std::vector<OrderDetermination> orders;
   std::vector<std::string> card_uuids;  // every card uuid in the response
 };

@@ -489,9 +489,8 @@ int serve(int argc, char** argv) {
 
   cds::ServiceOptions service_options;
   service_options.limits.max_bytes = server_options.max_body_bytes;
-  // Stored determinations name the code version and the data that decided.
-  service_options.service_version =
-      std::string(CRYO_VERSION) + " (data " + (*data)->library->data_hash() + ")";
+  // Stored determinations name the code version and the data that decided (audit_recorder).
+  service_options.service_version = CRYO_VERSION;
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
   auto service_holder = std::make_unique<cds::CoverageService>(*data, service_options);
