@@ -24,12 +24,20 @@ try {
       continue;
     }
     const request = buildRequest(scenario, service.prefetch);
-    const res = await fetch(`${server.base}/cds-services/${service.id}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-    const body = await res.json();
+    // A 503 "transient" (the store could not commit in time: nothing was handed out) is retried
+    // the way an EHR would, a few times; every other answer counts as it is.
+    let res;
+    let body;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      res = await fetch(`${server.base}/cds-services/${service.id}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      body = await res.json();
+      if (res.status !== 503) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     if (res.status !== 200) {
       // A refusal the scenario expects (foreign requests for payers this service does not know).
       const expected = [].concat((scenario.expected && scenario.expected.status) || 200);
