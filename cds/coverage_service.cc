@@ -7,9 +7,11 @@
 #include "base/ids.h"
 #include "base/text.h"
 #include "cds/crd_version.h"
+#include "cds/dtr.h"
 #include "cds/operation_outcome.h"
 #include "cds/response_writer.h"
 #include "mappings/coverage_reader.h"
+#include "policies/questions.h"
 
 namespace cryo::cds {
 namespace {
@@ -141,7 +143,8 @@ HookOutcome CoverageService::call(std::string_view service_id, std::string& body
 }
 
 HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& request_json,
-                                  std::chrono::system_clock::time_point received) const {
+                                  std::chrono::system_clock::time_point received,
+                                  const Json* answers) const {
   // The data this call is answered with, whatever reloads happen meanwhile.
   const std::shared_ptr<const ServiceData> data = data_.load();
   const mappings::MappingSet& mappings = *data->mappings;
@@ -170,6 +173,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   if (request->draft_orders != nullptr) record.add(*request->draft_orders, "context.draftOrders");
 
   if (request->appointments != nullptr) record.add(*request->appointments, "context.appointments");
+  if (answers != nullptr) record.add(*answers, "questionnaireResponse");
 
   // What prefetch did not bring comes from the client's FHIR server, or the call cannot be
   // answered (CDS Hooks: 412).
@@ -188,7 +192,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   MissingData missing;
   missing.templates = missing_prefetch(*request, templates);
   orders_in_scope_of_hook(*request, record, &missing.references);
-  if (!missing.templates.empty() || !missing.references.empty()) {
+  if (answers == nullptr && (!missing.templates.empty() || !missing.references.empty())) {
     std::vector<std::string> what;
     for (const auto& m : missing.templates) what.push_back("prefetch key " + m.key);
     for (const auto& r : missing.references) what.push_back(r);
@@ -294,6 +298,12 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     od.determination =
         library.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
     od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;
+    od.facts = std::move(facts);
+    if (policies::has_questions(od.determination)) {
+      od.questionnaire_url =
+          questionnaire_canonical(options_.base_url, od.determination.policy_id) + "|" +
+          od.determination.policy_revision;
+    }
     for (const auto& p : fetch_problems)
       od.determination.notices.push_back("Data the EHR could not supply: " + p);
     if (!fetch_problems.empty() && od.determination.covered == "conditional") {

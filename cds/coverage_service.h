@@ -50,6 +50,10 @@ struct OrderDetermination {
   std::string current_assertion_id;
   std::string policy_url;  // absolute URL of the policy page
   policies::Determination determination;
+  mappings::FactSheet facts;  // what the record showed, for the DTR questions (cds/dtr.h)
+  // The DTR questionnaire asking what the determination still needs ("canonical|version"),
+  // "" when there is nothing to ask (policies/questions.h).
+  std::string questionnaire_url;
 };
 
 // Everything one call produced: the HTTP answer and what the audit record keeps.
@@ -118,9 +122,13 @@ class CoverageService {
   HookOutcome call(std::string_view service_id, std::string& body,
                    std::chrono::system_clock::time_point received) const;
 
-  // The same for an already parsed request document (used by `evaluate`).
+  // The same for an already parsed request document (used by `evaluate`). With `answers` (a
+  // QuestionnaireResponse: DTR), the stored request of an earlier call is decided again with
+  // the answers added to its record; nothing is fetched then (the call's token is gone), the
+  // record is what the request held.
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
-                   std::chrono::system_clock::time_point received) const;
+                   std::chrono::system_clock::time_point received,
+                   const fhir::Json* answers = nullptr) const;
 
   // Sets the public base URL (absolute links, JWT audiences). Call before serving.
   void set_base_url(std::string base_url);

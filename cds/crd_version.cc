@@ -32,11 +32,11 @@ constexpr std::array kReasons22 = {"gold-card"sv,          "no-member-found"sv,
 
 constexpr std::array<CrdVersion, 3> kVersions = {{
     {"2.0", "2.0.1", kCovered201, kPa21, kDoc201, kPurpose, kInfo21, false, false, false, false,
-     false, false, kReasons21},
+     false, false, kReasons21, false},
     {"2.1", "2.1.0", kCovered201, kPa21, kDoc21, kPurpose, kInfo21, true, true, false, false, true,
-     false, kReasons21},
+     false, kReasons21, true},
     {"2.2", "2.2.1", kCovered22, kPa22, kDoc22, kPurpose, kInfo22, true, true, true, true, true,
-     true, kReasons22},
+     true, kReasons22, true},
 }};
 
 bool is_conditional(const CoverageValues& v) {

@@ -43,6 +43,7 @@ struct CrdVersion {
   bool info_needed_when_conditional;  // any `conditional` requires `info-needed` (2.1+ q3)
   bool reason_for_doc_purpose;        // doc-purpose requires a reason (2.2 q8)
   std::span<const std::string_view> reason_codes;  // coverageAssertionReasons, temp system
+  bool questionnaire;  // the `questionnaire` sub-extension (DTR canonical) exists (2.1+)
 };
 
 // Every version served, oldest first.
@@ -74,6 +75,8 @@ struct CoverageValues {
   std::vector<CoverageReason> reasons;
   bool policy_link_detail = false;  // write detail{code=policy-link, value=url}
   std::string detail_category;      // "" or "cat-other" (2.2)
+  // The DTR questionnaire canonical (2.1+, only with doc-needed); "" when none.
+  std::string questionnaire;
 };
 
 struct ShapeContext {

@@ -435,6 +435,11 @@ void HttpServer::set_call_observer(CallObserver o) {
 void HttpServer::add_get(std::string pattern, GetHandler handler) {
   impl_->extra_gets.emplace_back(std::regex(pattern), std::move(handler));
 }
+AuthDecision HttpServer::check_client(std::string_view authorization, std::string_view path) const {
+  if (!impl_->authenticator) return {};
+  return impl_->authenticator(authorization, impl_->service.options().base_url + std::string(path));
+}
+
 void HttpServer::add_post(std::string pattern, PostHandler handler) {
   impl_->extra_posts.emplace_back(std::regex(pattern), std::move(handler));
 }

@@ -7,6 +7,8 @@
 //   GET  /CodeSystem/criteria              the service's criteria CodeSystem (FHIR JSON)
 //   GET  /policies/{policyId}              readable page of an encoded policy (HTML)
 //   GET  /healthz                          liveness
+// Extra routes are registered by the wiring code (cds/main.cc): the admin look-up, the demo
+// page, DTR's Questionnaire operations (cds/dtr.h), metrics and health.
 // Every 4xx/5xx carries a FHIR OperationOutcome. The transport (cds/http_listener.h: Boost.Beast,
 // a few I/O threads owning every connection) hands a request to the bounded worker pool only
 // once it has fully arrived, with total deadlines, header/body/connection limits and UTF-8
@@ -144,6 +146,9 @@ class HttpServer {
       std::function<Reply(const std::string& path, const std::map<std::string, std::string>& query,
                           std::string_view authorization, std::string_view body)>;
   void add_post(std::string pattern, PostHandler handler);
+  // The client token check of the hook routes, for extra routes: the Authenticator's answer
+  // for `authorization` sent to `path` (ok when the server runs without one).
+  AuthDecision check_client(std::string_view authorization, std::string_view path) const;
 
   // The routing alone: one complete request in, its answer out (what the transport calls on a
   // worker thread; tests call it directly).

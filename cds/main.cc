@@ -39,6 +39,7 @@
 #include "cds/config.h"
 #include "cds/coverage_service.h"
 #include "cds/demo_routes.h"
+#include "cds/dtr.h"
 #include "cds/http_server.h"
 #include "cds/operation_outcome.h"
 #include "cds/policy_replay.h"
@@ -566,6 +567,8 @@ int serve(int argc, char** argv) {
     };
     server.set_recorder(std::move(recorder));
     if (admin) cds::add_assertion_routes(server, *store, *admin);
+    // DTR: the questions for conditional determinations (needs the stored hook calls).
+    cds::add_dtr_routes(server, *service_holder, *store);
   }
 
   // Watching it: metrics (admin token), liveness and readiness (no token: for probes).

@@ -152,6 +152,12 @@ void write_coverage_information(Writer& w, const OrderDetermination& od, const C
   key_str(w, "url", "coverage-assertion-id");
   key_str(w, "valueString", od.coverage_assertion_id);
   w.EndObject();
+  if (!v.questionnaire.empty()) {
+    w.StartObject();
+    key_str(w, "url", "questionnaire");
+    key_str(w, "valueCanonical", v.questionnaire);
+    w.EndObject();
+  }
   w.EndArray();
   key_str(w, "url", kCoverageInformationUrl);
   w.EndObject();
@@ -428,6 +434,9 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
   for (size_t i = 0; i < input.orders.size(); ++i) {
     auto& od = input.orders[i];
     values.push_back(shape_coverage(od.determination, version, input.shape));
+    // DTR (CRD 2.1+): the questionnaire that asks what is missing, where documentation is.
+    if (version.questionnaire && !values.back().doc_needed.empty())
+      values.back().questionnaire = od.questionnaire_url;
     od.current_assertion_id = current_assertion_id(*od.order, input.coverage_reference,
                                                    values.back(), od.determination.billing_code);
     current[i] = !od.current_assertion_id.empty();

@@ -6,7 +6,7 @@ import { renderMarkdown } from '/demo/markdown.mjs';
 
 const ciUrl = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
 const $ = (id) => document.getElementById(id);
-const state = { service: null, scenario: null, all: [] };
+const state = { service: null, scenario: null, all: [], dtr: null, assertion: '', answers: null };
 
 function text(tag, value, cls) {
   const el = document.createElement(tag);
@@ -112,7 +112,127 @@ function renderCards(response) {
     }
   }
   $('coverage-information').textContent = infos.length ? JSON.stringify(infos, null, 2) : '(none)';
+  offerQuestions(infos[0]);
 }
+
+// DTR (docs/dtr.md): a determination that waits for facts or documents offers the payer's
+// questions; the answers go to $next-question until it is settled, and the completed response
+// joins the record for the next signing.
+function ciValue(info, url) {
+  const sub = ((info && info.extension) || []).find((e) => e.url === url);
+  return sub ? (sub.valueCode || sub.valueString || sub.valueCanonical || '') : '';
+}
+
+function offerQuestions(info) {
+  state.dtr = null;
+  $('dtr-form').replaceChildren();
+  $('dtr-next').hidden = true;
+  $('dtr-resign').hidden = true;
+  const asks = info && (ciValue(info, 'covered') === 'conditional' || ciValue(info, 'doc-needed'));
+  $('dtr').hidden = !asks;
+  $('dtr-start').hidden = !asks;
+  $('dtr-status').textContent = '';
+  if (asks) state.assertion = ciValue(info, 'coverage-assertion-id');
+}
+
+async function dtrPost(op, body) {
+  const headers = { 'Content-Type': 'application/fhir+json' };
+  if ($('token').value.trim()) headers.Authorization = `Bearer ${$('token').value.trim()}`;
+  const res = await fetch(`/Questionnaire/$${op}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const out = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error((out.issue && out.issue[0] && out.issue[0].diagnostics) || `HTTP ${res.status}`);
+  return out;
+}
+
+async function startQuestions() {
+  const pkg = await dtrPost('questionnaire-package', {
+    resourceType: 'Parameters', parameter: [{ name: 'context', valueString: state.assertion }],
+  });
+  const bundle = pkg.parameter[0].resource;
+  $('dtr-start').hidden = true;
+  await nextQuestions(bundle.entry[1].resource);
+}
+
+async function nextQuestions(response) {
+  const out = await dtrPost('next-question', {
+    resourceType: 'Parameters', parameter: [{ name: 'questionnaire-response', resource: response }],
+  });
+  state.dtr = out.parameter[0].resource;
+  renderQuestions();
+}
+
+function renderQuestions() {
+  const qr = state.dtr;
+  const form = $('dtr-form');
+  form.replaceChildren();
+  const answered = new Set((qr.item || []).map((i) => i.linkId));
+  const open = ((qr.contained && qr.contained[0].item) || []).filter((i) => !answered.has(i.linkId));
+  for (const item of open) {
+    const label = text('label', `${item.text} `);
+    let input;
+    if (item.type === 'boolean' || item.type === 'choice') {
+      input = document.createElement('select');
+      input.append(text('option', '— not known —'));
+      input.lastChild.value = '';
+      const options = item.type === 'boolean'
+        ? [['true', 'yes'], ['false', 'no']]
+        : item.answerOption.map((o, i) => [String(i), o.valueCoding.display || o.valueCoding.code]);
+      for (const [value, shown] of options) {
+        const o = text('option', shown);
+        o.value = value;
+        input.append(o);
+      }
+    } else if (item.type === 'attachment') {
+      input = document.createElement('input');
+      input.type = 'checkbox';
+    } else {
+      input = document.createElement('input');
+      input.type = 'number';
+      input.step = 'any';
+      if (item.type === 'quantity') label.append(text('span', `(${item.extension[0].valueCoding.code}) `));
+    }
+    input.dataset.link = item.linkId;
+    label.append(input);
+    form.append(label);
+  }
+  const ci = (qr.extension || []).find((e) => e.url === ciUrl);
+  const done = qr.status === 'completed';
+  $('dtr-status').textContent = done
+    ? `Decided: ${ciValue(ci, 'covered')}${ciValue(ci, 'doc-needed') ? `, documentation ${ciValue(ci, 'doc-needed')}` : ''}`
+    : `${open.length} question${open.length === 1 ? '' : 's'} can still change the decision`;
+  $('dtr').dataset.status = qr.status;
+  $('dtr').dataset.covered = done ? ciValue(ci, 'covered') : '';
+  $('dtr-next').hidden = done;
+  $('dtr-resign').hidden = !done;
+}
+
+async function sendAnswers() {
+  const qr = structuredClone(state.dtr);
+  qr.item = qr.item || [];
+  const items = qr.contained[0].item;
+  for (const input of $('dtr-form').querySelectorAll('[data-link]')) {
+    const item = items.find((i) => i.linkId === input.dataset.link);
+    let answer = null;
+    if (item.type === 'boolean' && input.value) answer = { valueBoolean: input.value === 'true' };
+    else if (item.type === 'choice' && input.value) answer = { valueCoding: item.answerOption[Number(input.value)].valueCoding };
+    else if (item.type === 'integer' && input.value) answer = { valueInteger: Math.round(Number(input.value)) };
+    else if (item.type === 'quantity' && input.value) {
+      const unit = item.extension[0].valueCoding.code;
+      answer = { valueQuantity: { value: Number(input.value), unit, system: 'http://unitsofmeasure.org', code: unit } };
+    } else if (item.type === 'attachment' && input.checked) {
+      answer = { valueAttachment: { contentType: 'application/pdf', title: item.text } };
+    }
+    qr.item.push(answer ? { linkId: item.linkId, text: item.text, answer: [answer] } : { linkId: item.linkId, text: item.text });
+  }
+  await nextQuestions(qr);
+}
+
+// The completed response joins the record (the EHR keeps it) and the order is signed again.
+async function signWithAnswers() {
+  state.answers = state.dtr;
+  await sign();
+}
+
 
 async function sign() {
   const s = structuredClone(state.scenario);
@@ -122,6 +242,11 @@ async function sign() {
     if ($('order-date').value.trim()) order.occurrenceDateTime = $('order-date').value.trim();
   }
   const request = buildRequest(s, state.service.prefetch);
+  if (state.answers) {
+    // The EHR's record now holds the completed questionnaire: it comes with the searches.
+    const bundle = Object.values(request.prefetch || {}).find((b) => b && b.type === 'searchset');
+    if (bundle) bundle.entry.push({ resource: state.answers, search: { mode: 'include' } });
+  }
   const headers = { 'Content-Type': 'application/json' };
   if ($('token').value.trim()) headers.Authorization = `Bearer ${$('token').value.trim()}`;
   $('timing').textContent = 'signing…';
@@ -145,6 +270,8 @@ async function choose(name, button) {
   if (button) button.setAttribute('aria-current', 'true');
   const res = await fetch(`/demo/scenarios/${encodeURIComponent(name)}`);
   state.scenario = await res.json();
+  state.answers = null;
+  offerQuestions(null);
   $('card-pane').replaceChildren();
   $('timing').textContent = '';
   renderChart();
@@ -174,7 +301,11 @@ async function start() {
   const scenarios = await (await fetch('/demo/scenarios')).json();
   state.all = scenarios.filter((s) => (s.hook || 'order-sign') === 'order-sign' && !s.name.startsWith('foreign-'));
   $('filter').addEventListener('input', renderList);
-  $('sign').addEventListener('click', () => sign().catch((e) => { $('timing').textContent = `failed: ${e.message}`; }));
+  $('sign').addEventListener('click', () => { state.answers = null; sign().catch((e) => { $('timing').textContent = `failed: ${e.message}`; }); });
+  const dtrFailed = (e) => { $('dtr-status').textContent = `failed: ${e.message}`; };
+  $('dtr-start').addEventListener('click', () => startQuestions().catch(dtrFailed));
+  $('dtr-next').addEventListener('click', () => sendAnswers().catch(dtrFailed));
+  $('dtr-resign').addEventListener('click', () => signWithAnswers().catch(dtrFailed));
   renderList();
   document.body.dataset.ready = 'true';
 }

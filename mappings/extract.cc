@@ -150,6 +150,8 @@ class Extractor {
     }
   }
 
+  const std::string& patient() const { return patient_id_; }
+
   Fact evaluate(const FactDef& f) {
     switch (f.kind) {
       case FactKind::kBoolean:
@@ -1087,7 +1089,11 @@ FactSheet MappingSet::extract(const fhir::ResourceIndex& record, const OrderCont
   Extractor x(*data_, record, order);
   FactSheet sheet;
   for (const std::string& id : fact_ids) {
-    if (const FactDef* f = data_->fact(id)) sheet.put(x.evaluate(*f));
+    const FactDef* f = data_->fact(id);
+    if (f == nullptr) continue;
+    Fact fact = x.evaluate(*f);
+    detail::read_questionnaire_answer(*data_, record, x.patient(), *f, fact);
+    sheet.put(std::move(fact));
   }
   return sheet;
 }

@@ -361,6 +361,21 @@ bool Loader::load_reading_rules(FileReader& r, const Json& root) {
     }
   }
   if (r.failed()) return false;
+  if (const Json* qa = member(root, "questionnaireAnswers")) {
+    const std::string p = "questionnaireAnswers";
+    detail::QuestionnaireAnswers& q = d_.questionnaire_answers;
+    if (!r.only(*qa, p, {"statuses", "documentLinkIdPrefix"}) ||
+        !r.strings(*qa, p, "statuses", q.statuses) ||
+        !r.string(*qa, p, "documentLinkIdPrefix", q.document_prefix)) {
+      return false;
+    }
+    if (q.statuses.empty()) return r.fail(p + ".statuses", "must not be empty");
+    for (const std::string& s : q.statuses) {
+      if (s != "completed" && s != "amended" && s != "in-progress")
+        return r.fail(p + ".statuses", "'" + s + "' is not a QuestionnaireResponse status to read");
+    }
+    q.enabled = true;
+  }
   if (member(root, "documentTypeSystem") != nullptr) {
     std::string alias;
     if (!r.string(root, "", "documentTypeSystem", alias)) return false;
@@ -912,7 +927,8 @@ Status Loader::run(const std::filesystem::path& dir) {
                                                    "facts",
                                                    "otherLocations",
                                                    "morphologyExtension",
-                                                   "documentCategories"};
+                                                   "documentCategories",
+                                                   "questionnaireAnswers"};
       bool codesystem = string_or_empty(member(f.doc, "resourceType")) == "CodeSystem";
       if (!codesystem && kKnown.count(name) == 0) {
         return Error{f.name + ": " + name, "unknown section"};
@@ -928,8 +944,9 @@ Status Loader::run(const std::filesystem::path& dir) {
       bool present = member(f.doc, section) != nullptr;
       if (std::string_view(section) == "statusRules") {
         // The reading rules file: any of its sections may appear without the others.
-        for (const char* also : {"booleanAnswers", "unitConversions", "documentTypeSystem",
-                                 "morphologyExtension", "documentCategories"}) {
+        for (const char* also :
+             {"booleanAnswers", "unitConversions", "documentTypeSystem", "morphologyExtension",
+              "documentCategories", "questionnaireAnswers"}) {
           present = present || member(f.doc, also) != nullptr;
         }
       }

@@ -12,6 +12,8 @@ using fhir::Json;
 using fhir::member;
 using fhir::string_or_empty;
 
+constexpr std::string_view kNoMember = "none-of-these";  // criteria CodeSystem
+
 constexpr std::string_view kBillingOptions =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options";
 
@@ -137,6 +139,25 @@ std::optional<fhir::Interval> MappingSet::ordinal_value(std::string_view id,
     if (f->scale[i] == value) return fhir::Interval::point(static_cast<double>(i));
   }
   return std::nullopt;
+}
+
+std::vector<MappingSet::AnswerOption> MappingSet::answer_options(std::string_view id) const {
+  std::vector<AnswerOption> out;
+  const detail::FactDef* f = data_->fact(id);
+  if (f == nullptr) return out;
+  if (f->kind == FactKind::kOrdinal) {
+    for (const detail::OrdinalValue& v : f->values) {
+      if (!v.ranks || v.codes.codes().empty()) continue;
+      const fhir::Code& c = v.codes.codes().front();
+      out.push_back({c.system, c.code, v.value});
+    }
+  } else if (f->kind == FactKind::kCategory) {
+    for (const detail::Member& m : f->members) {
+      out.push_back({data_->criteria_system, m.id, m.label});
+    }
+    out.push_back({data_->criteria_system, std::string(kNoMember), "None of these"});
+  }
+  return out;
 }
 
 std::string MappingSet::fact_label(std::string_view id) const {
@@ -271,6 +292,7 @@ std::vector<DocumentFinding> MappingSet::find_documents(const fhir::ResourceInde
     }
     out.push_back(std::move(finding));
   }
+  detail::read_questionnaire_documents(*data_, record, patient_id, window, out);
   return out;
 }
 

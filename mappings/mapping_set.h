@@ -101,6 +101,15 @@ class MappingSet {
   std::optional<fhir::Interval> ordinal_value(std::string_view id, std::string_view value) const;
   // A short human label for a fact ("Largest liver lesion"), for cards and the policy page.
   std::string fact_label(std::string_view id) const;
+  // The answers a question about an ordinal or category fact offers (DTR questionnaires):
+  // each scale value that can be assessed with its code, or each category member as a code
+  // of the criteria CodeSystem; empty for other kinds.
+  struct AnswerOption {
+    std::string system;
+    std::string code;
+    std::string display;
+  };
+  std::vector<AnswerOption> answer_options(std::string_view id) const;
 
   // The prefetch templates to declare in discovery (data: mappings/data/prefetch.json).
   const std::vector<PrefetchTemplate>& prefetch_templates() const;

@@ -139,6 +139,15 @@ struct DocumentCategory {
   std::string document_type;  // the LOINC document type it counts as, e.g. "18748-4"
 };
 
+// Answers of completed questionnaires (DTR) read as evidence: an item whose linkId is a fact
+// id answers that fact; one whose linkId is the prefix + a LOINC document type supplies that
+// document.
+struct QuestionnaireAnswers {
+  bool enabled = false;
+  std::vector<std::string> statuses;  // QuestionnaireResponse.status values read
+  std::string document_prefix;        // "document-"
+};
+
 struct CoverageRules {
   std::string plan_system;
   std::string plan_code;
@@ -165,6 +174,7 @@ struct MappingSet::Data {
   std::vector<fhir::UnitConversion> conversions;
   std::string document_system;
   detail::CoverageRules coverage;
+  detail::QuestionnaireAnswers questionnaire_answers;
   std::vector<PrefetchTemplate> prefetch;
   std::vector<CriteriaConcept> concepts;
   std::string criteria_system;
@@ -189,3 +199,16 @@ struct MappingSet::Data {
 };
 
 }  // namespace cryo::mappings
+
+namespace cryo::mappings::detail {
+
+// questionnaire_answers.cc: an answer in the record's questionnaire responses for a fact the
+// rest of the record left unknown replaces `fact`; documents supplied as attachments count
+// as found.
+void read_questionnaire_answer(const MappingSet::Data& d, const fhir::ResourceIndex& record,
+                               std::string_view patient_id, const FactDef& f, Fact& fact);
+void read_questionnaire_documents(const MappingSet::Data& d, const fhir::ResourceIndex& record,
+                                  std::string_view patient_id, const fhir::DateRange& window,
+                                  std::vector<DocumentFinding>& findings);
+
+}  // namespace cryo::mappings::detail

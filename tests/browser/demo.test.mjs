@@ -1,7 +1,8 @@
 // Drives Debian's Chromium (headless) through the /demo page of the real server: a covered, a
 // conditional and a not-covered scenario are signed at the 420 px card pane, and the test checks
 // what a person sees: the summary visible and whole, no horizontal overflow, the indicator
-// colour per outcome, and text from the EHR record shown as text (never as HTML or a link).
+// colour per outcome, and text from the EHR record shown as text (never as HTML or a link);
+// then the conditional order's payer questions (DTR) are answered in the page and decide it.
 // Usage: node demo.test.mjs BUILD/cryo-crd [SCREENSHOT.png]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +106,40 @@ try {
       await page.setViewport({ width: 1400, height: 1000 });
     }
   }
+
+  // DTR: the conditional scenario's questions, answered in the page, settle the decision, and
+  // signing again with the completed questionnaire in the record gives the settled card.
+  const conditional = 'florida-blue-commercial-conditional-resectability-unknown';
+  await page.click(`#scenario-list button[data-scenario="${conditional}"]`);
+  await page.waitForSelector(`body[data-scenario="${conditional}"]`);
+  await page.click('#sign');
+  await page.waitForFunction(() => /HTTP \d+/.test(document.getElementById('timing').textContent));
+  check(await page.$eval('#dtr', (el) => !el.hidden), 'DTR: questions offered for the conditional order');
+  await page.click('#dtr-start');
+  await page.waitForFunction(() => document.getElementById('dtr').dataset.status);
+  let rounds = 0;
+  let asked = 0;
+  while ((await page.$eval('#dtr', (el) => el.dataset.status)) !== 'completed' && rounds++ < 10) {
+    asked += await page.$$eval('#dtr-form [data-link]', (inputs) => {
+      for (const input of inputs) {
+        if (input.tagName === 'SELECT') input.selectedIndex = 1;  // yes / the first code
+        else if (input.type === 'checkbox') input.checked = true;  // attach the document
+        else input.value = '1';
+      }
+      return inputs.length;
+    });
+    const before = await page.$eval('#dtr-status', (el) => el.textContent);
+    await page.click('#dtr-next');
+    await page.waitForFunction((b) => document.getElementById('dtr-status').textContent !== b, {}, before);
+  }
+  const decided = await page.$eval('#dtr', (el) => ({ status: el.dataset.status, covered: el.dataset.covered }));
+  check(asked > 0, `DTR: ${asked} questions answered in the page`);
+  check(decided.status === 'completed' && decided.covered === 'covered', `DTR: decided ${decided.covered}`);
+  await page.click('#dtr-resign');
+  await page.waitForFunction(() => /HTTP \d+/.test(document.getElementById('timing').textContent) &&
+    !document.getElementById('card-pane').textContent.includes('not yet decided'));
+  const resigned = await page.$eval('#card-pane .card .summary', (el) => el.textContent);
+  check(resigned.includes('covered') && !resigned.includes('not yet decided'), `DTR: signed again: "${resigned}"`);
 } finally {
   await browser.close();
   await server.stop();

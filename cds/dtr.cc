@@ -1,0 +1,632 @@
+#include "cds/dtr.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "cds/catalog.h"
+#include "cds/operation_outcome.h"
+#include "fhir/coding.h"
+#include "fhir/json.h"
+#include "policies/questions.h"
+
+namespace cryo::cds {
+namespace {
+
+using fhir::Json;
+using fhir::member;
+using fhir::string_or_empty;
+using Alloc = rapidjson::Document::AllocatorType;
+using Reply = HttpServer::Reply;
+
+constexpr std::string_view kFhirJson = "application/fhir+json";
+constexpr std::string_view kAdaptive =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive";
+constexpr std::string_view kAdaptProfile =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt";
+constexpr std::string_view kQrProfile =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse";
+constexpr std::string_view kQrContext =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context";
+constexpr std::string_view kIntendedUse =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse";
+constexpr std::string_view kCrdTemp = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
+constexpr std::string_view kCoverageInformation =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+constexpr std::string_view kQuestionnaireUnit =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+constexpr std::string_view kLoinc = "http://loinc.org";
+constexpr std::string_view kDocumentPrefix = "document-";
+constexpr size_t kMaxAnswers = 200;
+
+Reply outcome(int status, std::string_view code, std::string_view message) {
+  return {status, std::string(kFhirJson), operation_outcome(code, message)};
+}
+
+std::string to_text(const Json& v) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  v.Accept(w);
+  return std::string(b.GetString(), b.GetSize());
+}
+
+Json str(std::string_view s, Alloc& a) {
+  return Json(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+Json object() {
+  return Json(rapidjson::kObjectType);
+}
+Json array() {
+  return Json(rapidjson::kArrayType);
+}
+
+void put(Json& o, std::string_view name, Json v, Alloc& a) {
+  o.AddMember(str(name, a), std::move(v), a);
+}
+void put(Json& o, std::string_view name, std::string_view v, Alloc& a) {
+  put(o, name, str(v, a), a);
+}
+
+Json coding(std::string_view system, std::string_view code, std::string_view display, Alloc& a) {
+  Json c = object();
+  put(c, "system", system, a);
+  put(c, "code", code, a);
+  if (!display.empty()) put(c, "display", display, a);
+  return c;
+}
+
+Json extension(std::string_view url, std::string_view value_name, Json value, Alloc& a) {
+  Json e = object();
+  put(e, "url", url, a);
+  put(e, value_name, std::move(value), a);
+  return e;
+}
+
+Json reference(std::string_view ref, Alloc& a) {
+  Json r = object();
+  put(r, "reference", ref, a);
+  return r;
+}
+
+// The DTR Parameters value named `name`: the parameter object, or nullptr.
+const Json* parameter(const Json& params, std::string_view name) {
+  for (const Json& p : fhir::items(member(params, "parameter"))) {
+    if (string_or_empty(member(p, "name")) == name) return &p;
+  }
+  return nullptr;
+}
+
+// A determination and the call it came from, decided again.
+struct Decided {
+  audit::AssertionRecord stored;
+  HookOutcome outcome;
+  const OrderDetermination* order = nullptr;
+};
+
+class Dtr {
+ public:
+  Dtr(const HttpServer& server, const CoverageService& service, audit::AuditStore& store)
+      : server_(server), service_(service), store_(store) {}
+
+  Reply package(std::string_view path, std::string_view authorization, std::string_view body) {
+    std::string issuer;
+    if (auto refused = authenticate(path, authorization, issuer)) return *refused;
+    fhir::JsonDocument doc;
+    if (auto r = parse(body, doc)) return *r;
+    if (string_or_empty(member(doc, "resourceType")) != "Parameters")
+      return outcome(400, "structure", "the input must be a FHIR Parameters resource");
+    const Json* context = parameter(doc, "context");
+    std::string_view id = string_or_empty(member(context, "valueString"));
+    if (id.empty()) {
+      return outcome(400, "required",
+                     "the 'context' parameter (valueString: the coverage-assertion-id from CRD) "
+                     "is required");
+    }
+    std::string order_ref;
+    if (const Json* order = parameter(doc, "order")) {
+      const Json* r = member(*order, "resource");
+      if (r == nullptr || !r->IsObject() || string_or_empty(member(*r, "id")).empty())
+        return outcome(400, "value", "the 'order' parameter must hold a resource with an id");
+      order_ref = fhir::ResourceIndex::key_of(*r);
+    }
+    auto found = store_.find_assertion(id);
+    if (!found) return outcome(503, "transient", "the audit store is unavailable");
+    if (found->empty())
+      return outcome(404, "not-found", "no coverage assertion '" + std::string(id) + "'");
+    rapidjson::Document out(rapidjson::kObjectType);
+    Alloc& a = out.GetAllocator();
+    put(out, "resourceType", "Parameters", a);
+    Json params = array();
+    for (const audit::AssertionRecord& rec : *found) {
+      if (!order_ref.empty() && rec.determination.order_ref != order_ref) continue;
+      Decided decided;
+      if (auto failed = decide(rec, nullptr, decided)) return *failed;
+      Json bundle = package_bundle(decided, a);
+      Json p = object();
+      put(p, "name", "PackageBundle", a);
+      put(p, "resource", std::move(bundle), a);
+      params.PushBack(std::move(p), a);
+    }
+    if (params.Empty()) {
+      return outcome(404, "not-found",
+                     "coverage assertion '" + std::string(id) + "' holds no order " + order_ref);
+    }
+    put(out, "parameter", std::move(params), a);
+    std::string text = to_text(out);
+    return audited("dtr-questionnaire-package", found->front(), issuer, body, std::move(text));
+  }
+
+  Reply next_question(std::string_view path, std::string_view authorization,
+                      std::string_view body) {
+    std::string issuer;
+    if (auto refused = authenticate(path, authorization, issuer)) return *refused;
+    fhir::JsonDocument doc;
+    if (auto r = parse(body, doc)) return *r;
+    const Json* qr = &doc;
+    if (string_or_empty(member(doc, "resourceType")) == "Parameters") {
+      const Json* p = parameter(doc, "questionnaire-response");
+      qr = p != nullptr ? member(*p, "resource") : nullptr;
+    }
+    if (qr == nullptr || string_or_empty(member(*qr, "resourceType")) != "QuestionnaireResponse")
+      return outcome(400, "required",
+                     "the 'questionnaire-response' parameter (a QuestionnaireResponse) is "
+                     "required");
+    std::string assertion_id, order_ref;
+    for (const Json& e : fhir::items(member(*qr, "extension"))) {
+      std::string_view url = string_or_empty(member(e, "url"));
+      if (url == kCoverageInformation) {
+        for (const Json& s : fhir::items(member(e, "extension"))) {
+          if (string_or_empty(member(s, "url")) == "coverage-assertion-id")
+            assertion_id = std::string(string_or_empty(member(s, "valueString")));
+        }
+      } else if (url == kQrContext) {
+        std::string_view ref = string_or_empty(member(member(e, "valueReference"), "reference"));
+        if (!ref.starts_with("Coverage/")) order_ref = std::string(ref);
+      }
+    }
+    if (assertion_id.empty() || order_ref.empty()) {
+      return outcome(400, "required",
+                     "the QuestionnaireResponse must carry the coverage-information extension "
+                     "with the coverage-assertion-id and a context extension naming the order, as "
+                     "$questionnaire-package handed it out");
+    }
+    auto found = store_.find_assertion(assertion_id);
+    if (!found) return outcome(503, "transient", "the audit store is unavailable");
+    auto rec = std::find_if(found->begin(), found->end(), [&](const audit::AssertionRecord& r) {
+      return r.determination.order_ref == order_ref;
+    });
+    if (rec == found->end()) {
+      return outcome(404, "not-found",
+                     "no coverage assertion '" + assertion_id + "' for " + order_ref);
+    }
+    // The answers so far, flattened, checked against what this questionnaire asks.
+    std::vector<const Json*> items;
+    for (const Json& item : fhir::items(member(*qr, "item"))) {
+      items.push_back(&item);
+      for (const Json& inner : fhir::items(member(item, "item"))) items.push_back(&inner);
+    }
+    if (items.size() > kMaxAnswers)
+      return outcome(413, "too-costly", "more than " + std::to_string(kMaxAnswers) + " answers");
+    Decided before_call;
+    if (auto failed = decide(*rec, nullptr, before_call)) return *failed;
+    const Decided* before = &before_call;
+    std::set<std::string> askable = askable_links(before->order->determination);
+    std::vector<std::string> asked;
+    for (const Json* item : items) {
+      std::string link(string_or_empty(member(*item, "linkId")));
+      if (!askable.contains(link)) {
+        return outcome(400, "value", "item '" + link + "' is not a question of this questionnaire");
+      }
+      asked.push_back(link);
+    }
+    // The answers as evidence: the response as if completed (the mappings read only completed
+    // responses), in the stored call's record.
+    rapidjson::Document evidence;
+    evidence.CopyFrom(*qr, evidence.GetAllocator());
+    std::string qr_id(string_or_empty(member(*qr, "id")));
+    if (qr_id.empty()) qr_id = "dtr-" + assertion_id;
+    Alloc& ea = evidence.GetAllocator();
+    evidence.RemoveMember("id");
+    evidence.RemoveMember("status");
+    evidence.RemoveMember("subject");
+    put(evidence, "id", qr_id, ea);
+    put(evidence, "status", "completed", ea);
+    put(evidence, "subject", reference("Patient/" + rec->call.patient_id, ea), ea);
+    Decided after_call;
+    if (auto failed = decide(*rec, &evidence, after_call)) return *failed;
+    const Decided* after = &after_call;
+    const policies::Determination& d = after->order->determination;
+
+    // The questions that can still change the decision (not asked yet), the one that can
+    // settle it first; once the criteria are settled, the documents still missing when
+    // supplying them can lift the documentation request.
+    auto not_asked = [&](std::string_view link) {
+      return std::find(asked.begin(), asked.end(), link) == asked.end();
+    };
+    std::vector<policies::OpenQuestion> open;
+    for (const policies::OpenQuestion& q : policies::open_questions(d)) {
+      if (not_asked(q.fact)) open.push_back(q);
+    }
+    std::vector<const policies::DocumentCheck*> documents;
+    if (open.empty()) {
+      for (const policies::DocumentCheck* c : policies::missing_documents(d)) {
+        if (not_asked(std::string(kDocumentPrefix) + c->codes[0])) documents.push_back(c);
+      }
+    }
+    rapidjson::Document out(rapidjson::kObjectType);
+    Alloc& a = out.GetAllocator();
+    Json response = object();
+    response.CopyFrom(*qr, a);
+    bool done = open.empty() && documents.empty();
+    // The contained questionnaire: every question asked so far and the next one.
+    Json questionnaire = adaptive_questionnaire(*after, a);
+    put(questionnaire, "id", "q", a);
+    questionnaire.RemoveMember("url");
+    Json q_items = array();
+    for (const std::string& link : asked) {
+      if (auto item = item_for_link(before->order->determination, before->order->facts, link, a))
+        q_items.PushBack(std::move(*item), a);
+    }
+    for (const policies::OpenQuestion& q : open)
+      q_items.PushBack(question_item(q, before->order->facts, a), a);
+    for (const policies::DocumentCheck* c : documents) q_items.PushBack(document_item(*c, a), a);
+    put(questionnaire, "item", std::move(q_items), a);
+    questionnaire.RemoveMember("extension");
+    Json contained = array();
+    contained.PushBack(std::move(questionnaire), a);
+    response.RemoveMember("contained");
+    response.RemoveMember("questionnaire");
+    response.RemoveMember("status");
+    response.RemoveMember("extension");
+    put(response, "contained", std::move(contained), a);
+    put(response, "questionnaire", "#q", a);
+    put(response, "status", done ? "completed" : "in-progress", a);
+    put(response, "extension", response_extensions(*after, a), a);
+    if (response.HasMember("id")) response.RemoveMember("id");
+    put(response, "id", qr_id, a);
+
+    put(out, "resourceType", "Parameters", a);
+    Json params = array();
+    Json p = object();
+    put(p, "name", "return", a);
+    put(p, "resource", std::move(response), a);
+    params.PushBack(std::move(p), a);
+    put(out, "parameter", std::move(params), a);
+    std::string text = to_text(out);
+    return audited("dtr-next-question", *rec, issuer, body, std::move(text));
+  }
+
+ private:
+  std::optional<Reply> authenticate(std::string_view path, std::string_view authorization,
+                                    std::string& issuer) const {
+    AuthDecision d = server_.check_client(authorization, path);
+    if (!d.ok) {
+      log::warn("refused client token", {{"path", std::string(path)}, {"reason", d.reason}});
+      return outcome(401, "login", "authentication required");
+    }
+    issuer = d.issuer;
+    return std::nullopt;
+  }
+
+  std::optional<Reply> parse(std::string_view body, fhir::JsonDocument& doc) const {
+    if (auto err = fhir::parse_copy(body, doc, service_.options().limits)) {
+      return outcome(err->kind == fhir::ParseError::kTooLarge ? 413 : 400, "structure",
+                     "the body is not acceptable JSON: " + err->message);
+    }
+    if (!doc.IsObject()) return outcome(400, "structure", "the body must be a FHIR resource");
+    return std::nullopt;
+  }
+
+  // Decides the stored call of `rec` again (with `answers` as evidence, when given).
+  std::optional<Reply> decide(const audit::AssertionRecord& rec, const Json* answers,
+                              Decided& out) const {
+    out.stored = rec;
+    auto call = store_.find_by_hook_instance(rec.call.hook_instance);
+    if (!call) return outcome(503, "transient", "the audit store is unavailable");
+    if (!*call) return outcome(404, "not-found", "the hook call of this assertion is gone");
+    const ServiceDefinition* service = find_service(rec.call.service_id);
+    if (service == nullptr)
+      return outcome(404, "not-found", "the service of this assertion is no longer offered");
+    fhir::JsonDocument request;
+    if (fhir::parse_copy((*call)->request_json, request, service_.options().limits))
+      return outcome(500, "exception", "the stored hook call cannot be read");
+    static const std::string kDraft =
+        R"({"resourceType":"QuestionnaireResponse","status":"in-progress"})";
+    fhir::JsonDocument draft;
+    fhir::parse_copy(kDraft, draft, {});
+    out.outcome = service_.call(*service, request, rec.call.received_at,
+                                answers != nullptr ? answers : &draft);
+    if (out.outcome.status != 200) {
+      return outcome(422, "processing", "the order can no longer be decided: " + out.outcome.error);
+    }
+    for (const OrderDetermination& od : out.outcome.orders) {
+      if (od.order_reference == rec.determination.order_ref) out.order = &od;
+    }
+    if (out.order == nullptr)
+      return outcome(422, "processing", "the order is no longer in scope of a policy");
+    return std::nullopt;
+  }
+
+  std::set<std::string> askable_links(const policies::Determination& d) const {
+    std::set<std::string> links;
+    for (const policies::SectionResult& s : d.sections) {
+      for (const policies::CriterionResult& r : s.rows) {
+        if (!r.fact.empty()) links.insert(r.fact);
+      }
+    }
+    for (const policies::DocumentCheck& c : d.documents) {
+      if (!c.codes.empty()) links.insert(std::string(kDocumentPrefix) + c.codes[0]);
+    }
+    return links;
+  }
+
+  // Whether an answer option agrees with what the record shows (a scale value inside the
+  // range the record gives, a category member the record does not rule out).
+  bool possible(const mappings::FactSheet& facts, const std::string& fact, const std::string& value,
+                const std::string& code) const {
+    const mappings::Fact* f = facts.find(fact);
+    if (f == nullptr || !f->known()) return true;
+    if (f->kind == mappings::FactKind::kCategory) {
+      auto it = f->categories.find(code);
+      return it == f->categories.end() || it->second != mappings::Truth::kFalse;
+    }
+    if (!f->measure) return true;
+    auto ranks = service_.mappings().ordinal_value(fact, value);
+    if (!ranks) return true;
+    bool inside = ranks->low >= f->measure->low && ranks->high <= f->measure->high;
+    bool narrower = ranks->low > f->measure->low || ranks->high < f->measure->high;
+    return inside && narrower;
+  }
+
+  Json question_item(const policies::OpenQuestion& q, const mappings::FactSheet& facts,
+                     Alloc& a) const {
+    const mappings::MappingSet& m = service_.mappings();
+    Json item = object();
+    put(item, "linkId", q.fact, a);
+    const auto& concepts = m.criteria_concepts();
+    auto concept_it =
+        std::find_if(concepts.begin(), concepts.end(),
+                     [&](const mappings::CriteriaConcept& c) { return c.code == q.fact; });
+    if (concept_it != concepts.end()) {
+      Json codes = array();
+      codes.PushBack(coding(m.criteria_system(), q.fact, concept_it->display, a), a);
+      put(item, "code", std::move(codes), a);
+    }
+    std::string text = q.role == "indication" ? "Diagnosis: " + q.label : q.label;
+    put(item, "text", text, a);
+    auto kind = m.fact_kind(q.fact);
+    std::string unit = m.fact_unit(q.fact);
+    if (kind == mappings::FactKind::kBoolean) {
+      put(item, "type", "boolean", a);
+    } else if (kind == mappings::FactKind::kMeasure && unit == "1") {
+      put(item, "type", "integer", a);
+    } else if (kind == mappings::FactKind::kMeasure) {
+      put(item, "type", "quantity", a);
+      Json ext = array();
+      ext.PushBack(
+          extension(kQuestionnaireUnit, "valueCoding", coding(fhir::kUcum, unit, unit, a), a), a);
+      put(item, "extension", std::move(ext), a);
+    } else {
+      put(item, "type", "choice", a);
+      Json options = array();
+      for (const auto& o : m.answer_options(q.fact)) {
+        if (!possible(facts, q.fact, o.display, o.code)) continue;
+        Json opt = object();
+        put(opt, "valueCoding", coding(o.system, o.code, o.display, a), a);
+        options.PushBack(std::move(opt), a);
+      }
+      put(item, "answerOption", std::move(options), a);
+    }
+    put(item, "required", Json(false), a);
+    return item;
+  }
+
+  Json document_item(const policies::DocumentCheck& c, Alloc& a) const {
+    Json item = object();
+    put(item, "linkId", std::string(kDocumentPrefix) + c.codes[0], a);
+    Json codes = array();
+    codes.PushBack(coding(kLoinc, c.codes[0], "", a), a);
+    put(item, "code", std::move(codes), a);
+    put(item, "text", "Attach: " + c.title, a);
+    put(item, "type", "attachment", a);
+    put(item, "required", Json(false), a);
+    return item;
+  }
+
+  // The item of a question asked before (rebuilt from the original determination).
+  std::optional<Json> item_for_link(const policies::Determination& d,
+                                    const mappings::FactSheet& d_facts, const std::string& link,
+                                    Alloc& a) const {
+    for (const policies::DocumentCheck& c : d.documents) {
+      if (!c.codes.empty() && std::string(kDocumentPrefix) + c.codes[0] == link)
+        return document_item(c, a);
+    }
+    for (const policies::OpenQuestion& q : policies::open_questions(d)) {
+      if (q.fact == link) return question_item(q, d_facts, a);
+    }
+    for (const policies::SectionResult& s : d.sections) {
+      for (const policies::CriterionResult& r : s.rows) {
+        if (r.fact == link)
+          return question_item({r.fact, r.label, r.condition, r.role, false}, d_facts, a);
+      }
+    }
+    return std::nullopt;
+  }
+
+  Json adaptive_questionnaire(const Decided& dd, Alloc& a) const {
+    const policies::Determination& d = dd.order->determination;
+    Json q = object();
+    put(q, "resourceType", "Questionnaire", a);
+    put(q, "id", d.policy_id, a);
+    Json meta = object();
+    Json profiles = array();
+    profiles.PushBack(str(kAdaptProfile, a), a);
+    put(meta, "profile", std::move(profiles), a);
+    put(q, "meta", std::move(meta), a);
+    Json ext = array();
+    ext.PushBack(
+        extension(kAdaptive, "valueUrl",
+                  str(service_.options().base_url + "/Questionnaire/$next-question", a), a),
+        a);
+    put(q, "extension", std::move(ext), a);
+    put(q, "url", questionnaire_canonical(service_.options().base_url, d.policy_id), a);
+    put(q, "version", d.policy_revision, a);
+    std::string name;
+    for (char c : d.policy_id) {
+      if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+    }
+    put(q, "name", "Cryo" + name, a);
+    put(q, "title", d.payer_name + " " + d.policy_document + ": " + d.policy_title, a);
+    put(q, "status", "active", a);
+    Json subject = array();
+    subject.PushBack(str("Patient", a), a);
+    put(q, "subjectType", std::move(subject), a);
+    put(q, "publisher", d.payer_name, a);
+    return q;
+  }
+
+  // context (Coverage and order) and the coverage-information with the decision.
+  Json response_extensions(const Decided& dd, Alloc& a) const {
+    const policies::Determination& d = dd.order->determination;
+    Json ext = array();
+    ext.PushBack(
+        extension(kQrContext, "valueReference", reference(dd.outcome.coverage_reference, a), a), a);
+    ext.PushBack(
+        extension(kQrContext, "valueReference", reference(dd.order->order_reference, a), a), a);
+    // How the EHR is to use the answers (DTR intendedUse, CRD doc-purpose codes): with the
+    // claim or the prior authorization request when documentation goes there, else kept.
+    Json use = object();
+    Json use_codings = array();
+    use_codings.PushBack(
+        coding(kCrdTemp, d.doc_purpose.empty() ? std::string("retain-doc") : d.doc_purpose, "", a),
+        a);
+    put(use, "coding", std::move(use_codings), a);
+    ext.PushBack(extension(kIntendedUse, "valueCodeableConcept", std::move(use), a), a);
+    Json info = object();
+    put(info, "url", kCoverageInformation, a);
+    Json sub = array();
+    auto code = [&](std::string_view name, const std::string& value) {
+      if (!value.empty()) sub.PushBack(extension(name, "valueCode", str(value, a), a), a);
+    };
+    sub.PushBack(
+        extension("coverage", "valueReference", reference(dd.outcome.coverage_reference, a), a), a);
+    code("covered", d.covered);
+    code("pa-needed", d.pa_needed);
+    code("doc-needed", d.doc_needed);
+    code("doc-purpose", d.doc_purpose);
+    code("info-needed", d.info_needed);
+    std::string today = audit::format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now()))
+                            .substr(0, 10);
+    sub.PushBack(extension("date", "valueDate", str(today, a), a), a);
+    sub.PushBack(extension("coverage-assertion-id", "valueString",
+                           str(dd.stored.determination.coverage_assertion_id, a), a),
+                 a);
+    if (!d.doc_needed.empty()) {  // CRD crd-ci-q1: questionnaire only with doc-needed
+      sub.PushBack(extension("questionnaire", "valueCanonical",
+                             str(questionnaire_canonical(service_.options().base_url, d.policy_id) +
+                                     "|" + d.policy_revision,
+                                 a),
+                             a),
+                   a);
+    }
+    put(info, "extension", std::move(sub), a);
+    ext.PushBack(std::move(info), a);
+    return ext;
+  }
+
+  Json package_bundle(const Decided& dd, Alloc& a) const {
+    Json bundle = object();
+    put(bundle, "resourceType", "Bundle", a);
+    put(bundle, "id", random_uuid(), a);
+    Json meta = object();
+    Json profiles = array();
+    profiles.PushBack(
+        str("http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/DTR-QPackageBundle", a), a);
+    put(meta, "profile", std::move(profiles), a);
+    put(bundle, "meta", std::move(meta), a);
+    put(bundle, "type", "collection", a);
+    Json entries = array();
+    Json q = adaptive_questionnaire(dd, a);
+    std::string canonical = string_or_empty(member(q, "url")).data();
+    Json e1 = object();
+    put(e1, "fullUrl", canonical, a);
+    put(e1, "resource", std::move(q), a);
+    entries.PushBack(std::move(e1), a);
+    // The draft response the DTR client starts from.
+    Json qr = object();
+    put(qr, "resourceType", "QuestionnaireResponse", a);
+    put(qr, "id", "dtr-" + dd.stored.determination.coverage_assertion_id, a);
+    Json qmeta = object();
+    Json qprofiles = array();
+    qprofiles.PushBack(str(kQrProfile, a), a);
+    put(qmeta, "profile", std::move(qprofiles), a);
+    put(qr, "meta", std::move(qmeta), a);
+    put(qr, "extension", response_extensions(dd, a), a);
+    put(qr, "questionnaire", canonical + "|" + dd.order->determination.policy_revision, a);
+    put(qr, "status", "in-progress", a);
+    put(qr, "subject", reference("Patient/" + dd.stored.call.patient_id, a), a);
+    Json e2 = object();
+    put(e2, "fullUrl",
+        service_.options().base_url + "/QuestionnaireResponse/dtr-" +
+            dd.stored.determination.coverage_assertion_id,
+        a);
+    put(e2, "resource", std::move(qr), a);
+    entries.PushBack(std::move(e2), a);
+    put(bundle, "entry", std::move(entries), a);
+    return bundle;
+  }
+
+  Reply audited(std::string_view op, const audit::AssertionRecord& rec, const std::string& issuer,
+                std::string_view body, std::string text) {
+    audit::HookRecord call;
+    call.hook_instance = random_uuid();
+    call.hook = std::string(op);
+    call.service_id = rec.call.service_id;
+    call.client_iss = issuer;
+    call.patient_id = rec.call.patient_id;
+    call.payer_id = rec.call.payer_id;
+    call.line_of_business = rec.call.line_of_business;
+    call.request_json = std::string(body);
+    call.response_json = text;
+    auto stored = store_.record(std::move(call));
+    if (!stored) return outcome(503, "transient", "the audit store could not record the call");
+    log::info("dtr", {{"operation", std::string(op)},
+                      {"assertion", rec.determination.coverage_assertion_id}});
+    return {200, std::string(kFhirJson), std::move(text)};
+  }
+
+  const HttpServer& server_;
+  const CoverageService& service_;
+  audit::AuditStore& store_;
+};
+
+}  // namespace
+
+std::string questionnaire_canonical(std::string_view base_url, std::string_view policy_id) {
+  return std::string(base_url) + "/Questionnaire/" + std::string(policy_id);
+}
+
+void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store) {
+  auto dtr = std::make_shared<Dtr>(server, service, store);
+  server.add_post(R"(/Questionnaire/\$questionnaire-package)",
+                  [dtr](const std::string& path, const std::map<std::string, std::string>&,
+                        std::string_view authorization,
+                        std::string_view body) { return dtr->package(path, authorization, body); });
+  server.add_post(R"(/Questionnaire/\$next-question)",
+                  [dtr](const std::string& path, const std::map<std::string, std::string>&,
+                        std::string_view authorization, std::string_view body) {
+                    return dtr->next_question(path, authorization, body);
+                  });
+}
+
+}  // namespace cryo::cds

@@ -1,0 +1,454 @@
+// DTR end to end: for every golden conditional scenario, the real server over real HTTP
+// answers order-sign, hands out the questionnaire package for the coverage-assertion-id, and
+// $next-question walks the questions an answering clinician's scripted record settles, to the
+// decision the policy implies for those answers. Each question asked must be one whose
+// answer changes the answer; the completed response, found in the record of the next
+// order-sign, decides it the same way and is named as evidence. Refusals carry
+// OperationOutcomes.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "conformance/record.h"
+#include "server_process.h"
+
+namespace cryo::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using rapidjson::Document;
+using rapidjson::Value;
+
+// The admin bearer token and its digest: printf %s "$token" | sha256sum
+constexpr const char* kAdminToken = "cryo-e2e-admin-token-5b1f9c2e";
+constexpr const char* kAdminTokenSha256 =
+    "beb7ee1ff8233c03167fb602f4c6bc42033feef0dd416209cb2217e96f41c149";
+constexpr const char* kCoverageInformation =
+    "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+
+std::string text(const Value& v) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  v.Accept(w);
+  return std::string(b.GetString(), b.GetSize());
+}
+
+Document parse(const std::string& body) {
+  Document d;
+  d.Parse(body.c_str());
+  EXPECT_FALSE(d.HasParseError()) << body.substr(0, 400);
+  return d;
+}
+
+std::string str(const Value& o, const char* name) {
+  return o.IsObject() && o.HasMember(name) && o[name].IsString() ? o[name].GetString() : "";
+}
+
+// The coverage-information values of a resource: sub-extension url -> value.
+std::map<std::string, std::string> coverage_information(const Value& resource) {
+  std::map<std::string, std::string> out;
+  if (!resource.HasMember("extension")) return out;
+  for (const auto& ext : resource["extension"].GetArray()) {
+    if (str(ext, "url") != kCoverageInformation) continue;
+    for (const auto& sub : ext["extension"].GetArray()) {
+      std::string url = str(sub, "url");
+      for (const char* v : {"valueCode", "valueString", "valueCanonical", "valueDate"}) {
+        if (sub.HasMember(v)) out[url] = sub[v].GetString();
+      }
+      if (sub.HasMember("valueReference")) out[url] = str(sub["valueReference"], "reference");
+    }
+  }
+  return out;
+}
+
+std::vector<fs::path> conditional_scenarios() {
+  std::vector<fs::path> out;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(CRYO_SOURCE_DIR) / "conformance/scenarios")) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Document d;
+    d.Parse(ss.str().c_str());
+    if (d.HasParseError() || !d.HasMember("record") || !d.HasMember("expected")) continue;
+    if (d.HasMember("hook") && str(d, "hook") != "order-sign") continue;
+    const Value& exp = d["expected"];
+    if (!exp.HasMember("orders")) continue;
+    bool conditional = false;
+    for (auto& o : exp["orders"].GetObject())
+      conditional |= str(o.value, "covered") == "conditional";
+    if (conditional) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class Dtr : public ::testing::TestWithParam<fs::path> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("cryo-dtr-e2e-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "config.json")
+        << R"({"admin": {"token_sha256": ")" << kAdminTokenSha256 << R"("}})";
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--config", (dir_ / "config.json").string(), "--data", (dir_ / "store").string()});
+  }
+  static void TearDownTestSuite() {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // The stored determinations of a coverage-assertion-id (admin look-up).
+  static std::string stored(const std::string& assertion) {
+    httplib::Client c("127.0.0.1", server_->port());
+    auto r = c.Get(("/assertions/" + assertion).c_str(),
+                   {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? r->body : "";
+  }
+
+  static httplib::Result post(const std::string& path, const std::string& body) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(20, 0);
+    return c.Post(path.c_str(), body, "application/fhir+json");
+  }
+
+  // The order-sign request of a scenario, prefetch filled from its record the way an EHR
+  // answers the service's templates; `extra` resources join the first searchset.
+  static std::string hook_request(const Document& sc, const std::vector<std::string>& extra = {},
+                                  const std::string& crd_version = "") {
+    httplib::Client c("127.0.0.1", server_->port());
+    auto disc = c.Get("/cds-services");
+    EXPECT_TRUE(disc && disc->status == 200);
+    Document services = parse(disc->body);
+    Document req(rapidjson::kObjectType);
+    auto& a = req.GetAllocator();
+    std::string patient = str(sc, "patientId");
+    req.AddMember("hook", "order-sign", a);
+    req.AddMember("hookInstance", Value(("dtr-" + std::to_string(++calls_)).c_str(), a), a);
+    Value context(rapidjson::kObjectType);
+    context.AddMember("userId", "Practitioner/dtr-clinician", a);
+    context.AddMember("patientId", Value(patient.c_str(), a), a);
+    Value bundle(rapidjson::kObjectType);
+    bundle.AddMember("resourceType", "Bundle", a);
+    bundle.AddMember("type", "collection", a);
+    Value entries(rapidjson::kArrayType);
+    for (const auto& o : sc["draftOrders"].GetArray()) {
+      Value entry(rapidjson::kObjectType);
+      entry.AddMember("resource", Value(o, a), a);
+      entries.PushBack(entry, a);
+    }
+    bundle.AddMember("entry", entries, a);
+    context.AddMember("draftOrders", bundle, a);
+    req.AddMember("context", context, a);
+    conformance::Record record(sc["record"]);
+    Value prefetch(rapidjson::kObjectType);
+    bool added = extra.empty();
+    for (const auto& s : services["services"].GetArray()) {
+      if (str(s, "id") != "order-sign-crd") continue;
+      for (auto& m : s["prefetch"].GetObject()) {
+        Value value;
+        auto q = conformance::fill_template(
+            m.value.GetString(),
+            {{"patientId", patient}, {"userId", "Practitioner/dtr-clinician"}});
+        if (q) record.query(*q, value, a);
+        if (!added && value.IsObject() && str(value, "type") == "searchset") {
+          for (const std::string& r : extra) {
+            Document doc;
+            doc.Parse(r.c_str());
+            Value entry(rapidjson::kObjectType);
+            entry.AddMember("resource", Value(doc, a), a);
+            value["entry"].PushBack(entry, a);
+          }
+          added = true;
+        }
+        prefetch.AddMember(Value(m.name, a), value, a);
+      }
+    }
+    req.AddMember("prefetch", prefetch, a);
+    if (!crd_version.empty()) {
+      Value ext(rapidjson::kObjectType);
+      ext.AddMember("davinci-crd.requestedVersion", Value(crd_version.c_str(), a), a);
+      req.AddMember("extension", ext, a);
+    }
+    return text(req);
+  }
+
+  // order-sign: the coverage-information of the first order's update action.
+  static std::map<std::string, std::string> sign(const std::string& request, std::string* body) {
+    auto r = post("/cds-services/order-sign-crd", request);
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    if (body) *body = r->body;
+    Document d = parse(r->body);
+    for (const auto& action : d["systemActions"].GetArray()) {
+      if (action.HasMember("resource")) return coverage_information(action["resource"]);
+    }
+    return {};
+  }
+
+  static std::string parameters(const char* name, const std::string& resource) {
+    return std::string(R"({"resourceType":"Parameters","parameter":[{"name":")") + name +
+           R"(","resource":)" + resource + "}]}";
+  }
+
+  static std::unique_ptr<ServerProcess> server_;
+  static inline fs::path dir_;
+  static inline int calls_ = 0;
+};
+
+std::unique_ptr<ServerProcess> Dtr::server_;
+
+// The answers a question allows, as the scripted clinician may give them: true and false;
+// lesion counts; sizes across every threshold the policies use; each offered code; a
+// document attached. The script answers with the first.
+std::vector<Value> candidates(const Value& question, rapidjson::Document::AllocatorType& a) {
+  std::string type = str(question, "type");
+  std::vector<Value> out;
+  auto add = [&](const char* name, Value v) {
+    Value ans(rapidjson::kObjectType);
+    ans.AddMember(Value(name, a), v, a);
+    out.push_back(std::move(ans));
+  };
+  if (type == "boolean") {
+    add("valueBoolean", Value(true));
+    add("valueBoolean", Value(false));
+  } else if (type == "integer") {
+    for (int n : {1, 2, 3, 4, 5, 9}) add("valueInteger", Value(n));
+  } else if (type == "quantity") {
+    std::string unit = str(question["extension"][0]["valueCoding"], "code");
+    for (double v : {1.5, 0.5, 2.5, 3.5, 4.5, 5.5, 7.0, 10.0, 40.0}) {
+      Value q(rapidjson::kObjectType);
+      q.AddMember("value", v, a);
+      q.AddMember("unit", Value(unit.c_str(), a), a);
+      q.AddMember("system", "http://unitsofmeasure.org", a);
+      q.AddMember("code", Value(unit.c_str(), a), a);
+      add("valueQuantity", std::move(q));
+    }
+  } else if (type == "choice") {
+    for (const auto& o : question["answerOption"].GetArray())
+      add("valueCoding", Value(o["valueCoding"], a));
+  } else if (type == "attachment") {
+    Value att(rapidjson::kObjectType);
+    att.AddMember("contentType", "application/pdf", a);
+    att.AddMember("title", Value(str(question, "text").c_str(), a), a);
+    att.AddMember("data", "JVBERi0xLjQK", a);
+    add("valueAttachment", std::move(att));
+  } else {
+    ADD_FAILURE() << "unexpected item type " << type;
+  }
+  return out;
+}
+
+struct Step {
+  std::string status;
+  std::map<std::string, std::string> decision;
+  std::vector<std::string> open;  // linkIds asked and not answered yet
+};
+
+TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
+  std::ifstream in(GetParam());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Document sc;
+  sc.Parse(ss.str().c_str());
+  ASSERT_FALSE(sc.HasParseError());
+  const std::string request = hook_request(sc);
+  auto first = sign(request, nullptr);
+  ASSERT_EQ(first["covered"], "conditional");
+  const std::string assertion = first["coverage-assertion-id"];
+  ASSERT_FALSE(assertion.empty());
+
+  // The package: an adaptive Questionnaire and the draft response to start from.
+  auto pkg = post("/Questionnaire/$questionnaire-package",
+                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
+                      assertion + R"("}]})");
+  ASSERT_TRUE(pkg);
+  ASSERT_EQ(pkg->status, 200) << pkg->body;
+  Document p = parse(pkg->body);
+  ASSERT_EQ(str(p, "resourceType"), "Parameters");
+  const Value& bundle = p["parameter"][0]["resource"];
+  ASSERT_EQ(str(bundle, "type"), "collection");
+  const Value& questionnaire = bundle["entry"][0]["resource"];
+  EXPECT_EQ(str(questionnaire, "resourceType"), "Questionnaire");
+  EXPECT_EQ(
+      str(questionnaire["extension"][0], "url"),
+      "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive");
+  Document qr;
+  qr.CopyFrom(bundle["entry"][1]["resource"], qr.GetAllocator());
+  ASSERT_EQ(str(qr, "resourceType"), "QuestionnaireResponse");
+  EXPECT_EQ(str(qr, "status"), "in-progress");
+  EXPECT_EQ(coverage_information(qr)["coverage-assertion-id"], assertion);
+  // CRD 2.1 and 2.2 name the questionnaire in the coverage-information wherever documentation
+  // is asked for and there is something to ask; CRD 2.0.1 has no such sub-extension.
+  const std::string canonical = str(questionnaire, "url") + "|" + str(questionnaire, "version");
+  const bool program_rule = first["pa-needed"] == "conditional";
+  EXPECT_EQ(first.count("questionnaire"), 0u);
+  for (const char* version : {"2.1", "2.2"}) {
+    auto shaped = sign(hook_request(sc, {}, version), nullptr);
+    if (program_rule || shaped["doc-needed"].empty()) {
+      EXPECT_EQ(shaped.count("questionnaire"), 0u) << version;
+    } else {
+      EXPECT_EQ(shaped["questionnaire"], canonical) << version;
+    }
+  }
+  if (!first["doc-needed"].empty()) {
+    EXPECT_EQ(coverage_information(qr)["questionnaire"], canonical);
+  }
+
+  auto ask = [&](const Document& current, Step& step) {
+    auto r =
+        post("/Questionnaire/$next-question", parameters("questionnaire-response", text(current)));
+    Document out;
+    EXPECT_TRUE(r);
+    if (!r) return out;
+    EXPECT_EQ(r->status, 200) << r->body;
+    Document d = parse(r->body);
+    out.CopyFrom(d["parameter"][0]["resource"], out.GetAllocator());
+    step.status = str(out, "status");
+    step.decision = coverage_information(out);
+    std::set<std::string> answered;
+    if (out.HasMember("item"))
+      for (const auto& i : out["item"].GetArray()) answered.insert(str(i, "linkId"));
+    step.open.clear();
+    for (const auto& i : out["contained"][0]["item"].GetArray()) {
+      if (!answered.contains(str(i, "linkId"))) step.open.push_back(str(i, "linkId"));
+    }
+    return out;
+  };
+  auto with_answer = [&](const Document& current, const std::string& link, size_t choice) {
+    Document d;
+    d.CopyFrom(current, d.GetAllocator());
+    auto& a = d.GetAllocator();
+    const Value* question = nullptr;
+    for (const auto& i : current["contained"][0]["item"].GetArray()) {
+      if (str(i, "linkId") == link) question = &i;
+    }
+    EXPECT_NE(question, nullptr);
+    if (!d.HasMember("item")) d.AddMember("item", Value(rapidjson::kArrayType), a);
+    Value item(rapidjson::kObjectType);
+    item.AddMember("linkId", Value(link.c_str(), a), a);
+    item.AddMember("text", Value(str(*question, "text").c_str(), a), a);
+    std::vector<Value> answers = candidates(*question, a);
+    EXPECT_LT(choice, answers.size());
+    Value list(rapidjson::kArrayType);
+    if (choice < answers.size()) list.PushBack(answers[choice], a);
+    item.AddMember("answer", list, a);
+    d["item"].PushBack(item, a);
+    return d;
+  };
+
+  // Walk: answer the first open question with the script until the response is completed.
+  Step step;
+  Document current = ask(qr, step);
+  std::set<std::string> asked;
+  bool documents_asked = false;
+  for (int round = 0; round < 30 && step.status != "completed"; ++round) {
+    ASSERT_FALSE(step.open.empty()) << "in-progress with nothing to answer";
+    const std::string link = step.open.front();
+    EXPECT_TRUE(asked.insert(link).second) << link << " asked twice";
+    if (link.rfind("document-", 0) == 0) {
+      documents_asked = true;
+    } else {
+      // The question can change the answer: some answers give different results.
+      Document scratch;
+      const Value* question = nullptr;
+      for (const auto& i : current["contained"][0]["item"].GetArray()) {
+        if (str(i, "linkId") == link) question = &i;
+      }
+      ASSERT_NE(question, nullptr);
+      size_t n = candidates(*question, scratch.GetAllocator()).size();
+      ASSERT_GE(n, 2u) << link << " offers fewer than two answers";
+      std::set<std::string> results;
+      for (size_t c = 0; c < n; ++c) {
+        Step s;
+        ask(with_answer(current, link, c), s);
+        std::string r = s.status + "/" + s.decision["covered"] + "/" + s.decision["doc-needed"];
+        for (const auto& o : s.open) r += "/" + o;
+        results.insert(r);
+      }
+      EXPECT_GE(results.size(), 2u)
+          << link << " was asked but every answer leads to the same result";
+    }
+    current = ask(with_answer(current, link, 0), step);
+  }
+  ASSERT_EQ(step.status, "completed") << text(current);
+  EXPECT_EQ(step.decision["coverage-assertion-id"], assertion);
+  if (program_rule) {
+    // A program's own rules decide: no clinical answer can, so nothing is asked.
+    EXPECT_TRUE(asked.empty());
+    EXPECT_EQ(step.decision["covered"], "conditional");
+  } else {
+    EXPECT_FALSE(asked.empty());
+    EXPECT_NE(step.decision["covered"], "conditional") << text(current);
+  }
+  if (documents_asked) {
+    EXPECT_EQ(step.decision.count("doc-needed"), 0u);
+  }
+
+  // The completed response in the record decides the next order-sign the same way, and the
+  // card names it as evidence.
+  std::string body;
+  Document completed;
+  completed.CopyFrom(current, completed.GetAllocator());
+  auto again = sign(hook_request(sc, {text(completed)}), &body);
+  EXPECT_EQ(again["covered"], step.decision["covered"]);
+  EXPECT_EQ(again["doc-needed"], step.decision["doc-needed"]);
+  // The stored determination's evidence names the response wherever the criteria were
+  // evaluated (a diagnosis outside every indication leaves no criteria to show).
+  std::string record = stored(again["coverage-assertion-id"]);
+  if (!asked.empty() && again["covered"] == "covered") {
+    EXPECT_NE(record.find("QuestionnaireResponse/" + str(current, "id")), std::string::npos)
+        << record;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GoldenConditional, Dtr, ::testing::ValuesIn(conditional_scenarios()),
+                         [](const ::testing::TestParamInfo<fs::path>& info) {
+                           std::string name = info.param.stem().string();
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+class DtrRefusals : public Dtr {};
+
+TEST_F(DtrRefusals, UnknownAssertionBadParametersAndForeignItemsAreRefused) {
+  auto unknown = post(
+      "/Questionnaire/$questionnaire-package",
+      R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":"no-such-id"}]})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_NE(unknown->body.find("OperationOutcome"), std::string::npos);
+  auto no_context =
+      post("/Questionnaire/$questionnaire-package", R"({"resourceType":"Parameters"})");
+  ASSERT_TRUE(no_context);
+  EXPECT_EQ(no_context->status, 400);
+  EXPECT_NE(no_context->body.find("OperationOutcome"), std::string::npos);
+  auto not_json = post("/Questionnaire/$next-question", "{");
+  ASSERT_TRUE(not_json);
+  EXPECT_EQ(not_json->status, 400);
+  auto no_qr = post("/Questionnaire/$next-question", R"({"resourceType":"Parameters"})");
+  ASSERT_TRUE(no_qr);
+  EXPECT_EQ(no_qr->status, 400);
+  EXPECT_NE(no_qr->body.find("OperationOutcome"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cryo::testing
