@@ -311,7 +311,9 @@ class Dtr {
     AuthDecision d = server_.check_client(authorization, path);
     if (!d.ok) {
       log::warn("refused client token", {{"path", std::string(path)}, {"reason", d.reason}});
-      return outcome(401, "login", "authentication required");
+      Reply refused = outcome(401, "login", "authentication required");
+      refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return refused;
     }
     issuer = d.issuer;
     return std::nullopt;
@@ -591,7 +593,7 @@ class Dtr {
     audit::HookRecord call;
     call.hook_instance = random_uuid();
     call.hook = std::string(op);
-    call.service_id = rec.call.service_id;
+    call.service_id = std::string(kDtrServiceId);
     call.client_iss = issuer;
     call.patient_id = rec.call.patient_id;
     call.payer_id = rec.call.payer_id;

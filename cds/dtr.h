@@ -32,6 +32,10 @@
 
 namespace cryo::cds {
 
+// The audit store keeps each DTR call as a call of this service (hook "dtr-questionnaire-package"
+// or "dtr-next-question"); it is no CDS service, so `policies replay` leaves these calls out.
+inline constexpr std::string_view kDtrServiceId = "dtr";
+
 // The canonical URL of the questionnaire of a policy ("{base}/Questionnaire/{policy-id}").
 std::string questionnaire_canonical(std::string_view base_url, std::string_view policy_id);
 

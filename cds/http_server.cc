@@ -393,7 +393,7 @@ struct HttpServer::Impl {
       for (auto& [pattern, handler] : extra_posts) {
         if (!std::regex_match(path, pattern)) continue;
         Reply r = handler(path, parse_query(req.query), req.header("authorization"), req.body);
-        return {r.status, r.content_type, {}, std::move(r.body)};
+        return {r.status, r.content_type, std::move(r.headers), std::move(r.body)};
       }
     }
     return outcome_response(404, "not-found",

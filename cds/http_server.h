@@ -135,6 +135,7 @@ class HttpServer {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers{};  // e.g. WWW-Authenticate
   };
   using GetHandler =
       std::function<Reply(const std::string& path, const std::map<std::string, std::string>& query,

@@ -12,6 +12,7 @@
 
 #include "audit/determination_record.h"
 #include "cds/catalog.h"
+#include "cds/dtr.h"
 
 namespace cryo::cds {
 namespace {
@@ -114,6 +115,7 @@ Result<ReplayReport> replay_calls(audit::AuditStore& store, const CoverageServic
   ReplayReport report;
   auto visited =
       store.for_each_call(options.since, options.payer, [&](const audit::HookRecord& call) {
+        if (call.service_id == kDtrServiceId) return true;  // DTR questions decide nothing here
         ++report.calls;
         report.determinations += static_cast<std::int64_t>(call.determinations.size());
         const ServiceDefinition* service = find_service(call.service_id);

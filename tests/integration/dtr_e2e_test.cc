@@ -22,6 +22,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "audit/store.h"
 #include "conformance/record.h"
 #include "server_process.h"
 
@@ -448,6 +449,60 @@ TEST_F(DtrRefusals, UnknownAssertionBadParametersAndForeignItemsAreRefused) {
   ASSERT_TRUE(no_qr);
   EXPECT_EQ(no_qr->status, 400);
   EXPECT_NE(no_qr->body.find("OperationOutcome"), std::string::npos);
+}
+
+// DTR calls are kept in the audit store beside the hook calls (request and response, never
+// a token), and `policies replay` re-decides the hook calls only.
+TEST_F(DtrRefusals, CallsAreAuditedAndLeftOutOfReplay) {
+  std::ifstream in(
+      fs::path(CRYO_SOURCE_DIR) /
+      "conformance/scenarios/florida-blue-commercial-conditional-resectability-unknown.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Document sc;
+  sc.Parse(ss.str().c_str());
+  ASSERT_FALSE(sc.HasParseError());
+  auto first = sign(hook_request(sc), nullptr);
+  auto pkg = post("/Questionnaire/$questionnaire-package",
+                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
+                      first["coverage-assertion-id"] + R"("}]})");
+  ASSERT_TRUE(pkg && pkg->status == 200);
+  Document p = parse(pkg->body);
+  std::string qr = text(p["parameter"][0]["resource"]["entry"][1]["resource"]);
+  auto next = post("/Questionnaire/$next-question", parameters("questionnire-response-typo", qr));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 400);
+  next = post("/Questionnaire/$next-question", parameters("questionnaire-response", qr));
+  ASSERT_TRUE(next && next->status == 200);
+
+  auto store = audit::open_store((dir_ / "store").string());
+  ASSERT_TRUE(store) << store.error().to_string();
+  std::map<std::string, int> hooks;
+  auto visited = (*store)->for_each_call({}, "", [&](const audit::HookRecord& call) {
+    ++hooks[call.hook];
+    if (call.hook.starts_with("dtr-")) {
+      EXPECT_EQ(call.service_id, "dtr");
+      EXPECT_EQ(call.patient_id, str(sc, "patientId"));
+      EXPECT_NE(call.response_json.find("QuestionnaireResponse"), std::string::npos);
+    }
+    return true;
+  });
+  ASSERT_TRUE(visited);
+  EXPECT_EQ(hooks["order-sign"], 1);
+  EXPECT_EQ(hooks["dtr-questionnaire-package"], 1);
+  EXPECT_EQ(hooks["dtr-next-question"], 1);  // the refused one is not a call that answered
+
+  fs::path report = dir_ / "replay.json";
+  CommandResult r = run_command({CRYO_CRD_BINARY, "policies", "replay", "--candidate",
+                                 (fs::path(CRYO_SOURCE_DIR) / "policies/data").string(), "--data",
+                                 (dir_ / "store").string(), "--report", report.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream rin(report);
+  std::stringstream rs;
+  rs << rin.rdbuf();
+  Document d = parse(rs.str());
+  EXPECT_EQ(d["calls"].GetInt64(), 1);
+  EXPECT_EQ(d["notRedecided"].GetInt64(), 0);
 }
 
 }  // namespace

@@ -519,6 +519,33 @@ TEST_P(SecurityE2eTrust, BadTokensAreRefusedWith401AndNoDetail) {
   }
 }
 
+// DTR's Questionnaire operations take the client's token exactly as hook calls do: refused
+// without one, with a token addressed to another endpoint, accepted with a genuine one.
+TEST_P(SecurityE2eTrust, DtrOperationsNeedAGenuineTokenForTheirOwnEndpoint) {
+  auto signed_call =
+      d().call(kService, service_body(), bearer(token(d().file_es(), d().file_iss(), kService)));
+  ASSERT_TRUE(signed_call);
+  ASSERT_EQ(signed_call->status, 200) << signed_call->body.substr(0, 300);
+  const std::string marker = R"("url":"coverage-assertion-id","valueString":")";
+  size_t at = signed_call->body.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  std::string assertion = signed_call->body.substr(
+      at + marker.size(), signed_call->body.find('"', at + marker.size()) - at - marker.size());
+  const std::string package = "/Questionnaire/$questionnaire-package";
+  const std::string body =
+      R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" + assertion +
+      R"("}]})";
+  expect_refused(d().call(package, body, std::nullopt), "DTR package without a token");
+  expect_refused(d().call(package, body, bearer(token(d().file_es(), d().file_iss(), kService))),
+                 "DTR package with a token for the hook endpoint");
+  auto ok = d().call(package, body, bearer(token(d().file_es(), d().file_iss(), package)));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body.substr(0, 300);
+  EXPECT_NE(ok->body.find("\"PackageBundle\""), std::string::npos);
+  const std::string next = "/Questionnaire/$next-question";
+  expect_refused(d().call(next, "{}", std::nullopt), "DTR next-question without a token");
+}
+
 TEST_P(SecurityE2eTrust, ReplayedTokensAreRefused) {
   std::string card = card_uuid();
   ASSERT_FALSE(card.empty());
