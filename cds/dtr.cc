@@ -146,17 +146,46 @@ class Dtr {
     Alloc& a = out.GetAllocator();
     put(out, "resourceType", "Parameters", a);
     Json params = array();
+    std::vector<std::string> nothing_to_ask;
+    bool matched = false;
     for (const audit::AssertionRecord& rec : *found) {
       if (!order_ref.empty() && rec.determination.order_ref != order_ref) continue;
+      matched = true;
       Decided decided;
       if (auto failed = decide(rec, nullptr, decided)) return *failed;
+      if (!policies::has_questions(decided.order->determination)) {
+        nothing_to_ask.push_back(rec.determination.order_ref);
+        continue;
+      }
       Json bundle = package_bundle(decided, a);
       Json p = object();
       put(p, "name", "PackageBundle", a);
       put(p, "resource", std::move(bundle), a);
       params.PushBack(std::move(p), a);
     }
-    if (params.Empty()) {
+    if (!nothing_to_ask.empty()) {
+      // The decision of these orders does not wait for anything a clinician can answer (it is
+      // settled, or a program's own rules decide).
+      Json issue = object();
+      put(issue, "severity", "information", a);
+      put(issue, "code", "informational", a);
+      std::string orders;
+      for (const std::string& o : nothing_to_ask) orders += (orders.empty() ? "" : ", ") + o;
+      put(issue, "diagnostics",
+          "nothing to ask for " + orders +
+              ": no answer can change the decision and no document is missing",
+          a);
+      Json issues = array();
+      issues.PushBack(std::move(issue), a);
+      Json oo = object();
+      put(oo, "resourceType", "OperationOutcome", a);
+      put(oo, "issue", std::move(issues), a);
+      Json p = object();
+      put(p, "name", "outcome", a);
+      put(p, "resource", std::move(oo), a);
+      params.PushBack(std::move(p), a);
+    }
+    if (!matched) {
       return outcome(404, "not-found",
                      "coverage assertion '" + std::string(id) + "' holds no order " + order_ref);
     }
@@ -173,13 +202,13 @@ class Dtr {
     if (auto r = parse(body, doc)) return *r;
     const Json* qr = &doc;
     if (string_or_empty(member(doc, "resourceType")) == "Parameters") {
-      const Json* p = parameter(doc, "questionnaire-response");
+      // DTR names the input "in"; SDC's next-question "questionnaire-response".
+      const Json* p = parameter(doc, "in");
+      if (p == nullptr) p = parameter(doc, "questionnaire-response");
       qr = p != nullptr ? member(*p, "resource") : nullptr;
     }
     if (qr == nullptr || string_or_empty(member(*qr, "resourceType")) != "QuestionnaireResponse")
-      return outcome(400, "required",
-                     "the 'questionnaire-response' parameter (a QuestionnaireResponse) is "
-                     "required");
+      return outcome(400, "required", "the 'in' parameter (a QuestionnaireResponse) is required");
     std::string assertion_id, order_ref;
     for (const Json& e : fhir::items(member(*qr, "extension"))) {
       std::string_view url = string_or_empty(member(e, "url"));
@@ -220,6 +249,8 @@ class Dtr {
     if (auto failed = decide(*rec, nullptr, before_call)) return *failed;
     const Decided* before = &before_call;
     std::set<std::string> askable = askable_links(before->order->determination);
+    // Every item the client was shown: answered, or left unanswered (not known: not asked
+    // again).
     std::vector<std::string> asked;
     for (const Json* item : items) {
       std::string link(string_or_empty(member(*item, "linkId")));
@@ -244,11 +275,30 @@ class Dtr {
     Decided after_call;
     if (auto failed = decide(*rec, &evidence, after_call)) return *failed;
     const Decided* after = &after_call;
-    const policies::Determination& d = after->order->determination;
 
-    // The questions that can still change the decision (not asked yet), the one that can
-    // settle it first; once the criteria are settled, the documents still missing when
-    // supplying them can lift the documentation request.
+    rapidjson::Document out(rapidjson::kObjectType);
+    Alloc& a = out.GetAllocator();
+    Json response = respond(*before, *after, qr, asked, qr_id, a);
+    put(out, "resourceType", "Parameters", a);
+    Json params = array();
+    Json p = object();
+    put(p, "name", "out", a);  // DTR next-question output parameter
+    put(p, "resource", std::move(response), a);
+    params.PushBack(std::move(p), a);
+    put(out, "parameter", std::move(params), a);
+    std::string text = to_text(out);
+    return audited("dtr-next-question", *rec, issuer, body, std::move(text));
+  }
+
+ private:
+  // The response to hand back: the client's items (`qr`; nullptr for the package's draft),
+  // then, unanswered, the questions that can still change the decision `after` — the one that
+  // can settle it first — or, once the criteria are settled, the documents still missing whose
+  // supply can lift the documentation request; completed with the decision when there is
+  // nothing left to ask. `before` is the decision without answers (the questionnaire's items).
+  Json respond(const Decided& before, const Decided& after, const Json* qr,
+               const std::vector<std::string>& asked, const std::string& qr_id, Alloc& a) const {
+    const policies::Determination& d = after.order->determination;
     auto not_asked = [&](std::string_view link) {
       return std::find(asked.begin(), asked.end(), link) == asked.end();
     };
@@ -262,50 +312,58 @@ class Dtr {
         if (not_asked(std::string(kDocumentPrefix) + c->codes[0])) documents.push_back(c);
       }
     }
-    rapidjson::Document out(rapidjson::kObjectType);
-    Alloc& a = out.GetAllocator();
+    const bool done = open.empty() && documents.empty();
     Json response = object();
-    response.CopyFrom(*qr, a);
-    bool done = open.empty() && documents.empty();
-    // The contained questionnaire: every question asked so far and the next one.
-    Json questionnaire = adaptive_questionnaire(*after, a);
+    if (qr != nullptr) {
+      response.CopyFrom(*qr, a);
+    } else {
+      put(response, "resourceType", "QuestionnaireResponse", a);
+      Json meta = object();
+      Json profiles = array();
+      profiles.PushBack(str(kQrProfile, a), a);
+      put(meta, "profile", std::move(profiles), a);
+      put(response, "meta", std::move(meta), a);
+    }
+    // The contained questionnaire: every question asked so far and those still open.
+    Json questionnaire = adaptive_questionnaire(after, a);
+    questionnaire.RemoveMember("id");
     put(questionnaire, "id", "q", a);
     questionnaire.RemoveMember("url");
+    questionnaire.RemoveMember("extension");
     Json q_items = array();
+    Json items = array();
+    if (qr != nullptr) {
+      for (const Json& item : fhir::items(member(*qr, "item"))) items.PushBack(Json(item, a), a);
+    }
+    auto ask = [&](Json item) {
+      Json shown = object();
+      put(shown, "linkId", str(string_or_empty(member(item, "linkId")), a), a);
+      put(shown, "text", str(string_or_empty(member(item, "text")), a), a);
+      items.PushBack(std::move(shown), a);
+      q_items.PushBack(std::move(item), a);
+    };
     for (const std::string& link : asked) {
-      if (auto item = item_for_link(before->order->determination, before->order->facts, link, a))
+      if (auto item = item_for_link(before.order->determination, before.order->facts, link, a))
         q_items.PushBack(std::move(*item), a);
     }
-    for (const policies::OpenQuestion& q : open)
-      q_items.PushBack(question_item(q, before->order->facts, a), a);
-    for (const policies::DocumentCheck* c : documents) q_items.PushBack(document_item(*c, a), a);
+    for (const policies::OpenQuestion& q : open) ask(question_item(q, before.order->facts, a));
+    for (const policies::DocumentCheck* c : documents) ask(document_item(*c, a));
     put(questionnaire, "item", std::move(q_items), a);
-    questionnaire.RemoveMember("extension");
     Json contained = array();
     contained.PushBack(std::move(questionnaire), a);
-    response.RemoveMember("contained");
-    response.RemoveMember("questionnaire");
-    response.RemoveMember("status");
-    response.RemoveMember("extension");
+    for (const char* m :
+         {"id", "contained", "questionnaire", "status", "extension", "subject", "item"})
+      response.RemoveMember(m);
+    put(response, "id", qr_id, a);
     put(response, "contained", std::move(contained), a);
+    put(response, "extension", response_extensions(after, a), a);
     put(response, "questionnaire", "#q", a);
     put(response, "status", done ? "completed" : "in-progress", a);
-    put(response, "extension", response_extensions(*after, a), a);
-    if (response.HasMember("id")) response.RemoveMember("id");
-    put(response, "id", qr_id, a);
-
-    put(out, "resourceType", "Parameters", a);
-    Json params = array();
-    Json p = object();
-    put(p, "name", "return", a);
-    put(p, "resource", std::move(response), a);
-    params.PushBack(std::move(p), a);
-    put(out, "parameter", std::move(params), a);
-    std::string text = to_text(out);
-    return audited("dtr-next-question", *rec, issuer, body, std::move(text));
+    put(response, "subject", reference("Patient/" + after.stored.call.patient_id, a), a);
+    if (!items.Empty()) put(response, "item", std::move(items), a);
+    return response;
   }
 
- private:
   std::optional<Reply> authenticate(std::string_view path, std::string_view authorization,
                                     std::string& issuer) const {
     AuthDecision d = server_.check_client(authorization, path);
@@ -564,19 +622,9 @@ class Dtr {
     put(e1, "fullUrl", canonical, a);
     put(e1, "resource", std::move(q), a);
     entries.PushBack(std::move(e1), a);
-    // The draft response the DTR client starts from.
-    Json qr = object();
-    put(qr, "resourceType", "QuestionnaireResponse", a);
-    put(qr, "id", "dtr-" + dd.stored.determination.coverage_assertion_id, a);
-    Json qmeta = object();
-    Json qprofiles = array();
-    qprofiles.PushBack(str(kQrProfile, a), a);
-    put(qmeta, "profile", std::move(qprofiles), a);
-    put(qr, "meta", std::move(qmeta), a);
-    put(qr, "extension", response_extensions(dd, a), a);
-    put(qr, "questionnaire", canonical + "|" + dd.order->determination.policy_revision, a);
-    put(qr, "status", "in-progress", a);
-    put(qr, "subject", reference("Patient/" + dd.stored.call.patient_id, a), a);
+    // The draft response the DTR client starts from: the first questions.
+    Json qr =
+        respond(dd, dd, nullptr, {}, "dtr-" + dd.stored.determination.coverage_assertion_id, a);
     Json e2 = object();
     put(e2, "fullUrl",
         service_.options().base_url + "/QuestionnaireResponse/dtr-" +

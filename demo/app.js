@@ -148,14 +148,20 @@ async function startQuestions() {
   const pkg = await dtrPost('questionnaire-package', {
     resourceType: 'Parameters', parameter: [{ name: 'context', valueString: state.assertion }],
   });
-  const bundle = pkg.parameter[0].resource;
   $('dtr-start').hidden = true;
-  await nextQuestions(bundle.entry[1].resource);
+  const bundle = (pkg.parameter || []).find((p) => p.name === 'PackageBundle');
+  if (!bundle) {
+    const outcome = (pkg.parameter || []).find((p) => p.name === 'outcome');
+    $('dtr-status').textContent = (outcome && outcome.resource.issue[0].diagnostics) || 'nothing to ask';
+    return;
+  }
+  state.dtr = bundle.resource.entry[1].resource;  // the draft with the first questions
+  renderQuestions();
 }
 
 async function nextQuestions(response) {
   const out = await dtrPost('next-question', {
-    resourceType: 'Parameters', parameter: [{ name: 'questionnaire-response', resource: response }],
+    resourceType: 'Parameters', parameter: [{ name: 'in', resource: response }],
   });
   state.dtr = out.parameter[0].resource;
   renderQuestions();
@@ -165,8 +171,8 @@ function renderQuestions() {
   const qr = state.dtr;
   const form = $('dtr-form');
   form.replaceChildren();
-  const answered = new Set((qr.item || []).map((i) => i.linkId));
-  const open = ((qr.contained && qr.contained[0].item) || []).filter((i) => !answered.has(i.linkId));
+  const unanswered = new Set((qr.item || []).filter((i) => !(i.answer && i.answer.length)).map((i) => i.linkId));
+  const open = ((qr.contained && qr.contained[0].item) || []).filter((i) => unanswered.has(i.linkId));
   for (const item of open) {
     const label = text('label', `${item.text} `);
     let input;
@@ -222,7 +228,9 @@ async function sendAnswers() {
     } else if (item.type === 'attachment' && input.checked) {
       answer = { valueAttachment: { contentType: 'application/pdf', title: item.text } };
     }
-    qr.item.push(answer ? { linkId: item.linkId, text: item.text, answer: [answer] } : { linkId: item.linkId, text: item.text });
+    // Left blank: not known (the service does not ask it again).
+    const shown = qr.item.find((i) => i.linkId === item.linkId);
+    if (shown && answer) shown.answer = [answer];
   }
   await nextQuestions(qr);
 }

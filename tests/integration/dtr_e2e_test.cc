@@ -275,7 +275,9 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   const std::string assertion = first["coverage-assertion-id"];
   ASSERT_FALSE(assertion.empty());
 
-  // The package: an adaptive Questionnaire and the draft response to start from.
+  // The package: an adaptive Questionnaire and the draft response with the first questions;
+  // a program's own rules (no clinical answer can change them) leave nothing to ask.
+  const bool program_rule = first["pa-needed"] == "conditional";
   auto pkg = post("/Questionnaire/$questionnaire-package",
                   R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
                       assertion + R"("}]})");
@@ -283,6 +285,16 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   ASSERT_EQ(pkg->status, 200) << pkg->body;
   Document p = parse(pkg->body);
   ASSERT_EQ(str(p, "resourceType"), "Parameters");
+  ASSERT_EQ(p["parameter"].Size(), 1u);
+  if (program_rule) {
+    EXPECT_EQ(str(p["parameter"][0], "name"), "outcome");
+    EXPECT_EQ(str(p["parameter"][0]["resource"], "resourceType"), "OperationOutcome");
+    for (const char* version : {"2.1", "2.2"}) {
+      EXPECT_EQ(sign(hook_request(sc, {}, version), nullptr).count("questionnaire"), 0u);
+    }
+    return;
+  }
+  ASSERT_EQ(str(p["parameter"][0], "name"), "PackageBundle");
   const Value& bundle = p["parameter"][0]["resource"];
   ASSERT_EQ(str(bundle, "type"), "collection");
   const Value& questionnaire = bundle["entry"][0]["resource"];
@@ -290,114 +302,115 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   EXPECT_EQ(
       str(questionnaire["extension"][0], "url"),
       "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive");
-  Document qr;
-  qr.CopyFrom(bundle["entry"][1]["resource"], qr.GetAllocator());
-  ASSERT_EQ(str(qr, "resourceType"), "QuestionnaireResponse");
-  EXPECT_EQ(str(qr, "status"), "in-progress");
-  EXPECT_EQ(coverage_information(qr)["coverage-assertion-id"], assertion);
+  Document current;
+  current.CopyFrom(bundle["entry"][1]["resource"], current.GetAllocator());
+  ASSERT_EQ(str(current, "resourceType"), "QuestionnaireResponse");
+  EXPECT_EQ(str(current, "status"), "in-progress");
+  EXPECT_EQ(coverage_information(current)["coverage-assertion-id"], assertion);
   // CRD 2.1 and 2.2 name the questionnaire in the coverage-information wherever documentation
-  // is asked for and there is something to ask; CRD 2.0.1 has no such sub-extension.
+  // is asked for; CRD 2.0.1 has no such sub-extension.
   const std::string canonical = str(questionnaire, "url") + "|" + str(questionnaire, "version");
-  const bool program_rule = first["pa-needed"] == "conditional";
   EXPECT_EQ(first.count("questionnaire"), 0u);
   for (const char* version : {"2.1", "2.2"}) {
     auto shaped = sign(hook_request(sc, {}, version), nullptr);
-    if (program_rule || shaped["doc-needed"].empty()) {
+    if (shaped["doc-needed"].empty()) {
       EXPECT_EQ(shaped.count("questionnaire"), 0u) << version;
     } else {
       EXPECT_EQ(shaped["questionnaire"], canonical) << version;
     }
   }
   if (!first["doc-needed"].empty()) {
-    EXPECT_EQ(coverage_information(qr)["questionnaire"], canonical);
+    EXPECT_EQ(coverage_information(current)["questionnaire"], canonical);
   }
 
-  auto ask = [&](const Document& current, Step& step) {
-    auto r =
-        post("/Questionnaire/$next-question", parameters("questionnaire-response", text(current)));
+  // What a response says: its status, decision and the questions left unanswered.
+  auto read = [](const Value& qr, Step& step) {
+    step.status = str(qr, "status");
+    step.decision = coverage_information(qr);
+    step.open.clear();
+    if (!qr.HasMember("item")) return;
+    for (const auto& i : qr["item"].GetArray()) {
+      if (!i.HasMember("answer") || i["answer"].Empty()) step.open.push_back(str(i, "linkId"));
+    }
+  };
+  auto ask = [&](const Document& qr, Step& step) {
+    auto r = post("/Questionnaire/$next-question", parameters("in", text(qr)));
     Document out;
     EXPECT_TRUE(r);
     if (!r) return out;
     EXPECT_EQ(r->status, 200) << r->body;
     Document d = parse(r->body);
+    EXPECT_EQ(str(d["parameter"][0], "name"), "out");
     out.CopyFrom(d["parameter"][0]["resource"], out.GetAllocator());
-    step.status = str(out, "status");
-    step.decision = coverage_information(out);
-    std::set<std::string> answered;
-    if (out.HasMember("item"))
-      for (const auto& i : out["item"].GetArray()) answered.insert(str(i, "linkId"));
-    step.open.clear();
-    for (const auto& i : out["contained"][0]["item"].GetArray()) {
-      if (!answered.contains(str(i, "linkId"))) step.open.push_back(str(i, "linkId"));
-    }
+    read(out, step);
     return out;
   };
-  auto with_answer = [&](const Document& current, const std::string& link, size_t choice) {
+  // `qr` with item `link` answered by candidate `choice`.
+  auto with_answer = [&](const Value& qr, const std::string& link, size_t choice) {
     Document d;
-    d.CopyFrom(current, d.GetAllocator());
+    d.CopyFrom(qr, d.GetAllocator());
     auto& a = d.GetAllocator();
     const Value* question = nullptr;
-    for (const auto& i : current["contained"][0]["item"].GetArray()) {
+    for (const auto& i : qr["contained"][0]["item"].GetArray()) {
       if (str(i, "linkId") == link) question = &i;
     }
     EXPECT_NE(question, nullptr);
-    if (!d.HasMember("item")) d.AddMember("item", Value(rapidjson::kArrayType), a);
-    Value item(rapidjson::kObjectType);
-    item.AddMember("linkId", Value(link.c_str(), a), a);
-    item.AddMember("text", Value(str(*question, "text").c_str(), a), a);
+    if (question == nullptr) return d;
     std::vector<Value> answers = candidates(*question, a);
     EXPECT_LT(choice, answers.size());
-    Value list(rapidjson::kArrayType);
-    if (choice < answers.size()) list.PushBack(answers[choice], a);
-    item.AddMember("answer", list, a);
-    d["item"].PushBack(item, a);
+    for (auto& item : d["item"].GetArray()) {
+      if (str(item, "linkId") != link) continue;
+      Value list(rapidjson::kArrayType);
+      if (choice < answers.size()) list.PushBack(answers[choice], a);
+      item.RemoveMember("answer");
+      item.AddMember("answer", list, a);
+    }
     return d;
   };
 
-  // Walk: answer the first open question with the script until the response is completed.
+  // Walk: each round, every open question must be one whose answer alone (the others left
+  // unanswered) changes the result; then the script answers them all, until completed.
   Step step;
-  Document current = ask(qr, step);
+  read(current, step);
   std::set<std::string> asked;
   bool documents_asked = false;
   for (int round = 0; round < 30 && step.status != "completed"; ++round) {
     ASSERT_FALSE(step.open.empty()) << "in-progress with nothing to answer";
-    const std::string link = step.open.front();
-    EXPECT_TRUE(asked.insert(link).second) << link << " asked twice";
-    if (link.rfind("document-", 0) == 0) {
-      documents_asked = true;
-    } else {
-      // The question can change the answer: some answers give different results.
-      Document scratch;
-      const Value* question = nullptr;
-      for (const auto& i : current["contained"][0]["item"].GetArray()) {
-        if (str(i, "linkId") == link) question = &i;
+    Document answered;
+    answered.CopyFrom(current, answered.GetAllocator());
+    for (const std::string& link : step.open) {
+      EXPECT_TRUE(asked.insert(link).second) << link << " asked twice";
+      if (link.rfind("document-", 0) == 0) {
+        documents_asked = true;
+      } else {
+        Document scratch;
+        const Value* question = nullptr;
+        for (const auto& i : current["contained"][0]["item"].GetArray()) {
+          if (str(i, "linkId") == link) question = &i;
+        }
+        ASSERT_NE(question, nullptr);
+        size_t n = candidates(*question, scratch.GetAllocator()).size();
+        ASSERT_GE(n, 2u) << link << " offers fewer than two answers";
+        std::set<std::string> results;
+        for (size_t c = 0; c < n; ++c) {
+          Step s;
+          ask(with_answer(current, link, c), s);
+          std::string r = s.status + "/" + s.decision["covered"] + "/" + s.decision["doc-needed"];
+          for (const auto& o : s.open) r += "/" + o;
+          results.insert(r);
+        }
+        EXPECT_GE(results.size(), 2u)
+            << link << " was asked but every answer leads to the same result";
       }
-      ASSERT_NE(question, nullptr);
-      size_t n = candidates(*question, scratch.GetAllocator()).size();
-      ASSERT_GE(n, 2u) << link << " offers fewer than two answers";
-      std::set<std::string> results;
-      for (size_t c = 0; c < n; ++c) {
-        Step s;
-        ask(with_answer(current, link, c), s);
-        std::string r = s.status + "/" + s.decision["covered"] + "/" + s.decision["doc-needed"];
-        for (const auto& o : s.open) r += "/" + o;
-        results.insert(r);
-      }
-      EXPECT_GE(results.size(), 2u)
-          << link << " was asked but every answer leads to the same result";
+      Document next = with_answer(answered, link, 0);
+      answered.Swap(next);
     }
-    current = ask(with_answer(current, link, 0), step);
+    current = ask(answered, step);
   }
   ASSERT_EQ(step.status, "completed") << text(current);
   EXPECT_EQ(step.decision["coverage-assertion-id"], assertion);
-  if (program_rule) {
-    // A program's own rules decide: no clinical answer can, so nothing is asked.
-    EXPECT_TRUE(asked.empty());
-    EXPECT_EQ(step.decision["covered"], "conditional");
-  } else {
-    EXPECT_FALSE(asked.empty());
-    EXPECT_NE(step.decision["covered"], "conditional") << text(current);
-  }
+  EXPECT_FALSE(asked.empty());
+  EXPECT_NE(step.decision["covered"], "conditional") << text(current);
   if (documents_asked) {
     EXPECT_EQ(step.decision.count("doc-needed"), 0u);
   }
