@@ -12,6 +12,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "cds/catalog.h"
 #include "cds/operation_outcome.h"
 #include "fhir/coding.h"
@@ -545,7 +546,16 @@ class Dtr {
       if (std::isalnum(static_cast<unsigned char>(c))) name += c;
     }
     put(q, "name", "Cryo" + name, a);
-    put(q, "title", d.payer_name + " " + d.policy_document + ": " + d.policy_title, a);
+    const std::string title = d.payer_name + " " + d.policy_document + ": " + d.policy_title;
+    put(q, "title", title, a);
+    // The narrative DTR requires: what the questionnaire is for.
+    Json narrative = object();
+    put(narrative, "status", "generated", a);
+    put(narrative, "div",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>" + html_escape(title) +
+            ": the questions whose answers decide coverage where the record does not.</p></div>",
+        a);
+    put(q, "text", std::move(narrative), a);
     put(q, "status", "active", a);
     Json subject = array();
     subject.PushBack(str("Patient", a), a);
