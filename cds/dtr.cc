@@ -141,7 +141,7 @@ class Dtr {
     }
     auto found = store_.find_assertion(id);
     if (!found) return outcome(503, "transient", "the audit store is unavailable");
-    if (found->empty())
+    if (found->empty() || !same_client(found->front(), issuer))
       return outcome(404, "not-found", "no coverage assertion '" + std::string(id) + "'");
     rapidjson::Document out(rapidjson::kObjectType);
     Alloc& a = out.GetAllocator();
@@ -234,7 +234,7 @@ class Dtr {
     auto rec = std::find_if(found->begin(), found->end(), [&](const audit::AssertionRecord& r) {
       return r.determination.order_ref == order_ref;
     });
-    if (rec == found->end()) {
+    if (rec == found->end() || !same_client(*rec, issuer)) {
       return outcome(404, "not-found",
                      "no coverage assertion '" + assertion_id + "' for " + order_ref);
     }
@@ -363,6 +363,12 @@ class Dtr {
     put(response, "subject", reference("Patient/" + after.stored.call.patient_id, a), a);
     if (!items.Empty()) put(response, "item", std::move(items), a);
     return response;
+  }
+
+  // An assertion is asked about only by the client it was handed to (when calls are signed):
+  // another client learns nothing of it, not even that it exists.
+  static bool same_client(const audit::AssertionRecord& rec, const std::string& issuer) {
+    return rec.call.client_iss.empty() || rec.call.client_iss == issuer;
   }
 
   std::optional<Reply> authenticate(std::string_view path, std::string_view authorization,

@@ -545,6 +545,10 @@ TEST_P(SecurityE2eTrust, DtrOperationsNeedAGenuineTokenForTheirOwnEndpoint) {
   EXPECT_NE(ok->body.find("\"name\":\"outcome\""), std::string::npos) << ok->body.substr(0, 300);
   const std::string next = "/Questionnaire/$next-question";
   expect_refused(d().call(next, "{}", std::nullopt), "DTR next-question without a token");
+  // Another trusted client cannot ask about this client's assertion.
+  auto other = d().call(package, body, bearer(token(d().url_es(), kUrlIss, package)));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404) << other->body.substr(0, 300);
 }
 
 TEST_P(SecurityE2eTrust, ReplayedTokensAreRefused) {
