@@ -67,12 +67,13 @@ constexpr std::array<ServiceDefinition, 6> kServices = {{
 struct ConfigurationOption {
   unsigned card_type;  // 0 for max-cards
   std::string_view code;
-  std::string_view type;  // "boolean" (default true) or "integer" (default kDefaultMaxCards)
+  std::string_view type;  // "boolean" or "integer" (default kDefaultMaxCards)
   std::string_view name;
   std::string_view description;
+  bool default_on = true;  // booleans
 };
 
-constexpr std::array<ConfigurationOption, 4> kConfigurationOptions = {{
+constexpr std::array<ConfigurationOption, 5> kConfigurationOptions = {{
     {kCoverageCards, kCoverageInfoType, "boolean", "Coverage Information",
      "Coverage determination for each cryoablation order: the coverage-information annotation "
      "and the card explaining which criteria are met, unmet or undocumented."},
@@ -83,6 +84,10 @@ constexpr std::array<ConfigurationOption, 4> kConfigurationOptions = {{
      "the prior authorization step."},
     {0, "max-cards", "integer", "Maximum cards",
      "The largest number of cards returned for one call (coverage cards first)."},
+    {kDtrLaunchCards, kDtrLaunchType, "boolean", "DTR launch",
+     "A card with a SMART link launching the payer's DTR app for an order whose decision waits "
+     "for answers or documents (CRD 2.1+ launches DTR from the coverage-information instead).",
+     false},
 }};
 
 void write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
@@ -110,7 +115,7 @@ std::vector<mappings::PrefetchTemplate> prefetch_for(
   return out;
 }
 
-std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch) {
+std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch, bool dtr_launch) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
@@ -150,7 +155,11 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
     w.Key("davinci-crd.configuration-options");
     w.StartArray();
     for (const auto& o : kConfigurationOptions) {
-      if (o.card_type != 0 && (s.card_types & o.card_type) == 0) continue;
+      if (o.card_type == kDtrLaunchCards) {
+        if (!dtr_launch || !s.primary) continue;
+      } else if (o.card_type != 0 && (s.card_types & o.card_type) == 0) {
+        continue;
+      }
       w.StartObject();
       w.Key("code");
       write(w, o.code);
@@ -164,7 +173,7 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch)
       if (o.type == "integer") {
         w.Int(kDefaultMaxCards);
       } else {
-        w.Bool(true);
+        w.Bool(o.default_on);
       }
       w.EndObject();
     }

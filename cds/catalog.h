@@ -27,6 +27,9 @@ inline constexpr std::string_view kGuidelineType = "guideline";
 // The Instructions card (no links, no suggestions): what the payer needs done. CRD's card-type
 // list has no code for it, so it is a code of the service's own system.
 inline constexpr std::string_view kInstructionsType = "instructions";
+// The DTR launch card (a SMART app link): off unless the client asks for it, since CRD 2.1+
+// launches DTR from the coverage-information instead (cards.md, "Launch SMART Application").
+inline constexpr std::string_view kDtrLaunchType = "dtr-launch";
 inline constexpr std::string_view kLocalCardTypeSystem =
     "http://cryocrd.org/fhir/CodeSystem/card-type";
 inline constexpr int kDefaultMaxCards = 10;
@@ -36,6 +39,7 @@ enum CardTypes : unsigned {
   kCoverageCards = 1,     // coverage-info: coverage card + coverage-information
   kPolicyCards = 2,       // guideline: External Reference card linking the policy
   kInstructionCards = 4,  // instructions: Instructions card
+  kDtrLaunchCards = 8,    // dtr-launch: SMART link to the deployment's DTR app (default off)
 };
 
 // A prefetch template a service declares beyond the shared ones of the mappings data.
@@ -65,6 +69,8 @@ std::vector<mappings::PrefetchTemplate> prefetch_for(
     const ServiceDefinition& service, std::span<const mappings::PrefetchTemplate> shared);
 
 // The discovery document (GET /cds-services).
-std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch);
+// `dtr_launch`: the deployment has a DTR app to launch (the dtr-launch option is offered).
+std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
+                           bool dtr_launch = false);
 
 }  // namespace cryo::cds

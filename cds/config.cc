@@ -80,6 +80,10 @@ Status validate(const ServerConfig& c, const std::string& source) {
       c.base_url.rfind("https://", 0) != 0) {
     return Error{source + ": server.base_url", "must be an absolute http:// or https:// URL"};
   }
+  if (!c.dtr_launch_url.empty() && c.dtr_launch_url.rfind("https://", 0) != 0 &&
+      c.dtr_launch_url.rfind("http://", 0) != 0) {
+    return Error{source + ": dtr.launch_url", "must be an absolute http:// or https:// URL"};
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return Error{source + ": tls", "needs both cert_file and key_file"};
   }
@@ -226,6 +230,10 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       bool enabled = false;
       CRYO_TRY(s.boolean("enabled", enabled));
       if (v.HasMember("enabled")) c.demo_enabled = enabled;
+    } else if (name == "dtr") {
+      Section s(v, source, name);
+      CRYO_TRY(s.check_keys({"launch_url"}));
+      CRYO_TRY(s.string("launch_url", c.dtr_launch_url));
     } else if (name == "log") {
       Section s(v, source, name);
       CRYO_TRY(s.check_keys({"level", "format"}));
@@ -233,9 +241,10 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.string("format", c.log_format));
       CRYO_TRY(check_log(c, source + ": log.level", source + ": log.format"));
     } else {
-      return Error{source + ": " + name,
-                   "is not a known section (server, tls, trust, cors, store, admin, fhir, demo, "
-                   "log)"};
+      return Error{
+          source + ": " + name,
+          "is not a known section (server, tls, trust, cors, store, admin, fhir, demo, dtr, "
+          "log)"};
     }
   }
   (void)root;

@@ -17,6 +17,7 @@
 //     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
 //                "total_budget_ms": 3000, "max_pages": 10},
 //     "demo":   {"enabled": true},
+//     "dtr":    {"launch_url": "https://dtr.payer.example/launch"}   (the dtr-launch card)
 //     "log":    {"level": "info", "format": "text"}        (debug|info|warn|error, text|json)
 //   }
 //
@@ -87,6 +88,8 @@ struct ServerConfig {
   int fhir_max_pages = 10;
   // the /demo try-it page: unset -> on only when bound to loopback without trusted issuers
   std::optional<bool> demo_enabled;
+  // DTR: the SMART launch URL of the payer's DTR app for the dtr-launch card ("" = none)
+  std::string dtr_launch_url;
 
   // logging
   std::string log_level = "info";

@@ -121,7 +121,8 @@ void CoverageService::set_fetcher(MissingDataFetcher fetcher) {
 }
 
 std::string CoverageService::discovery() const {
-  return discovery_json(data_.load()->mappings->prefetch_templates());
+  return discovery_json(data_.load()->mappings->prefetch_templates(),
+                        !options_.dtr_launch_url.empty());
 }
 
 HookOutcome CoverageService::call(std::string_view service_id, std::string& body,
@@ -324,6 +325,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   input.coverage_reference = out.coverage_reference;
   input.configuration = &request->configuration;
   input.base_url = options_.base_url;
+  input.dtr_launch_url = options_.dtr_launch_url;
   std::string date = fhir::day_text(received_s);
   input.assertion_date = date;
   input.secondary_hook = !service.primary;

@@ -95,6 +95,8 @@ struct ServiceOptions {
   std::string base_url = "http://127.0.0.1:8080";  // public URL, for absolute links
   fhir::ParseLimits limits;
   std::string service_version = "0.1.0";
+  // The deployment's DTR SMART app launch URL ("" = none: no dtr-launch option or card).
+  std::string dtr_launch_url;
 };
 
 // The data calls are answered with: mappings and the policies loaded against them, and the

@@ -65,9 +65,9 @@ bool is_order_hook(std::string_view hook) {
 
 }  // namespace
 
-bool CardConfiguration::allows(std::string_view type) const {
+bool CardConfiguration::allows(std::string_view type, bool default_on) const {
   auto it = enabled.find(type);
-  return it == enabled.end() || it->second;
+  return it == enabled.end() ? default_on : it->second;
 }
 
 Result<HookRequest> read_hook_request(const Json& request, std::string_view expected_hook) {

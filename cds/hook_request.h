@@ -35,8 +35,8 @@ struct CardConfiguration {
   std::map<std::string, bool, std::less<>> enabled;  // card-type code -> on/off (sent ones)
   std::optional<int> max_cards;
 
-  // Whether cards of `type` may be returned (default: on).
-  bool allows(std::string_view type) const;
+  // Whether cards of `type` may be returned (default: on, or `default_on`).
+  bool allows(std::string_view type, bool default_on = true) const;
 };
 
 struct HookRequest {

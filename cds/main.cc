@@ -492,6 +492,7 @@ int serve(int argc, char** argv) {
   service_options.limits.max_bytes = server_options.max_body_bytes;
   // Stored determinations name the code version and the data that decided (audit_recorder).
   service_options.service_version = CRYO_VERSION;
+  service_options.dtr_launch_url = config.dtr_launch_url;
   // The base URL needs the bound port when none is configured: it is set right after binding,
   // before any request is served.
   auto service_holder = std::make_unique<cds::CoverageService>(*data, service_options);

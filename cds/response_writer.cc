@@ -295,6 +295,43 @@ struct PolicyCard {
   std::vector<std::string> orders;
 };
 
+// The DTR launch card: a SMART link to the deployment's DTR app, its appContext naming the
+// coverage-assertion-id, the order and the questionnaire (docs/dtr.md).
+void write_dtr_launch_card(Writer& w, const OrderDetermination& od, std::string_view launch_url,
+                           const std::string& uuid) {
+  const Determination& d = od.determination;
+  w.StartObject();
+  key_str(w, "uuid", uuid);
+  key_str(w, "summary",
+          truncate_chars(d.payer_name + ": answer the payer's questions to decide coverage", 140));
+  key_str(w, "detail",
+          "The decision for " + od.order_reference +
+              " waits for facts or documents the record "
+              "does not show. The payer's questionnaire asks only for those.");
+  key_str(w, "indicator", "info");
+  write_source(w, d.payer_name, kDtrLaunchType, "DTR launch", kLocalCardTypeSystem);
+  rapidjson::StringBuffer context;
+  {
+    rapidjson::Writer<rapidjson::StringBuffer> c(context);
+    c.StartObject();
+    key_str(c, "coverageAssertionId", od.coverage_assertion_id);
+    key_str(c, "order", od.order_reference);
+    key_str(c, "questionnaire", od.questionnaire_url);
+    c.EndObject();
+  }
+  w.Key("links");
+  w.StartArray();
+  w.StartObject();
+  key_str(w, "label", "Answer the payer's questions (DTR)");
+  key_str(w, "url", launch_url);
+  key_str(w, "type", "smart");
+  key_str(w, "appContext", std::string_view(context.GetString(), context.GetSize()));
+  w.EndObject();
+  w.EndArray();
+  write_associated(w, {od.order_reference});
+  w.EndObject();
+}
+
 void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uuid) {
   const Determination& d = card.first->determination;
   w.StartObject();
@@ -465,6 +502,18 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
       if (od.card_uuid.empty()) od.card_uuid = uuid;
       card_uuids.push_back(uuid);
       write_instructions_card(w, od, detail, uuid, input.discharge);
+      --budget;
+    }
+  }
+  const bool dtr_launch_cards = !input.dtr_launch_url.empty() && !input.secondary_hook &&
+                                !input.discharge && config.allows(kDtrLaunchType, false);
+  if (dtr_launch_cards) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      if (od.questionnaire_url.empty()) continue;  // nothing to ask
+      std::string uuid = random_uuid();
+      card_uuids.push_back(uuid);
+      write_dtr_launch_card(w, od, input.dtr_launch_url, uuid);
       --budget;
     }
   }

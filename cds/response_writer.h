@@ -33,6 +33,7 @@ struct ResponseInput {
   std::string_view coverage_reference;   // "Coverage/cov-1"
   const CardConfiguration* configuration = nullptr;
   std::string_view base_url;
+  std::string_view dtr_launch_url;      // "" = no DTR launch card
   std::string_view assertion_date;      // "2026-11-22"
   bool secondary_hook = false;          // order-select: no documentation requests
   const CrdVersion* version = nullptr;  // nullptr: the default (2.0.1)

@@ -518,5 +518,107 @@ TEST_F(DtrRefusals, CallsAreAuditedAndLeftOutOfReplay) {
   EXPECT_EQ(d["notRedecided"].GetInt64(), 0);
 }
 
+// The DTR launch card: offered in discovery only where the deployment names its DTR app, off by
+// default (2.0.1 answers unchanged), and when the client switches it on, a SMART link whose
+// appContext names the coverage-assertion-id, the order and the questionnaire.
+TEST(DtrLaunch, ASmartLinkCardOnlyWhenConfiguredAndAskedFor) {
+  fs::path dir = fs::temp_directory_path() / ("cryo-dtr-launch-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json")
+      << R"({"dtr": {"launch_url": "https://dtr.payer.example/launch"}})";
+  ServerProcess server(std::vector<std::string>{"--config", (dir / "config.json").string(),
+                                                "--data", (dir / "store").string()});
+  httplib::Client c("127.0.0.1", server.port());
+  auto disc = c.Get("/cds-services");
+  ASSERT_TRUE(disc && disc->status == 200);
+  Document services = parse(disc->body);
+  std::map<std::string, std::string> prefetch;
+  bool offered = false;
+  for (const auto& s : services["services"].GetArray()) {
+    if (str(s, "id") != "order-sign-crd") continue;
+    for (auto& m : s["prefetch"].GetObject()) prefetch[m.name.GetString()] = m.value.GetString();
+    for (const auto& o : s["extension"]["davinci-crd.configuration-options"].GetArray()) {
+      if (str(o, "code") != "dtr-launch") continue;
+      offered = true;
+      EXPECT_FALSE(o["default"].GetBool());
+    }
+  }
+  EXPECT_TRUE(offered);
+
+  std::ifstream in(
+      fs::path(CRYO_SOURCE_DIR) /
+      "conformance/scenarios/florida-blue-commercial-conditional-resectability-unknown.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Document sc;
+  sc.Parse(ss.str().c_str());
+  ASSERT_FALSE(sc.HasParseError());
+  auto request = [&](bool launch) {
+    Document req(rapidjson::kObjectType);
+    auto& a = req.GetAllocator();
+    std::string patient = str(sc, "patientId");
+    req.AddMember("hook", "order-sign", a);
+    req.AddMember("hookInstance", Value(("launch-" + std::to_string(launch)).c_str(), a), a);
+    Value context(rapidjson::kObjectType);
+    context.AddMember("userId", "Practitioner/dtr-clinician", a);
+    context.AddMember("patientId", Value(patient.c_str(), a), a);
+    Value bundle(rapidjson::kObjectType);
+    bundle.AddMember("resourceType", "Bundle", a);
+    Value entries(rapidjson::kArrayType);
+    for (const auto& o : sc["draftOrders"].GetArray()) {
+      Value entry(rapidjson::kObjectType);
+      entry.AddMember("resource", Value(o, a), a);
+      entries.PushBack(entry, a);
+    }
+    bundle.AddMember("entry", entries, a);
+    context.AddMember("draftOrders", bundle, a);
+    req.AddMember("context", context, a);
+    conformance::Record record(sc["record"]);
+    Value pf(rapidjson::kObjectType);
+    for (const auto& [key, tmpl] : prefetch) {
+      Value value;
+      if (auto q = conformance::fill_template(
+              tmpl, {{"patientId", patient}, {"userId", "Practitioner/dtr-clinician"}}))
+        record.query(*q, value, a);
+      pf.AddMember(Value(key.c_str(), a), value, a);
+    }
+    req.AddMember("prefetch", pf, a);
+    if (launch) {
+      Value ext(rapidjson::kObjectType);
+      Value conf(rapidjson::kObjectType);
+      conf.AddMember("dtr-launch", true, a);
+      ext.AddMember("davinci-crd.configuration", conf, a);
+      req.AddMember("extension", ext, a);
+    }
+    return text(req);
+  };
+  auto off = c.Post("/cds-services/order-sign-crd", request(false), "application/json");
+  ASSERT_TRUE(off && off->status == 200);
+  EXPECT_EQ(off->body.find("\"smart\""), std::string::npos);
+  auto on = c.Post("/cds-services/order-sign-crd", request(true), "application/json");
+  ASSERT_TRUE(on && on->status == 200) << (on ? on->body : "");
+  Document d = parse(on->body);
+  const Value* link = nullptr;
+  for (const auto& card : d["cards"].GetArray()) {
+    for (const auto& l : card["links"].GetArray()) {
+      if (str(l, "type") == "smart") link = &l;
+    }
+  }
+  ASSERT_NE(link, nullptr) << on->body.substr(0, 600);
+  EXPECT_EQ(str(*link, "url"), "https://dtr.payer.example/launch");
+  Document app;
+  app.Parse(str(*link, "appContext").c_str());
+  ASSERT_FALSE(app.HasParseError());
+  std::string assertion;
+  for (const auto& action : d["systemActions"].GetArray()) {
+    assertion = coverage_information(action["resource"])["coverage-assertion-id"];
+  }
+  EXPECT_EQ(str(app, "coverageAssertionId"), assertion);
+  EXPECT_EQ(str(app, "order"), "ServiceRequest/" + str(sc["draftOrders"][0], "id"));
+  EXPECT_NE(str(app, "questionnaire").find("/Questionnaire/"), std::string::npos);
+  server.stop();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cryo::testing
