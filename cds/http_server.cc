@@ -271,8 +271,10 @@ struct HttpServer::Impl {
       if (!stored) {
         log::error("could not record hook call; answer withheld",
                    {{"hookInstance", logged(instance)}, {"error", stored.error().to_string()}});
-        return outcome_response(503, "transient",
-                                "the determination could not be recorded; retry the call");
+        HttpResponse busy = outcome_response(
+            503, "transient", "the determination could not be recorded; retry the call");
+        busy.headers.emplace_back("Retry-After", std::to_string(options.retry_after_seconds));
+        return busy;
       }
       // An EHR retry (this hookInstance already answered, to the same client for the same
       // patient and request) gets the answer handed out then; any other reuse gets 409. The
