@@ -655,7 +655,7 @@ class Dtr {
   Reply audited(std::string_view op, const audit::AssertionRecord& rec, const std::string& issuer,
                 std::string_view body, std::string text) {
     audit::HookRecord call;
-    call.hook_instance = random_uuid();
+    call.hook_instance = time_ordered_uuid();
     call.hook = std::string(op);
     call.service_id = std::string(kDtrServiceId);
     call.client_iss = issuer;

@@ -1177,6 +1177,7 @@ struct TimedCall {
   double took_ms = 0;
   int status = -1;  // -1: no answer
   std::string body;
+  std::string retry_after;  // the Retry-After header, when sent
   Answer answer;
 };
 
@@ -1201,6 +1202,7 @@ class Burst {
           if (r) {
             call.status = r->status;
             call.body = r->body;
+            call.retry_after = r->get_header_value("Retry-After");
             if (r->status == 200) call.answer = parse_answer(instance, request, r->body);
           }
           const bool refused = call.status != 200;
@@ -1276,6 +1278,7 @@ TEST_F(OwnPostgres, AFrozenDatabaseNeverHoldsTheService) {
     if (c.status == 503) {
       EXPECT_NE(c.body.find("OperationOutcome"), std::string::npos) << c.body;
       EXPECT_EQ(c.body.find("coverage-assertion-id"), std::string::npos) << c.body;
+      EXPECT_EQ(c.retry_after, "1") << "a 503 says when to retry";
     }
     if (c.start_s + c.took_ms / 1000 < frozen_at) before += c.status == 200;
     if (c.start_s > frozen_at + 0.5 && c.start_s + c.took_ms / 1000 < thawed_at) {
