@@ -272,6 +272,12 @@ class Dtr {
     evidence.RemoveMember("subject");
     put(evidence, "id", qr_id, ea);
     put(evidence, "status", "completed", ea);
+    if (!evidence.HasMember("authored")) {  // answered now: the date documents are checked on
+      put(evidence, "authored",
+          audit::format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now())),
+          ea);
+    }
     put(evidence, "subject", reference("Patient/" + rec->call.patient_id, ea), ea);
     Decided after_call;
     if (auto failed = decide(*rec, &evidence, after_call)) return *failed;

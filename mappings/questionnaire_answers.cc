@@ -215,14 +215,17 @@ void read_questionnaire_documents(const MappingSet::Data& d, const fhir::Resourc
     if (finding.found) continue;
     const std::string link = d.questionnaire_answers.document_prefix + finding.code;
     for (const Response& r : responses(d, record, patient_id)) {
-      const Json* hit = nullptr;
+      const Json* attachment = nullptr;
       for (const Json* item : r.items) {
         if (string_or_empty(member(*item, "linkId")) != link) continue;
         const Json* answer = first_answer(*item);
-        if (answer != nullptr && member(*answer, "valueAttachment") != nullptr) hit = item;
+        if (answer != nullptr && member(*answer, "valueAttachment") != nullptr)
+          attachment = member(*answer, "valueAttachment");
       }
-      if (hit == nullptr) continue;
-      std::string authored(string_or_empty(member(*r.qr, "authored")));
+      if (attachment == nullptr) continue;
+      // The document's date: the attachment's creation, else when the response was authored.
+      std::string authored(string_or_empty(member(*attachment, "creation")));
+      if (authored.empty()) authored = std::string(string_or_empty(member(*r.qr, "authored")));
       auto date = fhir::parse_fhir_date(authored);
       if (!date || !fhir::contains(window, *date)) {
         finding.outside_window.push_back(fhir::ResourceIndex::key_of(*r.qr) + " (" +

@@ -518,6 +518,64 @@ TEST_F(DtrRefusals, CallsAreAuditedAndLeftOutOfReplay) {
   EXPECT_EQ(d["notRedecided"].GetInt64(), 0);
 }
 
+// Covered with documents missing: the package asks for exactly those documents, attaching
+// them lifts the documentation request, and the completed response in the record supplies
+// them at the next order-sign.
+TEST_F(DtrRefusals, MissingDocumentsAreAskedAndAttachingThemLiftsTheRequest) {
+  std::ifstream in(fs::path(CRYO_SOURCE_DIR) /
+                   "conformance/scenarios/florida-blue-commercial-covered-missing-documents.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Document sc;
+  sc.Parse(ss.str().c_str());
+  ASSERT_FALSE(sc.HasParseError());
+  auto first = sign(hook_request(sc), nullptr);
+  ASSERT_EQ(first["covered"], "covered");
+  ASSERT_EQ(first["doc-needed"], "clinical");
+  auto pkg = post("/Questionnaire/$questionnaire-package",
+                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
+                      first["coverage-assertion-id"] + R"("}]})");
+  ASSERT_TRUE(pkg && pkg->status == 200);
+  Document p = parse(pkg->body);
+  ASSERT_EQ(str(p["parameter"][0], "name"), "PackageBundle");
+  Document qr;
+  qr.CopyFrom(p["parameter"][0]["resource"]["entry"][1]["resource"], qr.GetAllocator());
+  auto& a = qr.GetAllocator();
+  ASSERT_TRUE(qr.HasMember("item") && !qr["item"].Empty());
+  for (auto& item : qr["item"].GetArray()) {
+    EXPECT_EQ(str(item, "linkId").rfind("document-", 0), 0u) << str(item, "linkId");
+  }
+  // Declining them all keeps the request; attaching them all lifts it.
+  auto next = post("/Questionnaire/$next-question", parameters("in", text(qr)));
+  ASSERT_TRUE(next && next->status == 200);
+  Document declined = parse(next->body);
+  EXPECT_EQ(str(declined["parameter"][0]["resource"], "status"), "completed");
+  EXPECT_EQ(coverage_information(declined["parameter"][0]["resource"])["doc-needed"], "clinical");
+  for (auto& item : qr["item"].GetArray()) {
+    Value att(rapidjson::kObjectType);
+    att.AddMember("contentType", "application/pdf", a);
+    att.AddMember("data", "JVBERi0xLjQK", a);
+    // Written before the date of service, as the policy's document window asks.
+    att.AddMember("creation", Value(str(sc["draftOrders"][0], "authoredOn").c_str(), a), a);
+    Value ans(rapidjson::kObjectType);
+    ans.AddMember("valueAttachment", att, a);
+    Value list(rapidjson::kArrayType);
+    list.PushBack(ans, a);
+    item.AddMember("answer", list, a);
+  }
+  next = post("/Questionnaire/$next-question", parameters("in", text(qr)));
+  ASSERT_TRUE(next && next->status == 200);
+  Document attached = parse(next->body);
+  const Value& done = attached["parameter"][0]["resource"];
+  EXPECT_EQ(str(done, "status"), "completed");
+  EXPECT_EQ(coverage_information(done)["covered"], "covered");
+  EXPECT_EQ(coverage_information(done).count("doc-needed"), 0u) << text(done);
+  // The EHR keeps the completed response; it supplies the documents at the next order-sign.
+  auto again = sign(hook_request(sc, {text(done)}), nullptr);
+  EXPECT_EQ(again["covered"], "covered");
+  EXPECT_EQ(again.count("doc-needed"), 0u);
+}
+
 // The DTR launch card: offered in discovery only where the deployment names its DTR app, off by
 // default (2.0.1 answers unchanged), and when the client switches it on, a SMART link whose
 // appContext names the coverage-assertion-id, the order and the questionnaire.
