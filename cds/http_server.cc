@@ -264,7 +264,7 @@ struct HttpServer::Impl {
       }
     }
 
-    HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now());
+    HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now(), issuer);
     hook = out.hook;
     instance = out.hook_instance;
     if (out.status != 200 && !out.error.empty()) {
