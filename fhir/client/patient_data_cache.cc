@@ -20,7 +20,7 @@ std::string_view without_trailing_slash(std::string_view s) {
 
 struct PatientDataCache::State {
   struct Document {
-    std::string text;
+    std::shared_ptr<const std::string> text;  // shared with calls reading it
     Clock::time_point fetched;
   };
   using EntryKey = std::tuple<std::string, std::string, std::string>;
@@ -49,8 +49,8 @@ struct PatientDataCache::State {
   }
 
   void drop_document(Entry& e, std::map<std::string, Document, std::less<>>::iterator d) {
-    e.bytes -= d->second.text.size();
-    bytes -= d->second.text.size();
+    e.bytes -= d->second.text->size();
+    bytes -= d->second.text->size();
     e.documents.erase(d);
   }
 
@@ -113,38 +113,53 @@ std::vector<QueryTemplate> PatientDataCache::serve(const Key& key,
     return rest;
   }
   const Clock::time_point now = options_.clock();
-  const ParseLimits limits{options_.max_bytes, 64};
-  std::lock_guard lock(state_->mu);
-  auto entry = state_->touch(State::entry_key(key));
-  for (const QueryTemplate& t : templates) {
-    if (!cacheable(t.query)) {
-      rest.push_back(t);
-      continue;
-    }
-    std::optional<std::string> query = expand_template(t.query, context);
-    bool hit = false;
-    if (query && entry != state_->lru.end()) {
-      auto d = entry->documents.find(*query);
-      if (d != entry->documents.end() && now - d->second.fetched >= options_.ttl) {
-        state_->drop_document(*entry, d);
-        ++state_->counts.expired;
-      } else if (d != entry->documents.end()) {
-        auto doc = std::make_unique<JsonDocument>();
-        if (!parse_copy(d->second.text, *doc, limits)) {
-          const JsonDocument& kept = record.adopt(std::move(doc));
-          record.add(kept, "cache:" + *query);
-          hit = true;
+  // The texts are found under the lock and parsed outside it.
+  std::vector<std::pair<const QueryTemplate*, std::shared_ptr<const std::string>>> found;
+  std::vector<std::string> queries;
+  {
+    std::lock_guard lock(state_->mu);
+    auto entry = state_->touch(State::entry_key(key));
+    for (const QueryTemplate& t : templates) {
+      std::shared_ptr<const std::string> text;
+      std::optional<std::string> query;
+      if (cacheable(t.query)) query = expand_template(t.query, context);
+      if (query && entry != state_->lru.end()) {
+        auto d = entry->documents.find(*query);
+        if (d != entry->documents.end() && now - d->second.fetched >= options_.ttl) {
+          state_->drop_document(*entry, d);
+          ++state_->counts.expired;
+        } else if (d != entry->documents.end()) {
+          text = d->second.text;
         }
+      }
+      found.emplace_back(&t, std::move(text));
+      queries.push_back(query.value_or(""));
+    }
+    if (entry != state_->lru.end() && entry->documents.empty()) state_->drop_entry(entry);
+  }
+  const ParseLimits limits{options_.max_bytes, 64};
+  size_t hits = 0, misses = 0;
+  for (size_t i = 0; i < found.size(); ++i) {
+    const auto& [t, text] = found[i];
+    bool hit = false;
+    if (text) {
+      auto doc = std::make_unique<JsonDocument>();
+      if (!parse_copy(*text, *doc, limits)) {
+        const JsonDocument& kept = record.adopt(std::move(doc));
+        record.add(kept, "cache:" + queries[i]);
+        hit = true;
       }
     }
     if (hit) {
-      ++state_->counts.hits;
+      ++hits;
     } else {
-      ++state_->counts.misses;
-      rest.push_back(t);
+      if (cacheable(t->query)) ++misses;
+      rest.push_back(*t);
     }
   }
-  if (entry != state_->lru.end() && entry->documents.empty()) state_->drop_entry(entry);
+  std::lock_guard lock(state_->mu);
+  state_->counts.hits += hits;
+  state_->counts.misses += misses;
   return rest;
 }
 
@@ -177,7 +192,8 @@ void PatientDataCache::keep(const Key& key, std::span<const QueryTemplate> templ
     if (state_->bytes + text.size() > options_.max_bytes) continue;
     entry->bytes += text.size();
     state_->bytes += text.size();
-    entry->documents.insert_or_assign(*query, State::Document{std::move(text), now});
+    entry->documents.insert_or_assign(
+        *query, State::Document{std::make_shared<const std::string>(std::move(text)), now});
   }
   if (entry != state_->lru.end() && entry->documents.empty()) state_->drop_entry(entry);
 }
