@@ -360,6 +360,7 @@ const { child, port } = await startServer();
 const base = `http://127.0.0.1:${port}`;
 const failures = [];
 const counts = {};
+const brokenSeen = new Set();
 const cardTypes = { 'coverage-information': 0, 'external-reference': 0, instructions: 0 };
 try {
   const discovery = await (await fetch(`${base}/cds-services`)).json();
@@ -393,6 +394,21 @@ try {
         }
         counts[key].answers++;
         const { problems, resources } = validateAnswer(body, hook, requested, where);
+        if (problems.length === 0 && !brokenSeen.has(key)) {
+          // The same answer with one returned resource broken must not validate.
+          const broken = structuredClone(body);
+          const action = (broken.systemActions ?? []).find((a) => a.resource);
+          if (action) {
+            brokenSeen.add(key);
+            // 2.1/2.2: a rule of the derived profile; 2.0.1: a required element.
+            const r = action.resource;
+            if (requested === null) delete r.status;
+            else if (r.resourceType === 'Appointment') delete r.start;
+            else if (r.resourceType === 'ServiceRequest') delete r.authoredOn;
+            else r.subject = { reference: 'Group/g-1' };
+            if (validateAnswer(broken, hook, requested, where).problems.length === 0) failures.push(`${where}: a returned ${action.resource.resourceType} broken on purpose still validates`);
+          }
+        }
         counts[key].resources += resources;
         failures.push(...problems);
         if (hook === 'order-sign' && requested === null) {
@@ -406,6 +422,7 @@ try {
       }
     }
   }
+  for (const key of Object.keys(counts)) if (counts[key].resources > 0 && !brokenSeen.has(key)) failures.push(`${key}: no answer was checked with a resource broken on purpose`);
   for (const [key, c] of Object.entries(counts)) {
     console.log(`${key.padEnd(26)} ${c.answers} answers validated, ${c.resources} resources, ${c.refused} refused with 400`);
     if (c.answers === 0) failures.push(`${key}: no answer was validated`);
