@@ -61,9 +61,22 @@ class Conn {
   // them all in one round trip.
   virtual Result<std::vector<std::int64_t>> execute_all(std::span<const Statement> statements);
 
+  // Runs the statements in a write transaction of their own and commits it; returns each
+  // one's changed-row count. On the first error nothing is committed and the transaction is
+  // left for rollback(). PostgreSQL sends BEGIN, the statements and COMMIT in one round trip.
+  virtual Result<std::vector<std::int64_t>> execute_and_commit(
+      std::span<const Statement> statements);
+
   virtual Status begin(TxMode mode) = 0;
   virtual Status commit() = 0;
   virtual void rollback() = 0;
+
+  // Housekeeping the writer runs after a group's callers have their answer, never inside a
+  // commit they wait for. SQLite: once the WAL holds more than a bound of frames, a passive
+  // checkpoint on the writer itself, which (no commit running beside it) copies the tail the
+  // background checkpointer left and lets the next commit restart the WAL from its beginning
+  // instead of growing it. PostgreSQL: nothing.
+  virtual void after_commit() {}
 
   // True once the connection is unusable (server gone); the owner discards it.
   virtual bool broken() const = 0;

@@ -64,6 +64,57 @@ Result<std::vector<std::string>> card_uuids(std::string_view response_json) {
   return out;
 }
 
+namespace {
+
+// Whether a card names `order_ref` among its CRD associated resources.
+bool about(const rapidjson::Value& card, std::string_view order_ref) {
+  if (!card.IsObject()) return false;
+  auto ext = card.FindMember("extension");
+  if (ext == card.MemberEnd() || !ext->value.IsObject()) return false;
+  auto refs = ext->value.FindMember("davinci-crd.associated-resource");
+  if (refs == ext->value.MemberEnd() || !refs->value.IsArray()) return false;
+  for (const auto& r : refs->value.GetArray()) {
+    if (!r.IsObject()) continue;
+    auto ref = r.FindMember("reference");
+    if (ref != r.MemberEnd() && ref->value.IsString() &&
+        std::string_view(ref->value.GetString(), ref->value.GetStringLength()) == order_ref)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string lookup_with_cards(std::string lookup_json, std::string_view response_json,
+                              std::string_view order_ref) {
+  rapidjson::Document lookup;
+  if (!parse(lookup_json, lookup) || !lookup.IsObject() || lookup.HasMember("cards")) {
+    return lookup_json;
+  }
+  rapidjson::Document response;
+  rapidjson::Value cards(rapidjson::kArrayType);
+  if (parse(response_json, response) && response.IsObject()) {
+    auto all = response.FindMember("cards");
+    if (all != response.MemberEnd() && all->value.IsArray()) {
+      for (auto& card : all->value.GetArray()) {
+        if (about(card, order_ref)) cards.PushBack(card, response.GetAllocator());
+      }
+    }
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  // The stored details, then the cards (the order the details were always written in).
+  w.StartObject();
+  for (auto& m : lookup.GetObject()) {
+    w.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(w);
+  }
+  w.Key("cards");
+  cards.Accept(w);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 bool is_array(std::string_view text) {
   rapidjson::Document doc;
   return parse(text, doc) && doc.IsArray();

@@ -20,4 +20,11 @@ Result<std::vector<std::string>> card_uuids(std::string_view response_json);
 bool is_array(std::string_view text);
 bool is_object(std::string_view text);
 
+// The look-up details of one determination as read back: the stored `lookup_json` plus
+// "cards", each card of the stored response about `order_ref` (its
+// davinci-crd.associated-resource), as sent. The cards are kept once, in the response, not
+// again per determination. Details stored with their own "cards" are returned unchanged.
+std::string lookup_with_cards(std::string lookup_json, std::string_view response_json,
+                              std::string_view order_ref);
+
 }  // namespace cryo::audit::json

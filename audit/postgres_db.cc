@@ -73,6 +73,19 @@ class PgConn final : public Conn {
 
   // Pipeline mode: every statement is sent before any result is read.
   Result<std::vector<std::int64_t>> execute_all(std::span<const Statement> statements) override {
+    return pipeline(statements, false);
+  }
+
+  // BEGIN, the statements and COMMIT in one pipeline: one round trip for the whole
+  // transaction. After an error the server skips the rest (COMMIT included) up to the sync
+  // and the transaction stays open, aborted, for rollback().
+  Result<std::vector<std::int64_t>> execute_and_commit(
+      std::span<const Statement> statements) override {
+    return pipeline(statements, true);
+  }
+
+  Result<std::vector<std::int64_t>> pipeline(std::span<const Statement> statements,
+                                             bool transaction) {
     std::vector<const std::string*> names;
     names.reserve(statements.size());
     for (const Statement& s : statements) {
@@ -83,20 +96,29 @@ class PgConn final : public Conn {
     }
     if (PQenterPipelineMode(conn_) != 1) return Error{"postgresql", "cannot enter pipeline mode"};
 
+    // Transaction control goes as unnamed statements around the prepared ones.
+    auto send_plain = [this](const char* sql) {
+      return PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    };
+    const std::size_t wanted = statements.size() + (transaction ? 2 : 0);
     std::size_t sent = 0;
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-      Values v(statements[i].params);
-      if (!PQsendQueryPrepared(conn_, names[i]->c_str(), v.count(), v.values.data(),
-                               v.lengths.data(), nullptr, 0)) {
-        break;
+    if (!transaction || send_plain("BEGIN")) {
+      if (transaction) ++sent;
+      for (std::size_t i = 0; i < statements.size(); ++i) {
+        Values v(statements[i].params);
+        if (!PQsendQueryPrepared(conn_, names[i]->c_str(), v.count(), v.values.data(),
+                                 v.lengths.data(), nullptr, 0)) {
+          break;
+        }
+        ++sent;
       }
-      ++sent;
+      if (transaction && sent == wanted - 1 && send_plain("COMMIT")) ++sent;
     }
     const bool synced = PQpipelineSync(conn_) == 1;
 
     std::vector<std::int64_t> counts;
     std::optional<Error> failure;
-    if (sent < statements.size()) failure = Error{"postgresql", trimmed(PQerrorMessage(conn_))};
+    if (sent < wanted) failure = Error{"postgresql", trimmed(PQerrorMessage(conn_))};
     for (std::size_t i = 0; i < sent; ++i) {
       PgResult r(PQgetResult(conn_));
       if (!r) {
@@ -106,8 +128,9 @@ class PgConn final : public Conn {
       }
       auto st = PQresultStatus(r.get());
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        const bool control = transaction && (i == 0 || i == wanted - 1);  // BEGIN, COMMIT
         const char* n = PQcmdTuples(r.get());
-        counts.push_back(n && *n ? std::stoll(n) : 0);
+        if (!control) counts.push_back(n && *n ? std::stoll(n) : 0);
       } else if (!failure) {
         failure = error(r.get());
       }

@@ -52,6 +52,10 @@ constexpr const char* kInsertCall =
     " request_sha256)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     " ON CONFLICT (hook_instance) DO NOTHING";
+// The same, sent with the rest of a group: a hookInstance stored before fails the group's
+// transaction (unique key), which is then redone one call at a time.
+constexpr std::string_view kInsertNewCall(kInsertCall,
+                                          std::string_view(kInsertCall).find(" ON CONFLICT"));
 constexpr const char* kInsertDetermination =
     "INSERT INTO determinations (coverage_assertion_id, hook_instance, position, order_ref,"
     " covered, pa_needed, doc_needed, doc_purpose, info_needed, criteria_json, policy_id,"
@@ -70,7 +74,8 @@ constexpr const char* kCallColumns =
 constexpr const char* kDeterminationColumns =
     "d.order_ref, d.coverage_assertion_id, d.covered, d.pa_needed, d.doc_needed,"
     " d.doc_purpose, d.info_needed, d.criteria_json, d.policy_id, d.policy_revision,"
-    " d.service_version, l.member_id, l.date_of_service, l.billing_code, l.lookup_json";
+    " d.service_version, l.member_id, l.date_of_service, l.billing_code, l.lookup_json,"
+    " h.response_json";
 // Determinations stored before the look-up columns existed have no row here (NULL -> "").
 constexpr const char* kLookupJoin =
     " LEFT JOIN determination_lookup l"
@@ -108,7 +113,8 @@ DeterminationRecord read_determination(const Row& r, std::size_t at) {
   d.member_id = r.text(at + 11);
   d.date_of_service = r.text(at + 12);
   d.billing_code = r.text(at + 13);
-  d.lookup_json = r.text(at + 14).empty() ? "{}" : r.text(at + 14);
+  d.lookup_json = json::lookup_with_cards(r.text(at + 14).empty() ? "{}" : r.text(at + 14),
+                                          r.text(at + 15), d.order_ref);
   return d;
 }
 
@@ -119,11 +125,11 @@ struct Job {
   // Runs inside an open transaction; may run again (in a new one) if the first did not commit.
   virtual Status apply(Conn& conn) = 0;
 
-  // Jobs whose statements do not depend on earlier results can be sent all at once: append
-  // them and return true. accept() then gets their changed-row counts and returns whether the
-  // job is complete as sent (false: redo it with apply()).
+  // Jobs whose statements do not depend on earlier results can be sent all at once, in one
+  // transaction with the rest of the group: append them and return true. The statements
+  // must fail, not quietly do nothing, when the job cannot complete as sent (a hookInstance
+  // stored before): the group is then redone one job at a time with apply().
   virtual bool append(std::vector<db::Statement>&) { return false; }
-  virtual bool accept(std::span<const std::int64_t>) { return false; }
 
   Status status;
   bool done = false;
@@ -139,11 +145,11 @@ struct RecordJob final : Job {
 
   // The statements that store the call: the call first, then its assertion ids, its
   // determinations (orders under one Coverage share an assertion id) and its cards.
-  std::vector<db::Statement> statements() const {
+  std::vector<db::Statement> statements(bool in_group) const {
     const HookRecord& c = *call;
     std::vector<db::Statement> out;
     out.push_back(
-        {kInsertCall,
+        {in_group ? kInsertNewCall : std::string_view(kInsertCall),
          {std::string_view(c.hook_instance), std::string_view(c.hook),
           std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
           std::string_view(c.patient_id), std::string_view(c.payer_id),
@@ -182,21 +188,18 @@ struct RecordJob final : Job {
     return out;
   }
 
-  // Sent together in one round trip. Complete only if the call was new; a duplicate is redone
-  // with apply(), which writes nothing else.
+  // Sent together with the group. A duplicate fails the group, which is redone with apply()
+  // (that writes nothing else for a duplicate).
   bool append(std::vector<db::Statement>& out) override {
-    for (auto& st : statements()) out.push_back(std::move(st));
-    return true;
-  }
-  bool accept(std::span<const std::int64_t> counts) override {
     duplicate = false;
-    return !counts.empty() && counts[0] == 1;
+    for (auto& st : statements(true)) out.push_back(std::move(st));
+    return true;
   }
 
   Status apply(Conn& conn) override {
     duplicate = false;
     bool first = true;
-    for (const db::Statement& st : statements()) {
+    for (const db::Statement& st : statements(false)) {
       auto r = conn.execute(st.sql, std::span<const db::Param>(st.params));
       if (!r) return r.error();
       if (first && *r == 0) {
@@ -491,7 +494,9 @@ class Store final : public AuditStore {
     if (!request) return request.error();
     call.request_json = std::move(*request);
     if (call.request_sha256.empty()) call.request_sha256 = request_digest(call.request_json);
-    auto cards = json::card_uuids(call.response_json);
+    Result<std::vector<std::string>> cards =
+        call.card_uuids ? Result<std::vector<std::string>>(std::move(*call.card_uuids))
+                        : json::card_uuids(call.response_json);
     if (!cards) return cards.error();
     for (const auto& d : call.determinations) {
       if (d.coverage_assertion_id.empty()) {
@@ -774,7 +779,8 @@ class Store final : public AuditStore {
 
     auto dets =
         conn.query(std::string("SELECT ") + kDeterminationColumns + " FROM determinations d" +
-                       kLookupJoin + " WHERE d.hook_instance = $1 ORDER BY d.position",
+                       " JOIN hook_calls h ON h.hook_instance = d.hook_instance" + kLookupJoin +
+                       " WHERE d.hook_instance = $1 ORDER BY d.position",
                    {id});
     if (!dets) return dets.error();
     for (const Row& d : *dets) rec.determinations.push_back(read_determination(d, 0));
@@ -852,6 +858,17 @@ class Store final : public AuditStore {
         for (Job* j : batch) j->done = true;
       }
       done_cv_.notify_all();
+      if (!batch.empty() && writer_conn_) {
+        const std::int64_t start = steady_ms();
+        writer_busy_since_.store(start);
+        writer_conn_->after_commit();
+        writer_busy_since_.store(0);
+        // Commits queued meanwhile waited for it: say so when that was long.
+        if (const std::int64_t took = steady_ms() - start; took > 250) {
+          log::warn("audit store housekeeping held the writer",
+                    {{"took_ms", std::to_string(took)}});
+        }
+      }
     }
   }
 
@@ -908,31 +925,19 @@ class Store final : public AuditStore {
     return {};
   }
 
-  // All statements of the batch sent at once (one round trip on PostgreSQL), one commit.
-  // False when some job cannot be sent that way or did not complete as sent (a duplicate
-  // hookInstance) or something failed; then nothing of the batch was committed.
+  // All statements of the batch and its commit sent at once (one round trip on PostgreSQL).
+  // False when some job cannot be sent that way or something failed (a duplicate hookInstance
+  // among them); then nothing of the batch was committed.
   bool commit_sent_together(const std::vector<Job*>& batch) {
     std::vector<db::Statement> statements;
-    std::vector<std::size_t> ends;
     for (Job* j : batch) {
       if (!j->append(statements)) return false;
-      ends.push_back(statements.size());
     }
     if (!ensure_writer()) return false;
     Conn& conn = *writer_conn_;
-    Status s = conn.begin(db::TxMode::kWrite);
-    if (s) {
-      auto counts = conn.execute_all(statements);
-      bool complete = counts.ok();
-      for (std::size_t i = 0, begin = 0; complete && i < batch.size(); begin = ends[i++]) {
-        complete = batch[i]->accept(
-            std::span<const std::int64_t>(*counts).subspan(begin, ends[i] - begin));
-      }
-      if (complete) s = conn.commit();
-      if (complete && s) {
-        for (Job* j : batch) j->status = Status::Ok();
-        return true;
-      }
+    if (conn.execute_and_commit(statements)) {
+      for (Job* j : batch) j->status = Status::Ok();
+      return true;
     }
     conn.rollback();
     return false;

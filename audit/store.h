@@ -96,6 +96,9 @@ struct HookRecord {
   std::string request_sha256;
   // The response body. The uuid of every card in it is kept (see card_exists()).
   std::string response_json;
+  // The uuid of every card in response_json when the caller wrote it and knows them; when
+  // unset, record() reads them from response_json.
+  std::optional<std::vector<std::string>> card_uuids;
   std::vector<DeterminationRecord> determinations;
 };
 

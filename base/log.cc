@@ -147,11 +147,29 @@ std::string format_line(Format format, std::string_view time, Level level, std::
   return line;
 }
 
+namespace {
+
+// "2026-12-02T00:47:45.416Z" (UTC, milliseconds), from calendar arithmetic: no stream.
+std::string timestamp(std::chrono::system_clock::time_point now) {
+  using namespace std::chrono;
+  const auto ms = time_point_cast<milliseconds>(now);
+  const auto day = date::floor<date::days>(ms);
+  const date::year_month_day ymd(day);
+  const date::hh_mm_ss<milliseconds> t(ms - day);
+  char buf[40];
+  int n = std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+      static_cast<int>(t.hours().count()), static_cast<int>(t.minutes().count()),
+      static_cast<int>(t.seconds().count()), static_cast<int>(t.subseconds().count()));
+  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+}  // namespace
+
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < g_min_level.load(std::memory_order_relaxed)) return;
-  auto now =
-      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  std::string time = date::format("%FT%TZ", now);
+  std::string time = timestamp(std::chrono::system_clock::now());
   std::string line =
       format_line(g_format.load(std::memory_order_relaxed), time, level, message, fields);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -656,8 +656,8 @@ void BM_StageWriteResponse(benchmark::State& state) {
     input.configuration = &p.request.configuration;
     input.base_url = "https://crd.example.org";
     input.assertion_date = "2026-02-20";
-    std::vector<std::string> uuids;
-    std::string body = cds::write_response(input, uuids);
+    std::vector<cds::SentCard> cards;
+    std::string body = cds::write_response(input, cards);
     benchmark::DoNotOptimize(body.data());
   }
   state.SetLabel(label(static_cast<int>(state.range(0))));

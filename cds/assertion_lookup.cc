@@ -22,23 +22,6 @@ std::string day(std::string_view s) {
   return std::string(s.substr(0, std::min<size_t>(s.size(), 10)));
 }
 
-// Whether a card of the response is about `order_reference` (CRD associated-resource).
-bool about(const rapidjson::Value& card, std::string_view order_reference) {
-  if (!card.IsObject()) return false;
-  auto ext = card.FindMember("extension");
-  if (ext == card.MemberEnd() || !ext->value.IsObject()) return false;
-  auto refs = ext->value.FindMember("davinci-crd.associated-resource");
-  if (refs == ext->value.MemberEnd() || !refs->value.IsArray()) return false;
-  for (const auto& r : refs->value.GetArray()) {
-    if (!r.IsObject()) continue;
-    auto ref = r.FindMember("reference");
-    if (ref != r.MemberEnd() && ref->value.IsString() &&
-        std::string_view(ref->value.GetString(), ref->value.GetStringLength()) == order_reference)
-      return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string_view covered_words(std::string_view code) {
@@ -87,9 +70,6 @@ void fill_lookup(const HookOutcome& outcome, const OrderDetermination& od,
   rec.billing_code = d.billing_code;
   rec.date_of_service = od.order ? date_of_service_text(*od.order) : "";
 
-  rapidjson::Document response;
-  response.Parse(outcome.body.data(), outcome.body.size());
-
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -137,15 +117,6 @@ void fill_lookup(const HookOutcome& outcome, const OrderDetermination& od,
   kv(w, "revision", d.policy_revision);
   kv(w, "dataHash", d.data_hash);
   w.EndObject();
-  w.Key("cards");
-  w.StartArray();
-  if (!response.HasParseError() && response.IsObject() && response.HasMember("cards") &&
-      response["cards"].IsArray()) {
-    for (const auto& card : response["cards"].GetArray()) {
-      if (about(card, od.order_reference)) card.Accept(w);
-    }
-  }
-  w.EndArray();
   w.EndObject();
   rec.lookup_json.assign(buffer.GetString(), buffer.GetSize());
 }

@@ -1,7 +1,7 @@
 // What payer staff match a claim against, for each determination handed out: the member id
 // and payer, the CPT code and its display, the date of service, the outcome in words, the
 // reasons, the documents found (with dates) and missing, the policy with its revision and the
-// hash of the policy and mapping data that decided, and the cards as sent for the order.
+// hash of the policy and mapping data that decided.
 //
 //   audit::DeterminationRecord rec = ...;
 //   fill_lookup(outcome, order, rec);   // member_id, date_of_service, billing_code, lookup_json
@@ -11,8 +11,9 @@
 //    "billingCode": {"system", "code", "display"}, "dateOfService",
 //    "outcome", "priorAuthorization", "documentation", "reasons": [...],
 //    "documents": [{"title", "status": "found"|"missing"|"not needed", "reference", "date"}],
-//    "policy": {"id", "document", "title", "revision", "dataHash"},
-//    "cards": [<each card of the response about this order, as sent>]}
+//    "policy": {"id", "document", "title", "revision", "dataHash"}}
+// The cards as sent are not copied here: the store keeps them once, in the response, and adds
+// "cards" (those about the order) when it reads a determination back.
 //
 // Thread safety: pure functions.
 #pragma once

@@ -17,10 +17,6 @@ namespace {
 
 using fhir::Json;
 
-std::string_view patient_of(const Json& request) {
-  return fhir::string_or_empty(fhir::member(fhir::member(request, "context"), "patientId"));
-}
-
 // At most this many determinations per export call.
 constexpr size_t kMaxExportRows = 50000;
 
@@ -99,40 +95,6 @@ std::string request_for_audit(const Json& request) {
 
 HookRecorder make_recorder(audit::AuditStore& store, std::string service_version) {
   HookRecorder r;
-  r.lookup = [&store](std::string_view hook_instance, std::string_view issuer,
-                      const Json& request) {
-    RecordedCall call;
-    if (hook_instance.find('\0') != std::string_view::npos) {
-      // PostgreSQL cannot keep it, and ids differing only after a NUL must never be confused.
-      call.found = true;
-      call.status = 400;
-      call.body = operation_outcome("invalid", "hookInstance must not contain U+0000");
-      return call;
-    }
-    auto found = store.find_by_hook_instance(hook_instance);
-    if (!found) {
-      // Without the look-up no answer can be recorded either: say so now, hand out no id.
-      log::warn("audit look-up failed",
-                {{"hookInstance", hook_instance}, {"error", found.error().to_string()}});
-      call.found = true;
-      call.status = 503;
-      call.body =
-          operation_outcome("transient", "the determination could not be recorded; retry the call");
-      return call;
-    }
-    if (!found->has_value()) return call;
-    const audit::HookRecord& earlier = **found;
-    // A hookInstance is not a secret: only the same client, for the same patient and the same
-    // request, gets the earlier answer back.
-    if (!audit::same_call(earlier, issuer, patient_of(request),
-                          audit::request_digest(request_for_audit(request)))) {
-      return conflict();
-    }
-    call.found = true;
-    call.status = 200;
-    call.body = earlier.response_json;
-    return call;
-  };
   r.record = [&store, service_version](const HookOutcome& outcome, const Json& request,
                                        std::string_view issuer,
                                        std::string_view service_id) -> Result<RecordedCall> {
@@ -147,6 +109,8 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     rec.line_of_business = outcome.line_of_business;
     rec.request_json = request_for_audit(request);
     rec.response_json = outcome.body;
+    rec.card_uuids.emplace();
+    for (const SentCard& card : outcome.cards) rec.card_uuids->push_back(card.uuid);
     // The code version and the policy and mapping data that decided (after a reload, the
     // data this call was answered with).
     const std::string version = outcome.data_hash.empty()

@@ -3,6 +3,7 @@
 #include "base/data_dir.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -691,7 +692,11 @@ std::string markdown_escape(std::string_view text) {
   // Inline constructs only: the text never starts a line (it always follows a list marker or
   // other words), so block markers (# - + = 1.) cannot trigger. Brackets stop links and
   // images, < stops raw HTML and autolinks, & stops entities.
-  static constexpr std::string_view kSpecial = "\\`*_[]<>&!|~{}#";
+  static constexpr auto kSpecial = [] {
+    std::array<bool, 256> special{};
+    for (unsigned char c : std::string_view("\\`*_[]<>&!|~{}#")) special[c] = true;
+    return special;
+  }();
   std::string out;
   out.reserve(text.size() + 8);
   bool space = false;
@@ -703,7 +708,7 @@ std::string markdown_escape(std::string_view text) {
     }
     if (space && !out.empty()) out += ' ';
     space = false;
-    if (kSpecial.find(ch) != std::string_view::npos) out += '\\';
+    if (kSpecial[c]) out += '\\';
     out += ch;
   }
   return out;

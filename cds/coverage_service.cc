@@ -265,7 +265,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
       library.line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
 
   // One determination per in-scope order.
-  const std::string assertion_id = random_uuid();
+  const std::string assertion_id = time_ordered_uuid();
   const fhir::Instant received_s = std::chrono::floor<std::chrono::seconds>(received);
   for (const Json* order : orders_in_scope_of_hook(*request, record, nullptr)) {
     const policies::Policy* policy = nullptr;
@@ -354,7 +354,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     if (const Json* encounter = record.find("Encounter", request->encounter_id))
       covers(*encounter, false);
   }
-  out.body = write_response(input, out.card_uuids);
+  out.body = write_response(input, out.cards);
   out.status = 200;
   return out;
 }

@@ -53,6 +53,13 @@ struct OrderDetermination {
 };
 
 // Everything one call produced: the HTTP answer and what the audit record keeps.
+// One card of a response, as written: its uuid and its CRD card type (catalog.h: kCoverageInfoType,
+// kInstructionsType, kGuidelineType).
+struct SentCard {
+  std::string uuid;
+  std::string_view type;
+};
+
 struct HookOutcome {
   int status = 200;
   std::string body;   // the CDS Hooks response, or an OperationOutcome
@@ -66,7 +73,7 @@ struct HookOutcome {
   std::string member_id;  // the Coverage's subscriberId, else its first identifier
   std::string data_hash;  // the policy and mapping data that decided (policies::data_hash)
   std::vector<OrderDetermination> orders;
-  std::vector<std::string> card_uuids;  // every card uuid in the response
+  std::vector<SentCard> cards;  // every card in the response, in order
 };
 
 // What fetching data that prefetch did not bring reported.

@@ -251,17 +251,10 @@ struct HttpServer::Impl {
     if (std::string over = over_caps(doc); !over.empty()) {
       return outcome_response(400, "too-costly", over);
     }
-    if (recorder.lookup && doc.IsObject()) {
-      // An EHR retry (same hookInstance) gets the determination already handed out.
-      std::string_view id = fhir::string_or_empty(fhir::member(doc, "hookInstance"));
-      if (!id.empty()) {
-        RecordedCall earlier = recorder.lookup(id, issuer, doc);
-        if (earlier.found) {
-          instance = std::string(id);
-          hook = std::string(fhir::string_or_empty(fhir::member(doc, "hook")));
-          return {earlier.status, earlier.status == 200 ? kJson : kFhirJson, {}, earlier.body};
-        }
-      }
+    // Ids differing only after a NUL must never be confused (and PostgreSQL cannot keep one).
+    if (fhir::string_or_empty(fhir::member(doc, "hookInstance")).find('\0') !=
+        std::string_view::npos) {
+      return outcome_response(400, "invalid", "hookInstance must not contain U+0000");
     }
 
     HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now(), issuer);
@@ -281,7 +274,10 @@ struct HttpServer::Impl {
         return outcome_response(503, "transient",
                                 "the determination could not be recorded; retry the call");
       }
-      if (stored->found) {  // a concurrent retry's answer, or 409 for someone else's
+      // An EHR retry (this hookInstance already answered, to the same client for the same
+      // patient and request) gets the answer handed out then; any other reuse gets 409. The
+      // store decides this as it inserts, so a fresh call costs no look-up beforehand.
+      if (stored->found) {
         out.status = stored->status;
         out.body = std::move(stored->body);
       }

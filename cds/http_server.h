@@ -80,20 +80,17 @@ using Authenticator = std::function<AuthDecision(std::string_view authorization_
 
 // What the audit store answered for a hook call.
 struct RecordedCall {
-  bool found = false;  // for lookup: an earlier call with this hookInstance
+  bool found = false;  // an earlier answer for this hookInstance (or a 409) to send instead
   int status = 200;
   std::string body;
 };
 
 // The audit store as the HTTP layer sees it.
 struct HookRecorder {
-  // A response already given for this hookInstance to the same client for the same patient
-  // and request (an EHR retry); found with 409 (or 400) when the hookInstance may not be used.
-  std::function<RecordedCall(std::string_view hook_instance, std::string_view issuer,
-                             const fhir::Json& request)>
-      lookup;
   // Durably records a call. An Error makes the request fail with 503 (no assertion id leaves
-  // unrecorded); a found RecordedCall is an earlier answer (or a 409) to send instead.
+  // unrecorded); a found RecordedCall is an earlier answer (or a 409) to send instead: the
+  // answer already given to the same client for the same patient and request (an EHR retry),
+  // 409 for any other reuse of the hookInstance.
   // `request` is the parsed hook request (the recorder leaves out fhirAuthorization).
   std::function<Result<RecordedCall>(const HookOutcome& outcome, const fhir::Json& request,
                                      std::string_view issuer, std::string_view service_id)>

@@ -409,7 +409,7 @@ std::string current_assertion_id(const Json& order, std::string_view coverage_re
   return "";
 }
 
-std::string write_response(const ResponseInput& input, std::vector<std::string>& card_uuids) {
+std::string write_response(const ResponseInput& input, std::vector<SentCard>& cards) {
   const CardConfiguration empty_config;
   const CardConfiguration& config = input.configuration ? *input.configuration : empty_config;
   const CrdVersion& version = input.version ? *input.version : default_crd_version();
@@ -441,8 +441,8 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
   if (coverage_cards && !input.discharge) {
     for (auto& od : input.orders) {
       if (budget <= 0) break;
-      od.card_uuid = random_uuid();
-      card_uuids.push_back(od.card_uuid);
+      od.card_uuid = time_ordered_uuid();
+      cards.push_back({od.card_uuid, kCoverageInfoType});
       write_coverage_card(w, od);
       --budget;
     }
@@ -452,9 +452,9 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
       if (budget <= 0) break;
       std::string detail = instructions_detail(od, input.discharge);
       if (detail.empty()) continue;
-      std::string uuid = random_uuid();
+      std::string uuid = time_ordered_uuid();
       if (od.card_uuid.empty()) od.card_uuid = uuid;
-      card_uuids.push_back(uuid);
+      cards.push_back({uuid, kInstructionsType});
       write_instructions_card(w, od, detail, uuid, input.discharge);
       --budget;
     }
@@ -472,8 +472,8 @@ std::string write_response(const ResponseInput& input, std::vector<std::string>&
     }
     for (const auto& id : order) {
       if (budget <= 0) break;
-      std::string uuid = random_uuid();
-      card_uuids.push_back(uuid);
+      std::string uuid = time_ordered_uuid();
+      cards.push_back({uuid, kGuidelineType});
       write_policy_card(w, by_policy[id], uuid);
       --budget;
     }

@@ -57,8 +57,8 @@ std::string current_assertion_id(const fhir::Json& order, std::string_view cover
 // The Instructions card's Markdown detail ("" when there is nothing to do).
 std::string instructions_detail(const OrderDetermination& order, bool discharge);
 
-// The response JSON. Fills `card_uuids` with every card uuid written.
-std::string write_response(const ResponseInput& input, std::vector<std::string>& card_uuids);
+// The response JSON. Fills `cards` with every card written (uuid and type).
+std::string write_response(const ResponseInput& input, std::vector<SentCard>& cards);
 
 // The coverage card's one-line summary (< 140 characters).
 std::string card_summary(const policies::Determination& d);

@@ -5,8 +5,6 @@
 #include <string>
 #include <utility>
 
-#include <rapidjson/document.h>
-
 #include "base/log.h"
 #include "cds/catalog.h"
 
@@ -119,27 +117,8 @@ void ServiceMetrics::observe_call(const CallSummary& call) {
     determinations_.inc({call.outcome->payer_id, call.outcome->line_of_business,
                          code_label(d.covered), code_label(d.pa_needed)});
   }
-  // Cards per type, read from the answer itself (each card's source.topic code).
-  rapidjson::Document doc;
-  doc.Parse(call.response_body.data(), call.response_body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  auto cards = doc.FindMember("cards");
-  if (cards == doc.MemberEnd() || !cards->value.IsArray()) return;
-  for (const auto& card : cards->value.GetArray()) {
-    std::string_view type = "none";
-    if (card.IsObject()) {
-      auto source = card.FindMember("source");
-      if (source != card.MemberEnd() && source->value.IsObject()) {
-        auto topic = source->value.FindMember("topic");
-        if (topic != source->value.MemberEnd() && topic->value.IsObject()) {
-          auto code = topic->value.FindMember("code");
-          if (code != topic->value.MemberEnd() && code->value.IsString())
-            type = code_label({code->value.GetString(), code->value.GetStringLength()});
-        }
-      }
-    }
-    cards_.inc({service, type});
-  }
+  // Cards per type, as the response writer wrote them.
+  for (const SentCard& card : call.outcome->cards) cards_.inc({service, code_label(card.type)});
 }
 
 void ServiceMetrics::observe_fetch(std::string_view resource_type, double seconds,

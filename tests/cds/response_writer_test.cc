@@ -61,14 +61,19 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
   orders[0].policy_url = "https://crd.example/policies/p";
   orders[0].determination = covered_determination();
   CardConfiguration config;
-  std::vector<std::string> uuids;
-  std::string json = write_response(input_for(orders, &config), uuids);
+  std::vector<SentCard> cards;
+  std::string json = write_response(input_for(orders, &config), cards);
   rapidjson::Document d;
   d.Parse(json.c_str());
   ASSERT_FALSE(d.HasParseError()) << json;
   ASSERT_EQ(d["cards"].Size(), 2u);
-  EXPECT_EQ(uuids.size(), 2u);
-  EXPECT_EQ(orders[0].card_uuid, uuids[0]);
+  ASSERT_EQ(cards.size(), 2u);
+  EXPECT_EQ(orders[0].card_uuid, cards[0].uuid);
+  // Each card as written: its uuid and CRD card type, in the order of the answer.
+  for (size_t i = 0; i < cards.size(); ++i) {
+    EXPECT_EQ(cards[i].uuid, d["cards"][i]["uuid"].GetString());
+    EXPECT_EQ(cards[i].type, d["cards"][i]["source"]["topic"]["code"].GetString());
+  }
   const auto& resource = d["systemActions"][0]["resource"];
   ASSERT_EQ(resource["extension"].Size(), 2u);  // the old coverage-information was replaced
   EXPECT_STREQ(resource["extension"][0]["url"].GetString(), "http://example.org/other");
@@ -89,8 +94,8 @@ TEST(WriteResponse, AnnotatesTheOrderAndReplacesAnEarlierCoverageInformation) {
 
 TEST(WriteResponse, NoOrdersMeansEmptyCardsAndNoActions) {
   CardConfiguration config;
-  std::vector<std::string> uuids;
-  std::string json = write_response(input_for({}, &config), uuids);
+  std::vector<SentCard> cards;
+  std::string json = write_response(input_for({}, &config), cards);
   EXPECT_EQ(json, R"({"cards":[]})");
 }
 

@@ -1,5 +1,9 @@
+#include <chrono>
+#include <regex>
+#include <sstream>
 #include <string>
 
+#include <date/date.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -45,6 +49,26 @@ TEST(Log, LevelAndFormatNames) {
   EXPECT_FALSE(parse_level("verbose"));
   EXPECT_EQ(parse_format("json"), Format::kJson);
   EXPECT_FALSE(parse_format("xml"));
+}
+
+TEST(Log, LinesStartWithTheTimeInUtcToTheMillisecond) {
+  set_min_level(Level::kInfo);
+  set_format(Format::kText);
+  const auto before = std::chrono::system_clock::now();
+  testing::internal::CaptureStderr();
+  write(Level::kInfo, "time check", {});
+  std::string line = testing::internal::GetCapturedStderr();
+  const auto after = std::chrono::system_clock::now();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(
+      line, m, std::regex(R"(^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})Z INFO time check\n$)")))
+      << line;
+  std::istringstream in(m[1].str());
+  date::sys_time<std::chrono::milliseconds> t;
+  in >> date::parse("%FT%T", t);
+  ASSERT_FALSE(in.fail()) << line;
+  EXPECT_GE(t, std::chrono::floor<std::chrono::milliseconds>(before));
+  EXPECT_LE(t, after);
 }
 
 }  // namespace
