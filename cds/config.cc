@@ -220,6 +220,12 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.integer("request_timeout_ms", c.fhir_request_timeout_ms, 50, 60000));
       CRYO_TRY(s.integer("total_budget_ms", c.fhir_total_budget_ms, 50, 60000));
       CRYO_TRY(s.integer("max_pages", c.fhir_max_pages, 1, 1000));
+    } else if (name == "cache") {
+      Section s(v, source, name);
+      CRYO_TRY(s.check_keys({"ttl_seconds", "max_entries", "max_bytes"}));
+      CRYO_TRY(s.integer("ttl_seconds", c.cache_ttl_seconds, 0, 3600));
+      CRYO_TRY(s.integer("max_entries", c.cache_max_entries, 1, 1000000));
+      CRYO_TRY(s.integer("max_bytes", c.cache_max_bytes, 1024, 1024 * 1024 * 1024));
     } else if (name == "demo") {
       Section s(v, source, name);
       CRYO_TRY(s.check_keys({"enabled"}));
@@ -234,8 +240,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(check_log(c, source + ": log.level", source + ": log.format"));
     } else {
       return Error{source + ": " + name,
-                   "is not a known section (server, tls, trust, cors, store, admin, fhir, demo, "
-                   "log)"};
+                   "is not a known section (server, tls, trust, cors, store, admin, fhir, cache, "
+                   "demo, log)"};
     }
   }
   (void)root;

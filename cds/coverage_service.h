@@ -125,9 +125,11 @@ class CoverageService {
   HookOutcome call(std::string_view service_id, std::string& body,
                    std::chrono::system_clock::time_point received) const;
 
-  // The same for an already parsed request document (used by `evaluate`).
+  // The same for an already parsed request document (used by `evaluate`). `client` is the
+  // verified token issuer ("" for an unsigned call); the fetcher sees it as request.client.
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
-                   std::chrono::system_clock::time_point received) const;
+                   std::chrono::system_clock::time_point received,
+                   std::string_view client = {}) const;
 
   // Sets the public base URL (absolute links, JWT audiences). Call before serving.
   void set_base_url(std::string base_url);
