@@ -202,11 +202,13 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       c.cors = std::move(*cors);
     } else if (name == "store") {
       Section s(v, source, name);
-      CRYO_TRY(s.check_keys({"data_dir", "database_url", "retention_days", "enabled"}));
+      CRYO_TRY(
+          s.check_keys({"data_dir", "database_url", "retention_days", "deadline_ms", "enabled"}));
       CRYO_TRY(s.string("data_dir", c.data_dir));
       if (v.IsObject() && v.HasMember("data_dir")) resolve(c.data_dir, base);
       CRYO_TRY(s.string("database_url", c.database_url));
       CRYO_TRY(s.integer("retention_days", c.retention_days, 0, 36500));
+      CRYO_TRY(s.integer("deadline_ms", c.store_deadline_ms, 100, 10000));
       CRYO_TRY(s.boolean("enabled", c.store_enabled));
     } else if (name == "admin") {
       Section s(v, source, name);

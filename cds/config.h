@@ -12,7 +12,7 @@
 //     "trust":  { ... see docs/security.md ... },
 //     "cors":   { ... see docs/security.md ... },
 //     "store":  {"data_dir": "./var"} or {"database_url": "postgresql://..."},
-//               plus "retention_days": 2555,
+//               plus "retention_days": 2555, "deadline_ms": 1000,
 //     "admin":  {"token_sha256": "<hex SHA-256 of the admin bearer token>"},
 //     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
 //                "total_budget_ms": 3000, "max_pages": 10},
@@ -78,8 +78,9 @@ struct ServerConfig {
   security::CorsConfig cors;
   // store
   std::string data_dir = "./var";
-  std::string database_url;  // postgresql://... ; overrides data_dir
-  int retention_days = 0;    // 0: keep everything
+  std::string database_url;      // postgresql://... ; overrides data_dir
+  int retention_days = 0;        // 0: keep everything
+  int store_deadline_ms = 1000;  // longest wait for the store: then 503, store marked down
   bool store_enabled = true;
   // admin look-up
   std::string admin_token_sha256;

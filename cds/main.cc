@@ -458,6 +458,7 @@ int serve(int argc, char** argv) {
   std::unique_ptr<audit::AuditStore> store;
   if (config.store_enabled) {
     audit::StoreOptions store_options;
+    store_options.deadline = std::chrono::milliseconds(config.store_deadline_ms);
     store_options.on_group_committed = [&service_metrics](std::size_t records) {
       service_metrics.store_group(records);
     };

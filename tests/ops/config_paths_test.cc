@@ -105,5 +105,21 @@ TEST_F(ConfigPaths, ThePatientDataCacheHasBoundedDefaultsAndCheckedSettings) {
   }
 }
 
+TEST_F(ConfigPaths, TheStoreDeadlineDefaultsToOneSecondAndIsChecked) {
+  EXPECT_EQ(ServerConfig{}.store_deadline_ms, 1000);
+  write_config(R"({"store": {"deadline_ms": 2500}})");
+  auto c = load_config(root_ / "etc" / "crd" / "crd.json");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->store_deadline_ms, 2500);
+  for (const char* bad :
+       {R"({"store": {"deadline_ms": 50}})", R"({"store": {"deadline_ms": 60000}})"}) {
+    write_config(bad);
+    auto refused = load_config(root_ / "etc" / "crd" / "crd.json");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().to_string().find("store.deadline_ms"), std::string::npos)
+        << refused.error().to_string();
+  }
+}
+
 }  // namespace
 }  // namespace cryo::cds
