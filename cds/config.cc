@@ -206,11 +206,13 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       c.cors = std::move(*cors);
     } else if (name == "store") {
       Section s(v, source, name);
-      CRYO_TRY(s.check_keys({"data_dir", "database_url", "retention_days", "enabled"}));
+      CRYO_TRY(
+          s.check_keys({"data_dir", "database_url", "retention_days", "deadline_ms", "enabled"}));
       CRYO_TRY(s.string("data_dir", c.data_dir));
       if (v.IsObject() && v.HasMember("data_dir")) resolve(c.data_dir, base);
       CRYO_TRY(s.string("database_url", c.database_url));
       CRYO_TRY(s.integer("retention_days", c.retention_days, 0, 36500));
+      CRYO_TRY(s.integer("deadline_ms", c.store_deadline_ms, 100, 10000));
       CRYO_TRY(s.boolean("enabled", c.store_enabled));
     } else if (name == "admin") {
       Section s(v, source, name);
@@ -224,6 +226,12 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.integer("request_timeout_ms", c.fhir_request_timeout_ms, 50, 60000));
       CRYO_TRY(s.integer("total_budget_ms", c.fhir_total_budget_ms, 50, 60000));
       CRYO_TRY(s.integer("max_pages", c.fhir_max_pages, 1, 1000));
+    } else if (name == "cache") {
+      Section s(v, source, name);
+      CRYO_TRY(s.check_keys({"ttl_seconds", "max_entries", "max_bytes"}));
+      CRYO_TRY(s.integer("ttl_seconds", c.cache_ttl_seconds, 0, 3600));
+      CRYO_TRY(s.integer("max_entries", c.cache_max_entries, 1, 1000000));
+      CRYO_TRY(s.integer("max_bytes", c.cache_max_bytes, 1024, 1024 * 1024 * 1024));
     } else if (name == "demo") {
       Section s(v, source, name);
       CRYO_TRY(s.check_keys({"enabled"}));
@@ -241,10 +249,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       CRYO_TRY(s.string("format", c.log_format));
       CRYO_TRY(check_log(c, source + ": log.level", source + ": log.format"));
     } else {
-      return Error{
-          source + ": " + name,
-          "is not a known section (server, tls, trust, cors, store, admin, fhir, demo, dtr, "
-          "log)"};
+      return Error{source + ": " + name,
+                   "is not a known section (server, tls, trust, cors, store, admin, fhir, cache, "
+                   "demo, dtr, log)"};
     }
   }
   (void)root;

@@ -12,10 +12,13 @@
 //     "trust":  { ... see docs/security.md ... },
 //     "cors":   { ... see docs/security.md ... },
 //     "store":  {"data_dir": "./var"} or {"database_url": "postgresql://..."},
-//               plus "retention_days": 2555,
+//               plus "retention_days": 2555, "deadline_ms": 1000,
 //     "admin":  {"token_sha256": "<hex SHA-256 of the admin bearer token>"},
 //     "fhir":   {"query_missing_data": true, "request_timeout_ms": 1500,
 //                "total_budget_ms": 3000, "max_pages": 10},
+//     "cache":  {"ttl_seconds": 300, "max_entries": 1000, "max_bytes": 67108864},
+//               (what encounter-start read from the EHR's FHIR server, per client, FHIR
+//               server and patient, for the order hooks that follow; ttl_seconds 0 = off)
 //     "demo":   {"enabled": true},
 //     "dtr":    {"launch_url": "https://dtr.payer.example/launch"}   (the dtr-launch card)
 //     "log":    {"level": "info", "format": "text"}        (debug|info|warn|error, text|json)
@@ -76,8 +79,9 @@ struct ServerConfig {
   security::CorsConfig cors;
   // store
   std::string data_dir = "./var";
-  std::string database_url;  // postgresql://... ; overrides data_dir
-  int retention_days = 0;    // 0: keep everything
+  std::string database_url;      // postgresql://... ; overrides data_dir
+  int retention_days = 0;        // 0: keep everything
+  int store_deadline_ms = 1000;  // longest wait for the store: then 503, store marked down
   bool store_enabled = true;
   // admin look-up
   std::string admin_token_sha256;
@@ -86,6 +90,10 @@ struct ServerConfig {
   int fhir_request_timeout_ms = 1500;
   int fhir_total_budget_ms = 3000;
   int fhir_max_pages = 10;
+  // the per-client, per-patient cache of what encounter-start fetched
+  int cache_ttl_seconds = 300;  // 0: off
+  int cache_max_entries = 1000;
+  int cache_max_bytes = 64 * 1024 * 1024;
   // the /demo try-it page: unset -> on only when bound to loopback without trusted issuers
   std::optional<bool> demo_enabled;
   // DTR: the SMART launch URL of the payer's DTR app for the dtr-launch card ("" = none)

@@ -145,7 +145,7 @@ HookOutcome CoverageService::call(std::string_view service_id, std::string& body
 
 HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& request_json,
                                   std::chrono::system_clock::time_point received,
-                                  const Json* answers) const {
+                                  std::string_view client, const Json* answers) const {
   // The data this call is answered with, whatever reloads happen meanwhile.
   const std::shared_ptr<const ServiceData> data = data_.load();
   const mappings::MappingSet& mappings = *data->mappings;
@@ -158,6 +158,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
         std::move(out), 400, "invalid",
         "not a valid " + std::string(service.hook) + " request: " + request.error().to_string());
   }
+  request->client = client;
   out.hook = std::string(request->hook);
   out.hook_instance = std::string(request->hook_instance);
   out.patient_id = std::string(request->patient_id);

@@ -131,12 +131,13 @@ class CoverageService {
   HookOutcome call(std::string_view service_id, std::string& body,
                    std::chrono::system_clock::time_point received) const;
 
-  // The same for an already parsed request document (used by `evaluate`). With `answers` (a
-  // QuestionnaireResponse: DTR), the stored request of an earlier call is decided again with
-  // the answers added to its record; nothing is fetched then (the call's token is gone), the
-  // record is what the request held.
+  // The same for an already parsed request document (used by `evaluate`). `client` is the
+  // verified token issuer ("" for an unsigned call); the fetcher sees it as request.client.
+  // With `answers` (a QuestionnaireResponse: DTR), the stored request of an earlier call is
+  // decided again with the answers added to its record; nothing is fetched then (the call's
+  // token is gone), the record is what the request held.
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
-                   std::chrono::system_clock::time_point received,
+                   std::chrono::system_clock::time_point received, std::string_view client = {},
                    const fhir::Json* answers = nullptr) const;
 
   // Sets the public base URL (absolute links, JWT audiences). Call before serving.

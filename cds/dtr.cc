@@ -416,7 +416,7 @@ class Dtr {
         R"({"resourceType":"QuestionnaireResponse","status":"in-progress"})";
     fhir::JsonDocument draft;
     fhir::parse_copy(kDraft, draft, {});
-    out.outcome = service_.call(*service, request, rec.call.received_at,
+    out.outcome = service_.call(*service, request, rec.call.received_at, rec.call.client_iss,
                                 answers != nullptr ? answers : &draft);
     if (out.outcome.status != 200) {
       return outcome(422, "processing", "the order can no longer be decided: " + out.outcome.error);

@@ -60,6 +60,9 @@ struct HookRequest {
   CardConfiguration configuration;
   // CRD 2.2: extension["davinci-crd.requestedVersion"] ("" when the client named none).
   std::string_view requested_version;
+  // The calling client: the verified token issuer, "" for an unsigned call. Set by the
+  // service from the transport's authentication, never read from the request body.
+  std::string_view client;
 };
 
 // Validates `request` as a call of `expected_hook`. Errors name the field and the problem.

@@ -257,7 +257,7 @@ struct HttpServer::Impl {
       return outcome_response(400, "invalid", "hookInstance must not contain U+0000");
     }
 
-    HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now());
+    HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now(), issuer);
     hook = out.hook;
     instance = out.hook_instance;
     if (out.status != 200 && !out.error.empty()) {

@@ -48,6 +48,7 @@
 #include "cds/service_metrics.h"
 #include "cds/systemd_notify.h"
 #include "conformance/runner.h"
+#include "fhir/client/patient_data_cache.h"
 #include "fhir/client/prefetch_fetcher.h"
 #include "fhir/datetime.h"
 #include "mappings/mapping_set.h"
@@ -458,6 +459,7 @@ int serve(int argc, char** argv) {
   std::unique_ptr<audit::AuditStore> store;
   if (config.store_enabled) {
     audit::StoreOptions store_options;
+    store_options.deadline = std::chrono::milliseconds(config.store_deadline_ms);
     store_options.on_group_committed = [&service_metrics](std::size_t records) {
       service_metrics.store_group(records);
     };
@@ -499,17 +501,44 @@ int serve(int argc, char** argv) {
   // What prefetch did not bring is read from the EHR's FHIR server, concurrently, within the
   // configured budget (so the whole answer stays inside CRD's 5 seconds).
   std::unique_ptr<fhir::client::PrefetchFetcher> fetcher;
+  std::unique_ptr<fhir::client::PatientDataCache> patient_cache;
   if (config.query_missing_data) {
     fhir::client::FetchOptions fetch_options;
     fetch_options.per_request_timeout = std::chrono::milliseconds(config.fhir_request_timeout_ms);
     fetch_options.total_budget = std::chrono::milliseconds(config.fhir_total_budget_ms);
     fetch_options.max_pages = static_cast<size_t>(config.fhir_max_pages);
     fetcher = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
-    service_holder->set_fetcher([&fetcher, &service_metrics](const cds::HookRequest& request,
-                                                             const cds::MissingData& missing,
-                                                             fhir::ResourceIndex& record) {
-      std::vector<fhir::client::QueryTemplate> templates;
-      for (const auto& t : missing.templates) templates.push_back({t.key, t.query});
+    // What encounter-start read is kept briefly for the order hooks that follow (per client,
+    // FHIR server and patient).
+    fhir::client::PatientDataCacheOptions cache_options;
+    cache_options.ttl = std::chrono::seconds(config.cache_ttl_seconds);
+    cache_options.max_entries = static_cast<size_t>(config.cache_max_entries);
+    cache_options.max_bytes = static_cast<size_t>(config.cache_max_bytes);
+    patient_cache = std::make_unique<fhir::client::PatientDataCache>(cache_options);
+    service_holder->set_fetcher([&fetcher, &patient_cache, &service_metrics](
+                                    const cds::HookRequest& request,
+                                    const cds::MissingData& missing, fhir::ResourceIndex& record) {
+      std::vector<fhir::client::QueryTemplate> wanted;
+      for (const auto& t : missing.templates) wanted.push_back({t.key, t.query});
+      const fhir::client::PatientDataCache::Key key{std::string(request.client),
+                                                    std::string(request.fhir_server),
+                                                    std::string(request.patient_id)};
+      std::vector<fhir::client::QueryTemplate> templates =
+          patient_cache->serve(key, wanted, request.context, record);
+      if (patient_cache->enabled()) {
+        for (const auto& t : wanted) {
+          if (!fhir::client::PatientDataCache::cacheable(t.query)) continue;
+          bool fetched = std::any_of(templates.begin(), templates.end(),
+                                     [&t](const auto& f) { return f.key == t.key; });
+          service_metrics.patient_cache_lookup(cds::ServiceMetrics::resource_type_of(t.query),
+                                               !fetched);
+        }
+      }
+      cds::FetchReport out;
+      if (templates.empty() && missing.references.empty()) {
+        out.reached = true;  // everything came from what this client fetched moments ago
+        return out;
+      }
       fhir::client::FetchRequest fetch;
       fetch.fhir_server = request.fhir_server;
       fetch.access_token = request.access_token;
@@ -525,7 +554,8 @@ int serve(int argc, char** argv) {
             type, static_cast<double>(r.elapsed.count()) / 1000.0,
             r.error ? fhir::client::to_string(r.error->kind) : std::string_view());
       }
-      cds::FetchReport out;
+      if (request.hook == "encounter-start")
+        patient_cache->keep(key, templates, request.context, report);
       out.reached = report.reached;
       out.missing = report.add_to(record);
       out.problems = report.problems();
@@ -592,6 +622,26 @@ int serve(int argc, char** argv) {
                    return std::vector<metrics::GaugeSample>{
                        {{}, static_cast<double>(server.listener_stats().refused_connections)}};
                  });
+  if (patient_cache) {
+    registry.gauge("cryo_crd_patient_cache_size",
+                   "What the patient data cache holds: entries (client, FHIR server, patient) "
+                   "and bytes of JSON.",
+                   {"unit"}, [&patient_cache] {
+                     auto st = patient_cache->stats();
+                     return std::vector<metrics::GaugeSample>{
+                         {{"entries"}, static_cast<double>(st.entries)},
+                         {{"bytes"}, static_cast<double>(st.bytes)}};
+                   });
+    registry.gauge("cryo_crd_patient_cache_dropped",
+                   "Patient data cache entries evicted over its bounds and documents expired, "
+                   "since start.",
+                   {"reason"}, [&patient_cache] {
+                     auto st = patient_cache->stats();
+                     return std::vector<metrics::GaugeSample>{
+                         {{"evicted"}, static_cast<double>(st.evictions)},
+                         {{"expired"}, static_cast<double>(st.expired)}};
+                   });
+  }
   server.add_get("/metrics", [&registry, &admin](const std::string&,
                                                  const std::map<std::string, std::string>&,
                                                  std::string_view authorization, std::string_view) {

@@ -79,6 +79,10 @@ ServiceMetrics::ServiceMetrics(metrics::Registry& r)
           r.histogram("cryo_crd_fhir_fetch_duration_seconds",
                       "Duration of FHIR queries and reads (all pages), per resource type.",
                       {"resource_type"}, metrics::latency_buckets())),
+      cache_lookups_(r.counter("cryo_crd_patient_cache_lookups_total",
+                               "Patient-scoped FHIR queries a call needed, answered from what an "
+                               "encounter-start call fetched (hit) or not (miss).",
+                               {"resource_type", "result"})),
       commit_seconds_(r.histogram("cryo_crd_store_commit_duration_seconds",
                                   "Time a hook call waited for its audit record to be committed.",
                                   {}, metrics::latency_buckets())),
@@ -122,6 +126,10 @@ void ServiceMetrics::observe_fetch(std::string_view resource_type, double second
   fetches_.inc({resource_type});
   fetch_seconds_.observe({resource_type}, seconds);
   if (!failure.empty()) fetch_failures_.inc({resource_type, code_label(failure)});
+}
+
+void ServiceMetrics::patient_cache_lookup(std::string_view resource_type, bool hit) {
+  cache_lookups_.inc({resource_type, hit ? "hit" : "miss"});
 }
 
 void ServiceMetrics::token_refused(std::string_view reason) {

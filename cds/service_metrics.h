@@ -7,6 +7,8 @@
 //   cards_total{service,type}                   type = the card's source.topic code
 //   fhir_fetches_total{resource_type}, fhir_fetch_failures_total{resource_type,reason},
 //   fhir_fetch_duration_seconds{resource_type}
+//   patient_cache_lookups_total{resource_type,result}   result = hit | miss: patient-scoped
+//     queries a call needed answered from what encounter-start fetched, or fetched again
 //   store_commit_duration_seconds, store_commit_failures_total, store_commit_group_size
 //   token_refusals_total{reason}                reason = a fixed category (refusal_category)
 //   answers_within_5s_ratio{hook}, answers_within_500ms_ratio{hook}   (CRD metric 6: share
@@ -36,6 +38,9 @@ class ServiceMetrics {
   // One FHIR request series (a prefetch query or a read) made to fill missing data.
   // `failure` is "" when it succeeded, else the error kind ("timeout", "unauthorized", ...).
   void observe_fetch(std::string_view resource_type, double seconds, std::string_view failure);
+  // One patient-scoped query a call needed: answered from the patient data cache (hit) or
+  // not (miss).
+  void patient_cache_lookup(std::string_view resource_type, bool hit);
   // One refused client token; `reason` is the verifier's text.
   void token_refused(std::string_view reason);
   // One audit store commit as the call saw it (including waiting for its group).
@@ -57,6 +62,7 @@ class ServiceMetrics {
   metrics::Counter fetches_;
   metrics::Counter fetch_failures_;
   metrics::Histogram fetch_seconds_;
+  metrics::Counter cache_lookups_;
   metrics::Histogram commit_seconds_;
   metrics::Counter commit_failures_;
   metrics::Histogram group_size_;

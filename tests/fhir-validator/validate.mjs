@@ -8,7 +8,8 @@
 // scenario sends every CRD hook (order-sign, order-select, order-dispatch, appointment-book,
 // encounter-start, encounter-discharge) in every CRD version (none = 2.0.1, "2.1", "2.2"),
 // building each request from the scenario's record as an EHR would. Every resource in
-// systemActions is validated against its CRD profile (2.0.1) or base FHIR R4 (2.1/2.2), every
+// systemActions is validated against its CRD profile (2.0.1 package; 2.1/2.2 derived from the
+// FSH by tools/fsh_profiles.py), every
 // coverage-information against the version's extension definition with its required bindings
 // and invariants. It also checks that the 2.0.1 answers show all three card types
 // (Coverage Information, External Reference, Instructions) and that the primary hooks always
@@ -117,7 +118,18 @@ for (const v of ['2.1.0', '2.2.1']) {
   const valueSets = JSON.parse(readFileSync(join(dir, 'valuesets.json'), 'utf8'));
   const outer = prepareExtension(JSON.parse(readFileSync(join(dir, 'ext-coverage-information.json'), 'utf8')), valueSets);
   const detail = JSON.parse(readFileSync(join(dir, 'ext-coverage-information-detail.json'), 'utf8'));
-  definitions[v] = { outer, detail, valueSets, profiles: {} };
+  // The resource profiles derived from the same FSH (tools/fsh_profiles.py).
+  const profile = (id) => JSON.parse(readFileSync(join(dir, `profile-${id}.json`), 'utf8'));
+  const profiles = { ServiceRequest: profile('servicerequest'), Encounter: profile('encounter'), AppointmentWithOrder: profile('appointment-with-order'), AppointmentNoOrder: profile('appointment-no-order') };
+  definitions[v] = { outer, detail, valueSets, profiles };
+}
+// The profile a returned resource must conform to: CRD 2.1/2.2 tell an Appointment booked
+// for an order (basedOn) from one without.
+function profileFor(defs, resource) {
+  if (resource.resourceType === 'Appointment' && defs.profiles.AppointmentWithOrder) {
+    return resource.basedOn?.length ? defs.profiles.AppointmentWithOrder : defs.profiles.AppointmentNoOrder;
+  }
+  return defs.profiles[resource.resourceType];
 }
 const versionKey = (requested) => (requested === '2.1' ? '2.1.0' : requested === '2.2' ? '2.2.1' : '2.0.1');
 
@@ -184,7 +196,8 @@ function validateAnswer(body, hook, requested, where) {
     const r = action.resource;
     if (!r) continue;
     resources++;
-    const profile = defs.profiles[r.resourceType];
+    const profile = profileFor(defs, r);
+    if (!profile) problems.push(`${where} systemActions[${i}] ${r.resourceType}/${r.id}: no CRD profile to validate it against`);
     problems.push(...describe(issuesOf(() => validateResource(r, profile ? { profile } : undefined))).map((p) => `${where} systemActions[${i}] ${r.resourceType}/${r.id}: ${p}`));
     for (const [j, ext] of (r.extension ?? []).entries()) {
       if (ext.url === EXT) problems.push(...validateCoverageInformation(ext, defs, `${where} ${r.resourceType}/${r.id} coverage-information[${j}]`));
@@ -220,6 +233,48 @@ function validateAnswer(body, hook, requested, where) {
   if (wrong.length > 0) {
     console.log(`FAIL self-test: a valid 2.0.1 coverage-information is refused: ${wrong.join('; ')}`);
     process.exit(1);
+  }
+}
+
+// The derived 2.1/2.2 resource profiles must refuse what they forbid and accept a conformant
+// resource: each broken resource below breaks one rule of the FSH.
+{
+  const sr = { resourceType: 'ServiceRequest', id: 'sr-1', status: 'draft', intent: 'order', code: { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '47383' }] }, subject: { reference: 'Patient/pat-1' }, occurrenceDateTime: '2026-06-15', authoredOn: '2026-06-01', requester: { reference: 'Practitioner/dr-1' } };
+  const pprf = { type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PPRF' }] }], actor: { reference: 'Practitioner/dr-1' }, status: 'accepted' };
+  const apt = { resourceType: 'Appointment', id: 'apt-1', status: 'proposed', basedOn: [{ reference: 'ServiceRequest/sr-1' }], start: '2026-06-15T09:00:00Z', end: '2026-06-15T11:00:00Z', participant: [{ actor: { reference: 'Patient/pat-1' }, status: 'accepted' }, pprf] };
+  const without = (r, ...keys) => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k)));
+  const broken = [
+    ['no authoredOn', without(sr, 'authoredOn')],
+    ['no requester', without(sr, 'requester')],
+    ['no code', without(sr, 'code')],
+    ['occurrence as a string', { ...without(sr, 'occurrenceDateTime'), occurrenceString: 'soon' }],
+    ['subject a Group', { ...sr, subject: { reference: 'Group/g-1' } }],
+    ['neither start nor requestedPeriod.start (crd-apt1)', without(apt, 'start')],
+    ['neither end nor requestedPeriod.end (crd-apt2)', without(apt, 'end')],
+    ['a Device as participant', { ...apt, participant: [...apt.participant, { actor: { reference: 'Device/d-1' }, status: 'accepted' }] }, '2.1.0'],
+    ['a Device as primary performer', { ...apt, participant: [apt.participant[0], { ...pprf, actor: { reference: 'Device/d-1' } }] }, '2.2.1'],
+    ['no basedOn for an order', { ...without(apt, 'basedOn'), serviceType: [{ text: 'x' }] }],
+    ['no primary performer', { ...apt, participant: [apt.participant[0]] }, '2.2.1'],
+    ['no patient participant', { ...apt, participant: [pprf] }, '2.2.1'],
+    ['two patient participants', { ...apt, participant: [...apt.participant, apt.participant[0]] }, '2.2.1'],
+  ];
+  for (const v of ['2.1.0', '2.2.1']) {
+    const defs = definitions[v];
+    for (const [what, resource, only] of broken) {
+      if (only && only !== v) continue;
+      const profile = what.startsWith('no basedOn') ? defs.profiles.AppointmentWithOrder : profileFor(defs, resource);
+      if (issuesOf(() => validateResource(resource, { profile })).length === 0) {
+        console.log(`FAIL self-test: the CRD ${v} ${resource.resourceType} profile accepts a resource with ${what}`);
+        process.exit(1);
+      }
+    }
+    for (const good of [sr, apt]) {
+      const issues = issuesOf(() => validateResource(good, { profile: profileFor(defs, good) }));
+      if (issues.length > 0) {
+        console.log(`FAIL self-test: the CRD ${v} ${good.resourceType} profile refuses a conformant resource: ${describe(issues).join('; ')}`);
+        process.exit(1);
+      }
+    }
   }
 }
 
@@ -269,7 +324,7 @@ function requestFor(scenario, service, hook, requested) {
       context.appointments = {
         resourceType: 'Bundle',
         type: 'collection',
-        entry: [{ resource: { resourceType: 'Appointment', id: 'apt-1', status: 'proposed', basedOn: refs.map((reference) => ({ reference })), start, end, requestedPeriod: [{ start, end }], participant: [{ actor: { reference: `Patient/${patientId}` }, status: 'accepted' }] } }],
+        entry: [{ resource: { resourceType: 'Appointment', id: 'apt-1', status: 'proposed', basedOn: refs.map((reference) => ({ reference })), start, end, requestedPeriod: [{ start, end }], participant: [{ actor: { reference: `Patient/${patientId}` }, status: 'accepted' }, { type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PPRF' }] }], actor: { reference: context.userId }, status: 'accepted' }] } }],
       };
     }
   } else {
@@ -305,6 +360,7 @@ const { child, port } = await startServer();
 const base = `http://127.0.0.1:${port}`;
 const failures = [];
 const counts = {};
+const brokenSeen = new Set();
 const cardTypes = { 'coverage-information': 0, 'external-reference': 0, instructions: 0 };
 try {
   const discovery = await (await fetch(`${base}/cds-services`)).json();
@@ -338,6 +394,21 @@ try {
         }
         counts[key].answers++;
         const { problems, resources } = validateAnswer(body, hook, requested, where);
+        if (problems.length === 0 && !brokenSeen.has(key)) {
+          // The same answer with one returned resource broken must not validate.
+          const broken = structuredClone(body);
+          const action = (broken.systemActions ?? []).find((a) => a.resource);
+          if (action) {
+            brokenSeen.add(key);
+            // 2.1/2.2: a rule of the derived profile; 2.0.1: a required element.
+            const r = action.resource;
+            if (requested === null) delete r.status;
+            else if (r.resourceType === 'Appointment') delete r.start;
+            else if (r.resourceType === 'ServiceRequest') delete r.authoredOn;
+            else r.subject = { reference: 'Group/g-1' };
+            if (validateAnswer(broken, hook, requested, where).problems.length === 0) failures.push(`${where}: a returned ${action.resource.resourceType} broken on purpose still validates`);
+          }
+        }
         counts[key].resources += resources;
         failures.push(...problems);
         if (hook === 'order-sign' && requested === null) {
@@ -351,6 +422,7 @@ try {
       }
     }
   }
+  for (const key of Object.keys(counts)) if (counts[key].resources > 0 && !brokenSeen.has(key)) failures.push(`${key}: no answer was checked with a resource broken on purpose`);
   for (const [key, c] of Object.entries(counts)) {
     console.log(`${key.padEnd(26)} ${c.answers} answers validated, ${c.resources} resources, ${c.refused} refused with 400`);
     if (c.answers === 0) failures.push(`${key}: no answer was validated`);

@@ -84,5 +84,42 @@ TEST_F(ConfigPaths, LogSettingsAreChecked) {
   EXPECT_EQ(d.log_format, "json");
 }
 
+TEST_F(ConfigPaths, ThePatientDataCacheHasBoundedDefaultsAndCheckedSettings) {
+  ServerConfig defaults;
+  EXPECT_EQ(defaults.cache_ttl_seconds, 300);
+  EXPECT_EQ(defaults.cache_max_entries, 1000);
+  EXPECT_EQ(defaults.cache_max_bytes, 64 * 1024 * 1024);
+  write_config(R"({"cache": {"ttl_seconds": 0, "max_entries": 10, "max_bytes": 1048576}})");
+  auto c = load_config(root_ / "etc" / "crd" / "crd.json");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->cache_ttl_seconds, 0);
+  EXPECT_EQ(c->cache_max_entries, 10);
+  EXPECT_EQ(c->cache_max_bytes, 1048576);
+  for (const char* bad : {R"({"cache": {"ttl_seconds": 86400}})",
+                          R"({"cache": {"max_entries": 0}})", R"({"cache": {"ttl": 5}})"}) {
+    write_config(bad);
+    auto refused = load_config(root_ / "etc" / "crd" / "crd.json");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().to_string().find("cache."), std::string::npos)
+        << refused.error().to_string();
+  }
+}
+
+TEST_F(ConfigPaths, TheStoreDeadlineDefaultsToOneSecondAndIsChecked) {
+  EXPECT_EQ(ServerConfig{}.store_deadline_ms, 1000);
+  write_config(R"({"store": {"deadline_ms": 2500}})");
+  auto c = load_config(root_ / "etc" / "crd" / "crd.json");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->store_deadline_ms, 2500);
+  for (const char* bad :
+       {R"({"store": {"deadline_ms": 50}})", R"({"store": {"deadline_ms": 60000}})"}) {
+    write_config(bad);
+    auto refused = load_config(root_ / "etc" / "crd" / "crd.json");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().to_string().find("store.deadline_ms"), std::string::npos)
+        << refused.error().to_string();
+  }
+}
+
 }  // namespace
 }  // namespace cryo::cds

