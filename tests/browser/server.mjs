@@ -1,12 +1,21 @@
 // Starts the real cryo-crd server on a free loopback port (port 0) for a test and stops it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// What these tests check is the wording and the pages, not the store's deadline: without a
+// configuration of the caller's, the store may wait up to 5 s for a commit, so that a disk
+// busy with other tests (a browser starting, say) does not turn one slow fsync into a 503.
 export async function startServer(binary, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'cryo-crd-browser-'));
-  const child = spawn(binary, ['serve', '--port', '0', '--data', dir, ...extraArgs], {
+  const args = [...extraArgs];
+  if (!args.includes('--config')) {
+    const config = join(dir, 'crd.json');
+    writeFileSync(config, JSON.stringify({ store: { deadline_ms: 5000 } }));
+    args.push('--config', config);
+  }
+  const child = spawn(binary, ['serve', '--port', '0', '--data', dir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
