@@ -305,14 +305,17 @@ Result<std::shared_ptr<security::TokenVerifier>> make_verifier(const cds::Server
   return std::shared_ptr<security::TokenVerifier>(std::move(*v));
 }
 
+// The configuration file named by --config, or the defaults without one.
+Result<cds::ServerConfig> config_file(const Args& args) {
+  if (auto file = args.get("--config")) return cds::load_config(*file);
+  return cds::ServerConfig{};
+}
+
 // The configuration of `serve`: the file (if any) with the command line on top.
 Result<cds::ServerConfig> serve_config(const Args& args) {
-  cds::ServerConfig config;
-  if (auto file = args.get("--config")) {
-    auto loaded = cds::load_config(*file);
-    if (!loaded) return loaded.error();
-    config = std::move(*loaded);
-  }
+  auto loaded = config_file(args);
+  if (!loaded) return loaded.error();
+  cds::ServerConfig config = std::move(*loaded);
   if (auto s = cds::apply_overrides(config, args.options); !s) return s.error();
   if (args.has("--no-store")) config.store_enabled = false;
   return config;
@@ -983,15 +986,12 @@ int policies_replay(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  cds::ServerConfig config;
-  if (auto file = args->get("--config")) {
-    auto loaded = cds::load_config(*file);
-    if (!loaded) {
-      std::cerr << "cryo-crd policies replay: " << loaded.error().to_string() << "\n";
-      return 1;
-    }
-    config = std::move(*loaded);
+  auto loaded = config_file(*args);
+  if (!loaded) {
+    std::cerr << "cryo-crd policies replay: " << loaded.error().to_string() << "\n";
+    return 1;
   }
+  cds::ServerConfig config = std::move(*loaded);
   std::vector<std::pair<std::string, std::string>> store_options;
   for (const auto& [name, value] : args->options) {
     if (name == "--data" || name == "--db") store_options.emplace_back(name, value);
@@ -1065,15 +1065,12 @@ int store_purge(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  cds::ServerConfig config;
-  if (auto file = args->get("--config")) {
-    auto loaded = cds::load_config(*file);
-    if (!loaded) {
-      std::cerr << "cryo-crd store purge: " << loaded.error().to_string() << "\n";
-      return 1;
-    }
-    config = std::move(*loaded);
+  auto loaded = config_file(*args);
+  if (!loaded) {
+    std::cerr << "cryo-crd store purge: " << loaded.error().to_string() << "\n";
+    return 1;
   }
+  cds::ServerConfig config = std::move(*loaded);
   std::vector<std::pair<std::string, std::string>> store_options = {
       {"--retention-days", *days_text}};
   for (const auto& [name, value] : args->options) {
@@ -1117,15 +1114,12 @@ int version(int argc, char** argv) {
     std::cerr << "cryo-crd --version: " << args.error().to_string() << "\n";
     return 2;
   }
-  cds::ServerConfig config;
-  if (auto file = args->get("--config")) {
-    auto loaded = cds::load_config(*file);
-    if (!loaded) {
-      std::cerr << "cryo-crd: " << loaded.error().to_string() << "\n";
-      return 1;
-    }
-    config = std::move(*loaded);
+  auto loaded = config_file(*args);
+  if (!loaded) {
+    std::cerr << "cryo-crd: " << loaded.error().to_string() << "\n";
+    return 1;
   }
+  cds::ServerConfig config = std::move(*loaded);
   std::vector<std::pair<std::string, std::string>> data_options;
   for (const auto& o : args->options) {
     if (o.first == "--policies" || o.first == "--mappings") data_options.push_back(o);
