@@ -237,8 +237,17 @@ std::string render_assertion_page(std::span<const AssertionRecord> orders) {
 
   for (const AssertionRecord& order : orders) {
     const DeterminationRecord& d = order.determination;
-    out += "<h2>Determination for ";
+    // A later call that revised the assertion (the answers to the payer's questions).
+    const bool revision = order.call.hook_instance != a.call.hook_instance;
+    out += revision ? "<h2>Revised determination for " : "<h2>Determination for ";
     out += html_escape(d.order_ref);
+    if (revision) {
+      out += " <small>(";
+      out += html_escape(order.call.hook);
+      out += ", ";
+      out += html_escape(format_time(order.call.received_at));
+      out += ")</small>";
+    }
     out += "</h2>\n";
     claim_details(out, d);
     out += "<h3>As coded in the coverage-information</h3>\n<table>\n";

@@ -64,6 +64,11 @@ constexpr const char* kInsertDetermination =
 // An assertion id belongs to one hook call: reusing it in another call fails the insert.
 constexpr const char* kInsertAssertion =
     "INSERT INTO assertions (coverage_assertion_id, hook_instance) VALUES ($1, $2)";
+// A determination revising an id handed out before (DeterminationRecord::continues_assertion):
+// the id stays with the call that first handed it out.
+constexpr const char* kKeepAssertion =
+    "INSERT INTO assertions (coverage_assertion_id, hook_instance) VALUES ($1, $2)"
+    " ON CONFLICT (coverage_assertion_id) DO NOTHING";
 constexpr const char* kInsertCard =
     "INSERT INTO cards (card_uuid, hook_instance) VALUES ($1, $2)"
     " ON CONFLICT (card_uuid) DO NOTHING";
@@ -162,7 +167,7 @@ struct RecordJob final : Job {
         continue;
       assertion_ids.push_back(d.coverage_assertion_id);
       out.push_back(
-          {kInsertAssertion,
+          {d.continues_assertion ? kKeepAssertion : kInsertAssertion,
            {std::string_view(d.coverage_assertion_id), std::string_view(c.hook_instance)}});
     }
     std::int64_t position = 0;
@@ -257,6 +262,14 @@ struct PurgeJob final : Job {
         "DELETE FROM determinations WHERE hook_instance IN"
         " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
         "DELETE FROM determination_lookup WHERE hook_instance IN"
+        " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
+        // An id a later call revised stays, with that call (its determinations are kept).
+        "UPDATE assertions SET hook_instance = (SELECT MAX(d.hook_instance) FROM determinations d"
+        " WHERE d.coverage_assertion_id = assertions.coverage_assertion_id)"
+        " WHERE hook_instance IN (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)"
+        " AND EXISTS (SELECT 1 FROM determinations d"
+        " WHERE d.coverage_assertion_id = assertions.coverage_assertion_id)",
+        "DELETE FROM assertions WHERE hook_instance IN"
         " (SELECT hook_instance FROM hook_calls WHERE received_at_ms < $1)",
     };
     for (const char* sql : kStatements) {
@@ -552,7 +565,9 @@ class Store final : public AuditStore {
               std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                   " FROM determinations d JOIN hook_calls h"
                   " ON h.hook_instance = d.hook_instance" +
-                  kLookupJoin + " WHERE d.coverage_assertion_id = $1 ORDER BY d.position",
+                  kLookupJoin +
+                  " WHERE d.coverage_assertion_id = $1"
+                  " ORDER BY h.received_at_ms, h.recorded_at_ms, h.hook_instance, d.position",
               {std::string_view(id)});
           if (!rows) return rows.error();
           std::vector<AssertionRecord> out;

@@ -58,11 +58,15 @@ using TimePoint = std::chrono::time_point<Clock, std::chrono::milliseconds>;
 struct DeterminationRecord {
   std::string order_ref;              // "ServiceRequest/sr-1"
   std::string coverage_assertion_id;  // one hook call's; shared by its orders under one Coverage
-  std::string covered;                // covered | not-covered | conditional
-  std::string pa_needed;              // "" | no-auth | auth-needed | conditional
-  std::string doc_needed;             // "" | clinical
-  std::string doc_purpose;            // "" | withpa | withclaim
-  std::string info_needed;            // "" | OTH
+  // The id was handed out by an earlier call for the same order, patient and client, and this
+  // determination revises it (the answers to the payer's questions decided it). Look-ups of
+  // the id then show every revision, oldest first.
+  bool continues_assertion = false;
+  std::string covered;      // covered | not-covered | conditional
+  std::string pa_needed;    // "" | no-auth | auth-needed | conditional
+  std::string doc_needed;   // "" | clinical
+  std::string doc_purpose;  // "" | withpa | withclaim
+  std::string info_needed;  // "" | OTH
   // Every criterion's value with its evidence references, a JSON array (see
   // criteria_json() in audit/determination_record.h for the shape). "[]" when none.
   std::string criteria_json = "[]";
@@ -163,7 +167,9 @@ class AuditStore {
   virtual Result<std::optional<HookRecord>> find_by_hook_instance(std::string_view id) = 0;
 
   // The determinations handed out under a coverage-assertion-id (one per order it annotated),
-  // with their hook call; empty when the id is unknown.
+  // with their hook call, in the order they were recorded: the first call's, then the
+  // revisions later calls made (DeterminationRecord::continues_assertion); empty when the id
+  // is unknown.
   virtual Result<std::vector<AssertionRecord>> find_assertion(std::string_view id) = 0;
 
   // Every determination for a patient whose call was received at or after `since`, oldest

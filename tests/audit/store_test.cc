@@ -646,6 +646,43 @@ TEST_P(AuditStoreTest, PurgeDeletesOldCallsWithEverythingTheyHandedOut) {
   EXPECT_EQ(*store->purge_before(t - std::chrono::hours(24 * 365)), 0);
 }
 
+TEST_P(AuditStoreTest, ARevisionKeepsTheAssertionIdAndSurvivesThePurgeOfTheFirstCall) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  TimePoint t = now();
+  HookRecord first = make_call("first-sign", "pat-4", t - std::chrono::hours(24 * 400));
+  first.determinations.resize(1);
+  const std::string id = first.determinations[0].coverage_assertion_id;
+  ASSERT_TRUE(store->record(first).ok());
+  // A later call decides the same order again under the same id (the answers settled it).
+  HookRecord revision = make_call("answered-sign", "pat-4", t - std::chrono::hours(1));
+  revision.determinations.resize(1);
+  revision.determinations[0].coverage_assertion_id = id;
+  revision.determinations[0].order_ref = first.determinations[0].order_ref;
+  revision.determinations[0].covered = "covered";
+  revision.determinations[0].continues_assertion = true;
+  auto r = store->record(revision);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto found = store->find_assertion(id);
+  ASSERT_TRUE(found.ok()) << found.error().to_string();
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].call.hook_instance, "first-sign");
+  EXPECT_EQ((*found)[1].call.hook_instance, "answered-sign");
+  EXPECT_EQ((*found)[1].determination.covered, "covered");
+  // Without the flag the id is still refused to any other call.
+  HookRecord other = make_call("other-sign", "pat-4");
+  other.determinations.resize(1);
+  other.determinations[0].coverage_assertion_id = id;
+  EXPECT_FALSE(store->record(other).ok());
+  // Retention removes the first call; the revision and its id stay.
+  ASSERT_EQ(*store->purge_before(t - std::chrono::hours(24 * 365)), 1);
+  found = store->find_assertion(id);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].call.hook_instance, "answered-sign");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM assertions"), 1);
+}
+
 // ---- What is never kept ----------------------------------------------------------------------
 
 TEST_P(AuditStoreTest, FhirAuthorizationIsNeverStored) {
