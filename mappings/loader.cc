@@ -450,9 +450,13 @@ bool Loader::load_prefetch(FileReader& r, const Json& root) {
   for (const Json& t : fhir::items(list)) {
     std::string p = FileReader::index("prefetch", i++);
     PrefetchTemplate tpl;
-    if (!r.only(t, p, {"key", "query", "codesRead"}) || !r.string(t, p, "key", tpl.key) ||
-        !r.string(t, p, "query", tpl.query)) {
+    if (!r.only(t, p, {"key", "query", "codesRead", "optional"}) ||
+        !r.string(t, p, "key", tpl.key) || !r.string(t, p, "query", tpl.query)) {
       return false;
+    }
+    if (const Json* optional = fhir::member(t, "optional")) {
+      if (!optional->IsBool()) return r.fail(p + ".optional", "must be true or false");
+      tpl.optional = optional->GetBool();
     }
     std::string codes_read;
     if (!r.string(t, p, "codesRead", codes_read, false)) return false;

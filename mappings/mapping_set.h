@@ -53,6 +53,10 @@ struct DocumentFinding {
 struct PrefetchTemplate {
   std::string key;    // e.g. "coverage"
   std::string query;  // e.g. "Coverage?patient={{context.patientId}}&status=active"
+  // Data that can change a decision but that most records lack (completed questionnaires):
+  // when the client leaves it out, it is read from the FHIR server only together with data
+  // that is read anyway, and never makes a call unanswerable (412).
+  bool optional = false;
 };
 
 // A code of the service's own criteria CodeSystem.

@@ -190,11 +190,24 @@ TEST_F(FhirServerEndToEnd, PartialPrefetchFetchesOnlyWhatIsMissing) {
   expect_same(full_prefetch_decision(), fetched);
   auto urls = ehr_->request_urls();
   ASSERT_FALSE(urls.empty());
+  // The completed questionnaires (an optional key the request left out) are read along.
+  bool questionnaires = false;
   for (const auto& u : urls) {
+    questionnaires |= u.find("/QuestionnaireResponse?") != std::string::npos;
     EXPECT_TRUE(u.find("/Observation") != std::string::npos ||
-                u.find("/DocumentReference") != std::string::npos)
+                u.find("/DocumentReference") != std::string::npos ||
+                u.find("/QuestionnaireResponse?") != std::string::npos)
         << u;
   }
+  EXPECT_TRUE(questionnaires);
+}
+
+TEST_F(FhirServerEndToEnd, AnOptionalKeyLeftOutIsNotFetchedOnItsOwn) {
+  auto request = example_request();
+  ASSERT_FALSE(request["prefetch"].HasMember("questionnaireResponses"));
+  Decision fetched = decision_of(call(request));
+  expect_same(full_prefetch_decision(), fetched);
+  EXPECT_TRUE(ehr_->request_urls().empty());
 }
 
 TEST_F(FhirServerEndToEnd, OperationOutcomeInPrefetchIsTreatedAsMissingData) {

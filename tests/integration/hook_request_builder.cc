@@ -196,6 +196,7 @@ std::string HookRequestBuilder::json() const {
   put("bodyStructures", searchset(doc, of_type("BodyStructure")));
   put("documents", searchset(doc, of_type("DocumentReference")));
   put("diagnosticReports", searchset(doc, of_type("DiagnosticReport")));
+  put("questionnaireResponses", searchset(doc, of_type("QuestionnaireResponse")));
   doc.AddMember("prefetch", prefetch, a);
   if (!configuration_.empty()) {
     Value ext(rapidjson::kObjectType);

@@ -86,7 +86,10 @@ TEST(Load, PrefetchAndCodeSystem) {
             "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor");
   EXPECT_EQ(query("documents"), "DocumentReference?patient={{context.patientId}}");
   EXPECT_EQ(query("bodyStructures"), "BodyStructure?patient={{context.patientId}}");
-  EXPECT_EQ(pf.size(), 7u);
+  EXPECT_EQ(query("questionnaireResponses"),
+            "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended");
+  EXPECT_EQ(pf.size(), 8u);
+  for (const auto& t : pf) EXPECT_EQ(t.optional, t.key == "questionnaireResponses") << t.key;
   std::set<std::string> codes;
   for (const auto& c : m.criteria_concepts()) {
     EXPECT_FALSE(c.display.empty());

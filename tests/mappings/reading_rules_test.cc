@@ -472,5 +472,13 @@ TEST(Prefetch, ANewCodeReachesTheQueryByItselfAndABareSearchIsRefused) {
   EXPECT_NE(bare.error().message.find("Epic"), std::string::npos);
 }
 
+TEST(Prefetch, OptionalIsTrueOrFalse) {
+  auto wrong = load_edited({{"prefetch.json", R"("optional": true)", R"("optional": "yes")"}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().where.find("prefetch.json: prefetch[7].optional"), std::string::npos)
+      << wrong.error().where;
+  EXPECT_NE(wrong.error().message.find("true or false"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cryo::mappings
