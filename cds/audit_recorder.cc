@@ -93,6 +93,20 @@ std::string request_for_audit(const Json& request) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
+audit::DeterminationRecord determination_record(const HookOutcome& outcome,
+                                                const OrderDetermination& od,
+                                                std::string_view service_version) {
+  // The code version and the policy and mapping data that decided (after a reload, the data
+  // this call was answered with).
+  std::string version(service_version);
+  if (!outcome.data_hash.empty()) version += " (data " + outcome.data_hash + ")";
+  audit::DeterminationRecord rec = audit::make_determination_record(
+      od.order_reference, od.coverage_assertion_id, od.determination, version);
+  rec.continues_assertion = od.continues_assertion;
+  fill_lookup(outcome, od, rec);  // for payer staff's look-up
+  return rec;
+}
+
 HookRecorder make_recorder(audit::AuditStore& store, std::string service_version) {
   HookRecorder r;
   r.record = [&store, service_version](const HookOutcome& outcome, const Json& request,
@@ -111,16 +125,8 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     rec.response_json = outcome.body;
     rec.card_uuids.emplace();
     for (const SentCard& card : outcome.cards) rec.card_uuids->push_back(card.uuid);
-    // The code version and the policy and mapping data that decided (after a reload, the
-    // data this call was answered with).
-    const std::string version = outcome.data_hash.empty()
-                                    ? service_version
-                                    : service_version + " (data " + outcome.data_hash + ")";
-    for (const auto& od : outcome.orders) {
-      rec.determinations.push_back(audit::make_determination_record(
-          od.order_reference, od.coverage_assertion_id, od.determination, version));
-      fill_lookup(outcome, od, rec.determinations.back());  // for payer staff's look-up
-    }
+    for (const auto& od : outcome.orders)
+      rec.determinations.push_back(determination_record(outcome, od, service_version));
     auto stored = store.record(std::move(rec));
     if (!stored) return stored.error();
     if (stored->conflict) return conflict();

@@ -23,6 +23,13 @@ namespace cryo::cds {
 
 HookRecorder make_recorder(audit::AuditStore& store, std::string service_version);
 
+// What the store keeps of one order's determination: every criterion with its evidence, the
+// claim-matching details, the code version and data that decided, and whether it revises an
+// assertion id handed out before (OrderDetermination::continues_assertion).
+audit::DeterminationRecord determination_record(const HookOutcome& outcome,
+                                                const OrderDetermination& od,
+                                                std::string_view service_version);
+
 // Registers the admin look-up routes on `server`.
 void add_assertion_routes(HttpServer& server, audit::AuditStore& store,
                           audit::AdminCredential credential);

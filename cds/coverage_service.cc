@@ -120,6 +120,10 @@ void CoverageService::set_fetcher(MissingDataFetcher fetcher) {
   fetcher_ = std::move(fetcher);
 }
 
+void CoverageService::set_assertion_check(AssertionOwnerCheck check) {
+  assertion_check_ = std::move(check);
+}
+
 std::string CoverageService::discovery() const {
   return discovery_json(data_.load()->mappings->prefetch_templates(),
                         !options_.dtr_launch_url.empty());
@@ -194,9 +198,16 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   MissingData missing;
   missing.templates = missing_prefetch(*request, templates);
   orders_in_scope_of_hook(*request, record, &missing.references);
-  if (answers == nullptr && (!missing.templates.empty() || !missing.references.empty())) {
+  // Optional data left out is read only together with data that is read anyway.
+  const bool required_missing =
+      !missing.references.empty() ||
+      std::any_of(missing.templates.begin(), missing.templates.end(),
+                  [](const mappings::PrefetchTemplate& t) { return !t.optional; });
+  if (answers == nullptr && required_missing) {
     std::vector<std::string> what;
-    for (const auto& m : missing.templates) what.push_back("prefetch key " + m.key);
+    for (const auto& m : missing.templates) {
+      if (!m.optional) what.push_back("prefetch key " + m.key);
+    }
     for (const auto& r : missing.references) what.push_back(r);
     if (request->fhir_server.empty()) {
       return failure(std::move(out), 412, "incomplete",
@@ -208,7 +219,13 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
           join(what, ", ") + " missing; this deployment does not query the client's FHIR server");
     }
     FetchReport report = fetcher_(*request, missing, record);
-    fetch_problems = report.problems;
+    for (std::string& p : report.problems) {  // optional data that could not be had is no gap
+      bool optional = std::any_of(missing.templates.begin(), missing.templates.end(),
+                                  [&](const mappings::PrefetchTemplate& t) {
+                                    return t.optional && p.starts_with(t.key + ":");
+                                  });
+      if (!optional) fetch_problems.push_back(std::move(p));
+    }
     // CRD: answer with what could be had. Only a Coverage (or, for order-dispatch and
     // appointment-book, every order) that could not be had leaves nothing to answer about.
     bool coverage_missing = false;
@@ -217,7 +234,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
                     orders_in_scope_of_hook(*request, record, nullptr).empty();
     if (coverage_missing || no_order) {
       std::string why =
-          report.problems.empty() ? std::string("no answer") : join(report.problems, "; ");
+          fetch_problems.empty() ? std::string("no answer") : join(fetch_problems, "; ");
       return failure(std::move(out), 412, "incomplete",
                      join(what, ", ") + " missing and the FHIR server at " +
                          std::string(request->fhir_server) + " could not supply them: " + why);
@@ -297,6 +314,15 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     od.order = order;
     od.order_reference = fhir::ResourceIndex::key_of(*order);
     od.coverage_assertion_id = assertion_id;
+    if (answers == nullptr && assertion_check_) {
+      // Answers to the payer's questions: the decision they settle revises that assertion.
+      std::string answered = answered_assertion(record, od.order_reference, request->patient_id);
+      if (!answered.empty() &&
+          assertion_check_(answered, od.order_reference, request->patient_id, client)) {
+        od.coverage_assertion_id = std::move(answered);
+        od.continues_assertion = true;
+      }
+    }
     od.determination =
         library.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);
     od.policy_url = options_.base_url + "/policies/" + od.determination.policy_id;

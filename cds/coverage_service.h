@@ -44,6 +44,10 @@ struct OrderDetermination {
   const fhir::Json* order = nullptr;  // the draft order, in the request document
   std::string order_reference;        // "ServiceRequest/sr-1"
   std::string coverage_assertion_id;
+  // The id was handed out before for this order, patient and client, and this determination
+  // revises it: a completed QuestionnaireResponse in the record answers that assertion's
+  // questions (cds/dtr.h answered_assertion) and the store confirmed it (AssertionOwnerCheck).
+  bool continues_assertion = false;
   std::string card_uuid;  // the coverage card's uuid ("" when no card was sent)
   // The coverage-assertion-id already on the order when its decision is unchanged (no update
   // is sent for it then); "" otherwise.
@@ -98,6 +102,13 @@ struct MissingData {
 using MissingDataFetcher = std::function<FetchReport(
     const HookRequest& request, const MissingData& missing, fhir::ResourceIndex& record)>;
 
+// Whether coverage-assertion-id `id` was handed out for order `order_ref` of patient
+// `patient_id` to client `issuer` ("" for unsigned calls). The server installs one backed by
+// the audit store; false when it cannot tell.
+using AssertionOwnerCheck =
+    std::function<bool(std::string_view id, std::string_view order_ref, std::string_view patient_id,
+                       std::string_view issuer)>;
+
 struct ServiceOptions {
   std::string base_url = "http://127.0.0.1:8080";  // public URL, for absolute links
   fhir::ParseLimits limits;
@@ -123,6 +134,11 @@ class CoverageService {
 
   // Installs the fetcher for missing prefetch data (optional).
   void set_fetcher(MissingDataFetcher fetcher);
+
+  // Installs the check that lets an order-sign revise the assertion a completed
+  // QuestionnaireResponse in its record answers (optional: without it every call hands out
+  // new ids).
+  void set_assertion_check(AssertionOwnerCheck check);
 
   // GET /cds-services.
   std::string discovery() const;
@@ -162,6 +178,7 @@ class CoverageService {
       retired_;
   ServiceOptions options_;
   MissingDataFetcher fetcher_;
+  AssertionOwnerCheck assertion_check_;
 };
 
 }  // namespace cryo::cds

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,6 +15,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "cds/audit_recorder.h"
 #include "cds/catalog.h"
 #include "cds/operation_outcome.h"
 #include "fhir/coding.h"
@@ -31,6 +34,10 @@ using Reply = HttpServer::Reply;
 constexpr std::string_view kFhirJson = "application/fhir+json";
 constexpr std::string_view kAdaptive =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive";
+// The adaptive questionnaire as a package hands it out (with its canonical url), and as each
+// response contains it (a one-off instance derived from that canonical, with no url: SDC).
+constexpr std::string_view kAdaptSearchProfile =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt-search";
 constexpr std::string_view kAdaptProfile =
     "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaire-adapt";
 constexpr std::string_view kQrProfile =
@@ -44,6 +51,12 @@ constexpr std::string_view kCoverageInformation =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
 constexpr std::string_view kQuestionnaireUnit =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+// An answer's origin (DTR): "auto" for what the payer filled in from the record.
+constexpr std::string_view kInformationOrigin =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin";
+// The resource an answer was read from (FHIR extensions pack).
+constexpr std::string_view kDerivationReference =
+    "http://hl7.org/fhir/StructureDefinition/derivation-reference";
 constexpr std::string_view kLoinc = "http://loinc.org";
 constexpr std::string_view kDocumentPrefix = "document-";
 constexpr size_t kMaxAnswers = 200;
@@ -98,6 +111,12 @@ Json reference(std::string_view ref, Alloc& a) {
   return r;
 }
 
+// Now, as a FHIR instant in UTC.
+std::string now_text() {
+  return audit::format_time(
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+}
+
 // The DTR Parameters value named `name`: the parameter object, or nullptr.
 const Json* parameter(const Json& params, std::string_view name) {
   for (const Json& p : fhir::items(member(params, "parameter"))) {
@@ -149,7 +168,8 @@ class Dtr {
     Json params = array();
     std::vector<std::string> nothing_to_ask;
     bool matched = false;
-    for (const audit::AssertionRecord& rec : *found) {
+    for (const audit::AssertionRecord* current : current_records(*found)) {
+      const audit::AssertionRecord& rec = *current;
       if (!order_ref.empty() && rec.determination.order_ref != order_ref) continue;
       matched = true;
       Decided decided;
@@ -231,10 +251,12 @@ class Dtr {
     }
     auto found = store_.find_assertion(assertion_id);
     if (!found) return outcome(503, "transient", "the audit store is unavailable");
-    auto rec = std::find_if(found->begin(), found->end(), [&](const audit::AssertionRecord& r) {
-      return r.determination.order_ref == order_ref;
+    const std::vector<const audit::AssertionRecord*> current = current_records(*found);
+    auto it = std::find_if(current.begin(), current.end(), [&](const audit::AssertionRecord* r) {
+      return r->determination.order_ref == order_ref;
     });
-    if (rec == found->end() || !same_client(*rec, issuer)) {
+    const audit::AssertionRecord* rec = it == current.end() ? nullptr : *it;
+    if (rec == nullptr || !same_client(*rec, issuer)) {
       return outcome(404, "not-found",
                      "no coverage assertion '" + assertion_id + "' for " + order_ref);
     }
@@ -272,12 +294,8 @@ class Dtr {
     evidence.RemoveMember("subject");
     put(evidence, "id", qr_id, ea);
     put(evidence, "status", "completed", ea);
-    if (!evidence.HasMember("authored")) {  // answered now: the date documents are checked on
-      put(evidence, "authored",
-          audit::format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(
-              std::chrono::system_clock::now())),
-          ea);
-    }
+    // Answered now when the response does not say: the date documents are checked on.
+    if (!evidence.HasMember("authored")) put(evidence, "authored", now_text(), ea);
     put(evidence, "subject", reference("Patient/" + rec->call.patient_id, ea), ea);
     Decided after_call;
     if (auto failed = decide(*rec, &evidence, after_call)) return *failed;
@@ -286,6 +304,15 @@ class Dtr {
     rapidjson::Document out(rapidjson::kObjectType);
     Alloc& a = out.GetAllocator();
     Json response = respond(*before, *after, qr, asked, qr_id, a);
+    // Completed: the answers decided, under the same coverage-assertion-id, with the response
+    // as evidence of the stored determination.
+    std::vector<audit::DeterminationRecord> decided;
+    if (string_or_empty(member(response, "status")) == "completed") {
+      decided.push_back(
+          determination_record(after->outcome, *after->order, service_.options().service_version));
+      decided.back().coverage_assertion_id = assertion_id;
+      decided.back().continues_assertion = true;
+    }
     put(out, "resourceType", "Parameters", a);
     Json params = array();
     Json p = object();
@@ -294,7 +321,7 @@ class Dtr {
     params.PushBack(std::move(p), a);
     put(out, "parameter", std::move(params), a);
     std::string text = to_text(out);
-    return audited("dtr-next-question", *rec, issuer, body, std::move(text));
+    return audited("dtr-next-question", *rec, issuer, body, std::move(text), std::move(decided));
   }
 
  private:
@@ -331,12 +358,8 @@ class Dtr {
       put(meta, "profile", std::move(profiles), a);
       put(response, "meta", std::move(meta), a);
     }
-    // The contained questionnaire: every question asked so far and those still open.
-    Json questionnaire = adaptive_questionnaire(after, a);
-    questionnaire.RemoveMember("id");
-    put(questionnaire, "id", "q", a);
-    questionnaire.RemoveMember("url");
-    questionnaire.RemoveMember("extension");
+    // The contained questionnaire: every item shown so far and the questions still open.
+    Json questionnaire = adaptive_questionnaire(after, true, a);
     Json q_items = array();
     Json items = array();
     if (qr != nullptr) {
@@ -350,8 +373,22 @@ class Dtr {
       q_items.PushBack(std::move(item), a);
     };
     for (const std::string& link : asked) {
-      if (auto item = item_for_link(before.order->determination, before.order->facts, link, a))
-        q_items.PushBack(std::move(*item), a);
+      if (auto item = item_for_link(before, link, a)) q_items.PushBack(std::move(*item), a);
+    }
+    if (qr == nullptr) {
+      // The draft starts with what the record already answers (DTR pre-population); the
+      // client carries these items back with its answers.
+      std::set<std::string> shown;
+      for (const policies::OpenQuestion& q : open) shown.insert(q.fact);
+      for (const policies::SectionResult& s : d.sections) {
+        for (const policies::CriterionResult& r : s.rows) {
+          if (r.fact.empty() || !shown.insert(r.fact).second) continue;
+          if (auto recorded = recorded_item(after.order->facts, r, a)) {
+            items.PushBack(recorded->first, a);
+            q_items.PushBack(recorded->second, a);
+          }
+        }
+      }
     }
     for (const policies::OpenQuestion& q : open) ask(question_item(q, before.order->facts, a));
     for (const policies::DocumentCheck* c : documents) ask(document_item(*c, a));
@@ -367,6 +404,7 @@ class Dtr {
     put(response, "questionnaire", "#q", a);
     put(response, "status", done ? "completed" : "in-progress", a);
     put(response, "subject", reference("Patient/" + after.stored.call.patient_id, a), a);
+    if (!response.HasMember("authored")) put(response, "authored", now_text(), a);
     if (!items.Empty()) put(response, "item", std::move(items), a);
     return response;
   }
@@ -375,6 +413,26 @@ class Dtr {
   // another client learns nothing of it, not even that it exists.
   static bool same_client(const audit::AssertionRecord& rec, const std::string& issuer) {
     return rec.call.client_iss.empty() || rec.call.client_iss == issuer;
+  }
+
+  // The latest hook call's determination for each order of an assertion, in the order the
+  // orders came: a later order-sign that revised it replaces the first; DTR's own records
+  // are no hook call to decide again.
+  static std::vector<const audit::AssertionRecord*> current_records(
+      const std::vector<audit::AssertionRecord>& found) {
+    std::vector<const audit::AssertionRecord*> out;
+    for (const audit::AssertionRecord& r : found) {
+      if (r.call.service_id == kDtrServiceId) continue;
+      auto same_order = [&](const audit::AssertionRecord* o) {
+        return o->determination.order_ref == r.determination.order_ref;
+      };
+      auto it = std::find_if(out.begin(), out.end(), same_order);
+      if (it == out.end())
+        out.push_back(&r);
+      else
+        *it = &r;
+    }
+    return out;
   }
 
   std::optional<Reply> authenticate(std::string_view path, std::string_view authorization,
@@ -460,8 +518,11 @@ class Dtr {
     return inside && narrower;
   }
 
-  Json question_item(const policies::OpenQuestion& q, const mappings::FactSheet& facts,
-                     Alloc& a) const {
+  // The definition of the question about `q.fact`: typed by the fact's kind, choices limited
+  // to what the record does not rule out; `from_record` for a question the record answers
+  // (read-only: the record, not the questionnaire, is where that answer changes).
+  Json question_item(const policies::OpenQuestion& q, const mappings::FactSheet& facts, Alloc& a,
+                     bool from_record = false) const {
     const mappings::MappingSet& m = service_.mappings();
     Json item = object();
     put(item, "linkId", q.fact, a);
@@ -492,7 +553,7 @@ class Dtr {
       put(item, "type", "choice", a);
       Json options = array();
       for (const auto& o : m.answer_options(q.fact)) {
-        if (!possible(facts, q.fact, o.display, o.code)) continue;
+        if (!from_record && !possible(facts, q.fact, o.display, o.code)) continue;
         Json opt = object();
         put(opt, "valueCoding", coding(o.system, o.code, o.display, a), a);
         options.PushBack(std::move(opt), a);
@@ -500,7 +561,109 @@ class Dtr {
       put(item, "answerOption", std::move(options), a);
     }
     put(item, "required", Json(false), a);
+    if (from_record) put(item, "readOnly", Json(true), a);
     return item;
+  }
+
+  // The answer the record gives for fact `f` when it states one value exactly: a truth, a
+  // measured value, one step of a scale, one member of a category (or none of them).
+  std::optional<Json> recorded_answer(const mappings::Fact& f, Alloc& a) const {
+    if (!f.known()) return std::nullopt;
+    const mappings::MappingSet& m = service_.mappings();
+    Json answer = object();
+    auto choose = [&](auto&& matches) -> std::optional<Json> {
+      for (const auto& o : m.answer_options(f.id)) {
+        if (!matches(o)) continue;
+        put(answer, "valueCoding", coding(o.system, o.code, o.display, a), a);
+        return std::move(answer);
+      }
+      return std::nullopt;
+    };
+    switch (f.kind) {
+      case mappings::FactKind::kBoolean:
+        put(answer, "valueBoolean", Json(f.truth == mappings::Truth::kTrue), a);
+        return std::optional<Json>(std::move(answer));
+      case mappings::FactKind::kMeasure: {
+        if (!f.measure || !f.measure->is_point()) return std::nullopt;
+        const double v = f.measure->low;
+        if (f.unit == "1") {
+          if (v != std::floor(v) || std::abs(v) > 1e15) return std::nullopt;
+          put(answer, "valueInteger", Json(static_cast<std::int64_t>(v)), a);
+          return std::optional<Json>(std::move(answer));
+        }
+        Json q = object();
+        put(q, "value", Json(v), a);
+        put(q, "unit", f.unit, a);
+        put(q, "system", fhir::kUcum, a);
+        put(q, "code", f.unit, a);
+        put(answer, "valueQuantity", std::move(q), a);
+        return std::optional<Json>(std::move(answer));
+      }
+      case mappings::FactKind::kOrdinal:
+        if (!f.measure) return std::nullopt;
+        return choose([&](const mappings::MappingSet::AnswerOption& o) {
+          auto ranks = m.ordinal_value(f.id, o.display);
+          return ranks && ranks->low == f.measure->low && ranks->high == f.measure->high &&
+                 ranks->low_closed == f.measure->low_closed &&
+                 ranks->high_closed == f.measure->high_closed;
+        });
+      case mappings::FactKind::kCategory: {
+        std::string chosen;
+        bool all_false = true;
+        for (const auto& [name, t] : f.categories) {
+          if (t == mappings::Truth::kTrue) {
+            if (!chosen.empty()) return std::nullopt;
+            chosen = name;
+          }
+          all_false = all_false && t == mappings::Truth::kFalse;
+        }
+        if (chosen.empty() && !all_false) return std::nullopt;
+        return choose([&](const mappings::MappingSet::AnswerOption& o) {
+          return chosen.empty() ? o.code == "none-of-these" : o.code == chosen;
+        });
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A criterion the record answers exactly, as DTR pre-populates it: the item shown (the
+  // record's answer, origin "auto", each resource it was read from as its source) and its
+  // read-only definition; nullopt when the record states no single value or names no resource.
+  std::optional<std::pair<Json, Json>> recorded_item(const mappings::FactSheet& facts,
+                                                     const policies::CriterionResult& r,
+                                                     Alloc& a) const {
+    const mappings::Fact* f = facts.find(r.fact);
+    if (f == nullptr) return std::nullopt;
+    Json ext = array();
+    Json origin_source = array();
+    origin_source.PushBack(extension("source", "valueCode", str("auto", a), a), a);
+    Json origin = object();
+    put(origin, "url", kInformationOrigin, a);
+    put(origin, "extension", std::move(origin_source), a);
+    ext.PushBack(std::move(origin), a);
+    for (const mappings::Evidence& e : f->evidence) {
+      if (e.reference.empty()) continue;
+      Json ref = reference(e.reference, a);
+      put(ref, "display", e.date.empty() ? e.text : e.text + " (" + e.date + ")", a);
+      Json sub = array();
+      sub.PushBack(extension("reference", "valueReference", std::move(ref), a), a);
+      Json source = object();
+      put(source, "url", kDerivationReference, a);
+      put(source, "extension", std::move(sub), a);
+      ext.PushBack(std::move(source), a);
+    }
+    if (ext.Size() < 2) return std::nullopt;
+    std::optional<Json> answer = recorded_answer(*f, a);
+    if (!answer) return std::nullopt;
+    put(*answer, "extension", std::move(ext), a);
+    Json definition = question_item({r.fact, r.label, r.condition, r.role, false}, facts, a, true);
+    Json shown = object();
+    put(shown, "linkId", r.fact, a);
+    put(shown, "text", str(string_or_empty(member(definition, "text")), a), a);
+    Json answers = array();
+    answers.PushBack(std::move(*answer), a);
+    put(shown, "answer", std::move(answers), a);
+    return std::make_pair(std::move(shown), std::move(definition));
   }
 
   Json document_item(const policies::DocumentCheck& c, Alloc& a) const {
@@ -515,10 +678,10 @@ class Dtr {
     return item;
   }
 
-  // The item of a question asked before (rebuilt from the original determination).
-  std::optional<Json> item_for_link(const policies::Determination& d,
-                                    const mappings::FactSheet& d_facts, const std::string& link,
-                                    Alloc& a) const {
+  // The definition of an item shown before (rebuilt from the decision without answers).
+  std::optional<Json> item_for_link(const Decided& dd, const std::string& link, Alloc& a) const {
+    const policies::Determination& d = dd.order->determination;
+    const mappings::FactSheet& d_facts = dd.order->facts;
     for (const policies::DocumentCheck& c : d.documents) {
       if (!c.codes.empty() && std::string(kDocumentPrefix) + c.codes[0] == link)
         return document_item(c, a);
@@ -528,30 +691,32 @@ class Dtr {
     }
     for (const policies::SectionResult& s : d.sections) {
       for (const policies::CriterionResult& r : s.rows) {
-        if (r.fact == link)
-          return question_item({r.fact, r.label, r.condition, r.role, false}, d_facts, a);
+        if (r.fact != link) continue;
+        if (auto recorded = recorded_item(d_facts, r, a)) return std::move(recorded->second);
+        return question_item({r.fact, r.label, r.condition, r.role, false}, d_facts, a);
       }
     }
     return std::nullopt;
   }
 
-  Json adaptive_questionnaire(const Decided& dd, Alloc& a) const {
+  // The adaptive questionnaire of the determination's policy: as the package hands it out
+  // (its canonical url), or `contained` in a response (SDC: a one-off instance with no url,
+  // derived from that canonical). Both name the base of $next-question (DTR).
+  Json adaptive_questionnaire(const Decided& dd, bool contained, Alloc& a) const {
     const policies::Determination& d = dd.order->determination;
+    const std::string canonical = questionnaire_canonical(service_.options().base_url, d.policy_id);
     Json q = object();
     put(q, "resourceType", "Questionnaire", a);
-    put(q, "id", d.policy_id, a);
+    put(q, "id", contained ? std::string("q") : d.policy_id, a);
     Json meta = object();
     Json profiles = array();
-    profiles.PushBack(str(kAdaptProfile, a), a);
+    profiles.PushBack(str(contained ? kAdaptProfile : kAdaptSearchProfile, a), a);
     put(meta, "profile", std::move(profiles), a);
     put(q, "meta", std::move(meta), a);
     Json ext = array();
-    ext.PushBack(
-        extension(kAdaptive, "valueUrl",
-                  str(service_.options().base_url + "/Questionnaire/$next-question", a), a),
-        a);
+    ext.PushBack(extension(kAdaptive, "valueUrl", str(service_.options().base_url, a), a), a);
     put(q, "extension", std::move(ext), a);
-    put(q, "url", questionnaire_canonical(service_.options().base_url, d.policy_id), a);
+    if (!contained) put(q, "url", canonical, a);
     put(q, "version", d.policy_revision, a);
     std::string name;
     for (char c : d.policy_id) {
@@ -569,6 +734,11 @@ class Dtr {
         a);
     put(q, "text", std::move(narrative), a);
     put(q, "status", "active", a);
+    if (contained) {
+      Json derived = array();
+      derived.PushBack(str(canonical + "|" + d.policy_revision, a), a);
+      put(q, "derivedFrom", std::move(derived), a);
+    }
     Json subject = array();
     subject.PushBack(str("Patient", a), a);
     put(q, "subjectType", std::move(subject), a);
@@ -606,9 +776,7 @@ class Dtr {
     code("doc-needed", d.doc_needed);
     code("doc-purpose", d.doc_purpose);
     code("info-needed", d.info_needed);
-    std::string today = audit::format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(
-                                               std::chrono::system_clock::now()))
-                            .substr(0, 10);
+    std::string today = now_text().substr(0, 10);
     sub.PushBack(extension("date", "valueDate", str(today, a), a), a);
     sub.PushBack(extension("coverage-assertion-id", "valueString",
                            str(dd.stored.determination.coverage_assertion_id, a), a),
@@ -638,7 +806,7 @@ class Dtr {
     put(bundle, "meta", std::move(meta), a);
     put(bundle, "type", "collection", a);
     Json entries = array();
-    Json q = adaptive_questionnaire(dd, a);
+    Json q = adaptive_questionnaire(dd, false, a);
     std::string canonical = string_or_empty(member(q, "url")).data();
     Json e1 = object();
     put(e1, "fullUrl", canonical, a);
@@ -659,7 +827,8 @@ class Dtr {
   }
 
   Reply audited(std::string_view op, const audit::AssertionRecord& rec, const std::string& issuer,
-                std::string_view body, std::string text) {
+                std::string_view body, std::string text,
+                std::vector<audit::DeterminationRecord> determinations = {}) {
     audit::HookRecord call;
     call.hook_instance = time_ordered_uuid();
     call.hook = std::string(op);
@@ -670,6 +839,8 @@ class Dtr {
     call.line_of_business = rec.call.line_of_business;
     call.request_json = std::string(body);
     call.response_json = text;
+    call.determinations = std::move(determinations);
+    call.card_uuids.emplace();  // a DTR answer holds no cards
     auto stored = store_.record(std::move(call));
     if (!stored) return outcome(503, "transient", "the audit store could not record the call");
     log::info("dtr", {{"operation", std::string(op)},
@@ -683,6 +854,37 @@ class Dtr {
 };
 
 }  // namespace
+
+std::string answered_assertion(const fhir::ResourceIndex& record, std::string_view order_ref,
+                               std::string_view patient_id) {
+  std::string newest_authored, answered;
+  for (const Json* qr : record.of_type("QuestionnaireResponse")) {
+    std::string_view status = string_or_empty(member(*qr, "status"));
+    if (status != "completed" && status != "amended") continue;
+    std::string_view subject = string_or_empty(member(member(*qr, "subject"), "reference"));
+    if (subject != "Patient/" + std::string(patient_id)) continue;
+    std::string assertion;
+    bool for_order = false;
+    for (const Json& e : fhir::items(member(*qr, "extension"))) {
+      std::string_view url = string_or_empty(member(e, "url"));
+      if (url == kQrContext) {
+        for_order |= string_or_empty(member(member(e, "valueReference"), "reference")) == order_ref;
+      } else if (url == kCoverageInformation) {
+        for (const Json& sub : fhir::items(member(e, "extension"))) {
+          if (string_or_empty(member(sub, "url")) == "coverage-assertion-id")
+            assertion = std::string(string_or_empty(member(sub, "valueString")));
+        }
+      }
+    }
+    // The newest response counts, as for the answers themselves.
+    std::string authored(string_or_empty(member(*qr, "authored")));
+    if (for_order && !assertion.empty() && (answered.empty() || authored > newest_authored)) {
+      answered = std::move(assertion);
+      newest_authored = std::move(authored);
+    }
+  }
+  return answered;
+}
 
 std::string questionnaire_canonical(std::string_view base_url, std::string_view policy_id) {
   return std::string(base_url) + "/Questionnaire/" + std::string(policy_id);

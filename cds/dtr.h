@@ -29,6 +29,7 @@
 #include "audit/store.h"
 #include "cds/coverage_service.h"
 #include "cds/http_server.h"
+#include "fhir/resource_index.h"
 
 namespace cryo::cds {
 
@@ -38,6 +39,13 @@ inline constexpr std::string_view kDtrServiceId = "dtr";
 
 // The canonical URL of the questionnaire of a policy ("{base}/Questionnaire/{policy-id}").
 std::string questionnaire_canonical(std::string_view base_url, std::string_view policy_id);
+
+// The coverage-assertion-id whose questions a completed (or amended) QuestionnaireResponse
+// of the patient in `record` answers for order `order_ref` (its coverage-information and
+// context extensions, as this service handed them out); "" when there is none. The caller
+// confirms with the store that the id was handed out for that order, patient and client.
+std::string answered_assertion(const fhir::ResourceIndex& record, std::string_view order_ref,
+                               std::string_view patient_id);
 
 void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store);
 

@@ -603,6 +603,19 @@ int serve(int argc, char** argv) {
     if (admin) cds::add_assertion_routes(server, *store, *admin);
     // DTR: the questions for conditional determinations (needs the stored hook calls).
     cds::add_dtr_routes(server, *service_holder, *store);
+    // An order-sign with the answers to those questions revises the assertion they answer,
+    // when the store confirms it was handed out for that order, patient and client.
+    service_holder->set_assertion_check(
+        [&audit_store = *store](std::string_view id, std::string_view order_ref,
+                                std::string_view patient_id, std::string_view issuer) {
+          auto found = audit_store.find_assertion(id);
+          if (!found)
+            return false;  // the store does not answer: a new id (the call needs it anyway)
+          return std::any_of(found->begin(), found->end(), [&](const audit::AssertionRecord& r) {
+            return r.determination.order_ref == order_ref && r.call.patient_id == patient_id &&
+                   r.call.client_iss == issuer;
+          });
+        });
   }
 
   // Watching it: metrics (admin token), liveness and readiness (no token: for probes).

@@ -167,12 +167,33 @@ async function nextQuestions(response) {
   renderQuestions();
 }
 
+const originUrl = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin';
+const derivationUrl = 'http://hl7.org/fhir/StructureDefinition/derivation-reference';
+function answerText(a) {
+  if ('valueBoolean' in a) return a.valueBoolean ? 'yes' : 'no';
+  if (a.valueQuantity) return `${a.valueQuantity.value} ${a.valueQuantity.unit}`;
+  if (a.valueCoding) return a.valueCoding.display || a.valueCoding.code;
+  if ('valueInteger' in a) return String(a.valueInteger);
+  return '';
+}
+
 function renderQuestions() {
   const qr = state.dtr;
   const form = $('dtr-form');
   form.replaceChildren();
   const unanswered = new Set((qr.item || []).filter((i) => !(i.answer && i.answer.length)).map((i) => i.linkId));
   const open = ((qr.contained && qr.contained[0].item) || []).filter((i) => unanswered.has(i.linkId));
+  // What the record already answers, read-only, with where each answer was read.
+  for (const item of qr.item || []) {
+    const answer = (item.answer || [])[0];
+    const origin = answer && (answer.extension || []).find((e) => e.url === originUrl);
+    if (!origin || origin.extension[0].valueCode !== 'auto') continue;
+    const sources = (answer.extension || []).filter((e) => e.url === derivationUrl)
+      .map((e) => e.extension[0].valueReference.display || e.extension[0].valueReference.reference);
+    const p = text('p', `From the record — ${item.text}: ${answerText(answer)} (${sources.join('; ')})`, 'dtr-recorded');
+    p.dataset.recorded = item.linkId;
+    form.append(p);
+  }
   for (const item of open) {
     const label = text('label', `${item.text} `);
     let input;
@@ -230,6 +251,8 @@ async function sendAnswers() {
     }
     // Left blank: not known (the service does not ask it again).
     const shown = qr.item.find((i) => i.linkId === item.linkId);
+    // DTR: what the clinician entered is marked as theirs.
+    if (answer) answer.extension = [{ url: originUrl, extension: [{ url: 'source', valueCode: 'manual' }] }];
     if (shown && answer) shown.answer = [answer];
   }
   await nextQuestions(qr);

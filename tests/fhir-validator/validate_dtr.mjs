@@ -84,6 +84,12 @@ function checkRules(resource, rules, where) {
         const n = (p.extension ?? []).filter((e) => e.url === r.url).length;
         if (n < r.min || n > r.max) problems.push(`${where}: ${r.parent ? r.parent + '.' : ''}extension ${r.name} (${r.url}) occurs ${n} times (DTR: ${r.min}..${r.max === Infinity ? '*' : r.max})`);
       }
+    } else if (r.kind === 'values') {
+      // value[x]: at most `max` of the allowed choices, none other.
+      for (const p of at(resource, r.path)) {
+        const values = Object.keys(p).filter((k) => k.startsWith('value'));
+        if (values.length > r.max || values.some((v) => !r.allowed.includes(v))) problems.push(`${where}: ${r.path} holds ${values.join(', ') || 'no value'} (SDC: one of ${r.allowed.join(', ')})`);
+      }
     } else if (r.kind === 'fixed' && resource[r.path] !== r.code) {
       problems.push(`${where}: ${r.path} is '${resource[r.path]}' (DTR: ${r.code})`);
     }
@@ -91,11 +97,35 @@ function checkRules(resource, rules, where) {
   return problems;
 }
 
+// The rules the DTR profiles inherit from their SDC parents (SDC STU3: sdc-questionnaire-adapt,
+// sdc-questionnaireresponse-adapt, sdc-questionnaireresponse), whose sources are not among
+// the guide's files here: stated once, in the same form as the rules read from the FSH.
+const sdc = {
+  adapt: [
+    { kind: 'slice', parent: '', url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-questionnaireAdaptive', name: 'questionnaireAdaptive', min: 1, max: 1 },
+    { kind: 'card', path: 'url', min: 0, max: 0 },
+    { kind: 'card', path: 'title', min: 1, max: 1 },
+    { kind: 'card', path: 'derivedFrom', min: 1, max: 1 },
+    { kind: 'card', path: 'item.text', min: 1, max: 1 },
+  ],
+  qr: [
+    { kind: 'card', path: 'contained', min: 1, max: Infinity },
+    { kind: 'card', path: 'questionnaire', min: 1, max: 1 },
+    { kind: 'card', path: 'subject', min: 1, max: 1 },
+    { kind: 'card', path: 'authored', min: 1, max: 1 },
+    { kind: 'card', path: 'item.linkId', min: 1, max: 1 },
+    { kind: 'values', path: 'item.answer', allowed: ['valueBoolean', 'valueDate', 'valueDateTime', 'valueTime', 'valueDecimal', 'valueInteger', 'valueString', 'valueCoding', 'valueUri', 'valueQuantity', 'valueAttachment', 'valueReference'], max: 1 },
+  ],
+};
+
 const rules = {
-  qr: profileRules('DTRQuestionnaireResponse.fsh', 'DTRQuestionnaireResponse'),
-  adapt: profileRules('DTRQuestionnaireAdapt.fsh', 'DTRQuestionnaireAdapt'),
+  qr: [...profileRules('DTRQuestionnaireResponse.fsh', 'DTRQuestionnaireResponse'), ...sdc.qr],
+  adapt: [...profileRules('DTRQuestionnaireAdapt.fsh', 'DTRQuestionnaireAdapt'), ...sdc.adapt],
+  // The package's Questionnaire (DTR: AdaptiveQuestionnaire-Search).
+  search: profileRules('DTRQuestionnaireAdaptFormSearch.fsh', 'DTRQuestionnaireAdaptSearch'),
   bundle: profileRules('DTRQuestionnairePackageBundle.fsh', 'DTRQuestionnairePackageBundle'),
 };
+const profileUrl = (id) => `http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/${id}`;
 
 function issuesOf(fn) {
   try {
@@ -110,7 +140,11 @@ function validateQr(qr, where) {
   const problems = [...fhir(qr, where), ...checkRules(qr, rules.qr, where)];
   const contained = (qr.contained ?? []).find((c) => `#${c.id}` === qr.questionnaire);
   if (!contained) problems.push(`${where}: questionnaire ${qr.questionnaire} is not contained`);
-  else problems.push(...checkRules(contained, rules.adapt.filter((r) => r.kind !== 'slice' || r.parent !== ''), `${where} contained Questionnaire`));
+  else {
+    problems.push(...checkRules(contained, rules.adapt, `${where} contained Questionnaire`));
+    if (!(contained.meta?.profile ?? []).includes(profileUrl('dtr-questionnaire-adapt'))) problems.push(`${where}: the contained Questionnaire does not claim dtr-questionnaire-adapt`);
+  }
+  if (!(qr.meta?.profile ?? []).includes(profileUrl('dtr-questionnaireresponse'))) problems.push(`${where}: the response does not claim dtr-questionnaireresponse`);
   const contexts = (qr.extension ?? []).filter((e) => e.url === 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context').map((e) => e.valueReference?.reference ?? '');
   if (!contexts.some((r) => r.startsWith('Coverage/')) || !contexts.some((r) => !r.startsWith('Coverage/'))) {
     problems.push(`${where}: the contexts must name a Coverage and an order (${contexts.join(', ')})`);
@@ -127,7 +161,11 @@ function validatePackage(params, where) {
     problems.push(...fhir(b, w), ...checkRules(b, rules.bundle, w));
     const q = b.entry?.[0]?.resource;
     if (q?.resourceType !== 'Questionnaire') problems.push(`${w}: the first entry is not the Questionnaire`);
-    else problems.push(...fhir(q, `${w} Questionnaire`), ...checkRules(q, rules.adapt, `${w} Questionnaire`));
+    else {
+      problems.push(...fhir(q, `${w} Questionnaire`), ...checkRules(q, rules.search, `${w} Questionnaire`));
+      if (!q.url) problems.push(`${w}: the package's Questionnaire has no canonical url`);
+      if (!(q.meta?.profile ?? []).includes(profileUrl('dtr-questionnaire-adapt-search'))) problems.push(`${w}: the package's Questionnaire does not claim dtr-questionnaire-adapt-search`);
+    }
     const qrs = (b.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === 'QuestionnaireResponse');
     if (qrs.length === 0) problems.push(`${w}: no QuestionnaireResponse`);
     for (const qr of qrs) problems.push(...validateQr(qr, `${w} QuestionnaireResponse`));
@@ -149,6 +187,23 @@ function validatePackage(params, where) {
   const noText = { resourceType: 'Questionnaire', status: 'active' };
   if (checkRules(noText, rules.adapt, 'self-test').length === 0) {
     console.log('FAIL self-test: an adaptive Questionnaire without text is accepted');
+    process.exit(1);
+  }
+  // The inherited SDC rules bite: a contained questionnaire with a url and no derivedFrom, an
+  // answer holding two values, a pre-filled answer without its origin.
+  const contained = { resourceType: 'Questionnaire', id: 'q', status: 'active', title: 't', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">t</div>' }, url: 'http://x/Questionnaire/q', extension: [sdc.adapt[0]].map((r) => ({ url: r.url, valueUrl: 'http://x' })), item: [{ linkId: 'a', text: 'a', type: 'boolean' }] };
+  const sdcProblems = checkRules(contained, rules.adapt, 'self-test');
+  if (!sdcProblems.some((p) => p.includes('url occurs')) || !sdcProblems.some((p) => p.includes('derivedFrom'))) {
+    console.log(`FAIL self-test: SDC's rules on the contained questionnaire are not checked (${sdcProblems.join('; ')})`);
+    process.exit(1);
+  }
+  const twoValues = { resourceType: 'QuestionnaireResponse', item: [{ linkId: 'a', answer: [{ valueBoolean: true, valueString: 'x' }] }] };
+  if (!checkRules(twoValues, rules.qr, 'self-test').some((p) => p.includes('item.answer holds'))) {
+    console.log('FAIL self-test: an answer with two values is accepted');
+    process.exit(1);
+  }
+  if (!checkRules(twoValues, rules.qr, 'self-test').some((p) => p.includes('information-origin'))) {
+    console.log('FAIL self-test: an answer without its information-origin is accepted');
     process.exit(1);
   }
 }

@@ -75,6 +75,57 @@ std::map<std::string, std::string> coverage_information(const Value& resource) {
   return out;
 }
 
+// Every "Type/id" of the resources a request holds (prefetch, draft orders), at any depth.
+void resource_keys(const Value& v, std::set<std::string>& out) {
+  if (v.IsObject()) {
+    if (!str(v, "resourceType").empty() && !str(v, "id").empty())
+      out.insert(str(v, "resourceType") + "/" + str(v, "id"));
+    for (const auto& m : v.GetObject()) resource_keys(m.value, out);
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) resource_keys(e, out);
+  }
+}
+
+constexpr const char* kOrigin =
+    "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin";
+constexpr const char* kDerivation = "http://hl7.org/fhir/StructureDefinition/derivation-reference";
+
+// The items of a draft response that come answered: each is answered from the record ("auto")
+// with the resources of `request` it was read from, its definition read-only; returns their
+// linkIds.
+std::vector<std::string> check_prefilled(const Value& qr, const std::string& request) {
+  std::set<std::string> keys;
+  Document req = parse(request);
+  resource_keys(req, keys);
+  std::vector<std::string> out;
+  if (!qr.HasMember("item")) return out;
+  for (const auto& item : qr["item"].GetArray()) {
+    if (!item.HasMember("answer") || item["answer"].Empty()) continue;
+    const std::string link = str(item, "linkId");
+    out.push_back(link);
+    const Value& answer = item["answer"][0];
+    std::string origin;
+    std::vector<std::string> sources;
+    for (const auto& e : answer["extension"].GetArray()) {
+      if (str(e, "url") == kOrigin) origin = str(e["extension"][0], "valueCode");
+      if (str(e, "url") == kDerivation) {
+        EXPECT_EQ(str(e["extension"][0], "url"), "reference");
+        sources.push_back(str(e["extension"][0]["valueReference"], "reference"));
+      }
+    }
+    EXPECT_EQ(origin, "auto") << link;
+    EXPECT_FALSE(sources.empty()) << link << " names no resource it was read from";
+    for (const std::string& r : sources) EXPECT_TRUE(keys.contains(r)) << link << ": " << r;
+    bool read_only = false;
+    for (const auto& def : qr["contained"][0]["item"].GetArray()) {
+      if (str(def, "linkId") == link)
+        read_only = def.HasMember("readOnly") && def["readOnly"].GetBool();
+    }
+    EXPECT_TRUE(read_only) << link;
+  }
+  return out;
+}
+
 std::vector<fs::path> conditional_scenarios() {
   std::vector<fs::path> out;
   for (const auto& e :
@@ -322,6 +373,18 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   if (!first["doc-needed"].empty()) {
     EXPECT_EQ(coverage_information(current)["questionnaire"], canonical);
   }
+  // The contained questionnaire is the one-off instance SDC describes: derived from the
+  // package's canonical, with no url of its own, naming the base of $next-question.
+  const Value& contained = current["contained"][0];
+  EXPECT_FALSE(contained.HasMember("url"));
+  ASSERT_TRUE(contained.HasMember("derivedFrom"));
+  EXPECT_EQ(std::string(contained["derivedFrom"][0].GetString()), canonical);
+  EXPECT_EQ(str(questionnaire["extension"][0], "valueUrl"),
+            str(contained["extension"][0], "valueUrl"));
+
+  // What the record already answers comes answered, read-only, marked as filled in from the
+  // record ("auto") with the resources it was read from, which are in the request's record.
+  check_prefilled(current, request);
 
   // What a response says: its status, decision and the questions left unanswered.
   auto read = [](const Value& qr, Step& step) {
@@ -409,6 +472,22 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   }
   ASSERT_EQ(step.status, "completed") << text(current);
   EXPECT_EQ(step.decision["coverage-assertion-id"], assertion);
+  // The last $next-question decided under the same id: its determination is stored last,
+  // with the response as its evidence.
+  {
+    Document looked_up = parse(stored(assertion));
+    const Value& list = looked_up["assertions"];
+    ASSERT_GE(list.Size(), 2u);
+    const Value& latest = list[list.Size() - 1];
+    EXPECT_EQ(str(latest["hookCall"], "hook"), "dtr-next-question");
+    EXPECT_EQ(str(latest, "covered"), step.decision["covered"]);
+    EXPECT_EQ(str(list[0], "covered"), "conditional");
+    if (!asked.empty() && step.decision["covered"] == "covered") {
+      EXPECT_NE(text(latest["criteria"]).find("QuestionnaireResponse/" + str(current, "id")),
+                std::string::npos)
+          << text(latest);
+    }
+  }
   EXPECT_FALSE(asked.empty());
   EXPECT_NE(step.decision["covered"], "conditional") << text(current);
   if (documents_asked) {
@@ -423,6 +502,8 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   auto again = sign(hook_request(sc, {text(completed)}), &body);
   EXPECT_EQ(again["covered"], step.decision["covered"]);
   EXPECT_EQ(again["doc-needed"], step.decision["doc-needed"]);
+  // ... under the same coverage-assertion-id: the order-sign revises the assertion.
+  EXPECT_EQ(again["coverage-assertion-id"], assertion);
   // The stored determination's evidence names the response wherever the criteria were
   // evaluated (a diagnosis outside every indication leaves no criteria to show).
   std::string record = stored(again["coverage-assertion-id"]);
@@ -441,7 +522,89 @@ INSTANTIATE_TEST_SUITE_P(GoldenConditional, Dtr, ::testing::ValuesIn(conditional
                            return name;
                          });
 
-class DtrRefusals : public Dtr {};
+class DtrRefusals : public Dtr {
+ protected:
+  // A golden scenario, optionally with its patient renamed everywhere.
+  static Document scenario(const std::string& name, const std::string& patient = "") {
+    std::ifstream in(fs::path(CRYO_SOURCE_DIR) / "conformance/scenarios" / name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string json = ss.str();
+    if (!patient.empty()) {
+      for (size_t at = 0; (at = json.find("pat1", at)) != std::string::npos; at += patient.size())
+        json.replace(at, 4, patient);
+    }
+    return parse(json);
+  }
+
+  // A completed response as the EHR keeps it, naming `assertion` for `order` of `patient`.
+  static std::string completed_response(const std::string& assertion, const std::string& order,
+                                        const std::string& patient) {
+    return R"({"resourceType":"QuestionnaireResponse","id":"answered-1","status":"completed",)"
+           R"("questionnaire":"#q","contained":[{"resourceType":"Questionnaire","id":"q",)"
+           R"("status":"active"}],"subject":{"reference":"Patient/)" +
+           patient +
+           R"("},"authored":"2026-11-30T10:00:00Z","extension":[)"
+           R"({"url":"http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context",)"
+           R"("valueReference":{"reference":"Coverage/cov1"}},)"
+           R"({"url":"http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context",)"
+           R"("valueReference":{"reference":")" +
+           order + R"("}},{"url":")" + kCoverageInformation +
+           R"(","extension":[{"url":"coverage-assertion-id","valueString":")" + assertion +
+           R"("}]}],"item":[]})";
+  }
+};
+
+TEST_F(DtrRefusals, WhatTheRecordAnswersComesFilledInWithItsSources) {
+  Document sc = scenario("bcbsm-medicaid-conditional-extrahepatic-unknown.json");
+  const std::string request = hook_request(sc);
+  auto first = sign(request, nullptr);
+  ASSERT_EQ(first["covered"], "conditional");
+  auto pkg = post("/Questionnaire/$questionnaire-package",
+                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
+                      first["coverage-assertion-id"] + R"("}]})");
+  ASSERT_TRUE(pkg && pkg->status == 200);
+  Document p = parse(pkg->body);
+  const Value& draft = p["parameter"][0]["resource"]["entry"][1]["resource"];
+  std::vector<std::string> filled = check_prefilled(draft, request);
+  // The record shows the tumour and its size (Observation/size24): both come answered, the
+  // size from that observation; what it does not show stays a question.
+  EXPECT_GE(filled.size(), 2u) << text(draft);
+  EXPECT_NE(text(draft).find(R"("reference":"Observation/size24")"), std::string::npos)
+      << text(draft);
+  size_t open = 0;
+  for (const auto& item : draft["item"].GetArray()) open += !item.HasMember("answer");
+  EXPECT_GE(open, 1u);
+}
+
+TEST_F(DtrRefusals, OnlyTheSameOrderPatientAndClientReviseAnAssertion) {
+  Document sc = scenario("bcbsm-medicaid-conditional-extrahepatic-unknown.json");
+  auto first = sign(hook_request(sc), nullptr);
+  const std::string assertion = first["coverage-assertion-id"];
+  ASSERT_FALSE(assertion.empty());
+  // Control: the response for this order and patient continues the assertion.
+  auto same = sign(hook_request(sc, {completed_response(assertion, "ServiceRequest/sr1", "pat1")}),
+                   nullptr);
+  EXPECT_EQ(same["coverage-assertion-id"], assertion);
+  // Another order named in the response: a new id.
+  auto other_order =
+      sign(hook_request(sc, {completed_response(assertion, "ServiceRequest/sr-other", "pat1")}),
+           nullptr);
+  EXPECT_FALSE(other_order["coverage-assertion-id"].empty());
+  EXPECT_NE(other_order["coverage-assertion-id"], assertion);
+  // Another patient's call naming this patient's assertion: a new id, and the assertion's
+  // determinations are only this patient's.
+  Document other = scenario("bcbsm-medicaid-conditional-extrahepatic-unknown.json", "pat-other");
+  auto forged =
+      sign(hook_request(other, {completed_response(assertion, "ServiceRequest/sr1", "pat-other")}),
+           nullptr);
+  EXPECT_FALSE(forged["coverage-assertion-id"].empty());
+  EXPECT_NE(forged["coverage-assertion-id"], assertion);
+  Document looked_up = parse(stored(assertion));
+  ASSERT_EQ(looked_up["assertions"].Size(), 2u);
+  for (const auto& a : looked_up["assertions"].GetArray())
+    EXPECT_EQ(str(a["hookCall"], "patientId"), "pat1");
+}
 
 TEST_F(DtrRefusals, UnknownAssertionBadParametersAndForeignItemsAreRefused) {
   auto unknown = post(
@@ -542,9 +705,14 @@ TEST_F(DtrRefusals, MissingDocumentsAreAskedAndAttachingThemLiftsTheRequest) {
   qr.CopyFrom(p["parameter"][0]["resource"]["entry"][1]["resource"], qr.GetAllocator());
   auto& a = qr.GetAllocator();
   ASSERT_TRUE(qr.HasMember("item") && !qr["item"].Empty());
+  // The criteria come answered from the record; what is asked is the documents only.
+  size_t documents = 0;
   for (auto& item : qr["item"].GetArray()) {
+    if (item.HasMember("answer")) continue;
     EXPECT_EQ(str(item, "linkId").rfind("document-", 0), 0u) << str(item, "linkId");
+    ++documents;
   }
+  EXPECT_GE(documents, 1u);
   // Declining them all keeps the request; attaching them all lifts it.
   auto next = post("/Questionnaire/$next-question", parameters("in", text(qr)));
   ASSERT_TRUE(next && next->status == 200);
@@ -552,6 +720,7 @@ TEST_F(DtrRefusals, MissingDocumentsAreAskedAndAttachingThemLiftsTheRequest) {
   EXPECT_EQ(str(declined["parameter"][0]["resource"], "status"), "completed");
   EXPECT_EQ(coverage_information(declined["parameter"][0]["resource"])["doc-needed"], "clinical");
   for (auto& item : qr["item"].GetArray()) {
+    if (item.HasMember("answer")) continue;
     Value att(rapidjson::kObjectType);
     att.AddMember("contentType", "application/pdf", a);
     att.AddMember("data", "JVBERi0xLjQK", a);

@@ -551,6 +551,46 @@ TEST_P(SecurityE2eTrust, DtrOperationsNeedAGenuineTokenForTheirOwnEndpoint) {
   EXPECT_EQ(other->status, 404) << other->body.substr(0, 300);
 }
 
+// The answers to the payer's questions revise an assertion only for the client it was handed
+// to: another trusted client naming it in a completed QuestionnaireResponse gets a new id.
+TEST_P(SecurityE2eTrust, OnlyTheClientAnAssertionWasHandedToRevisesIt) {
+  auto assertion_of = [](const httplib::Result& r) {
+    const std::string marker = R"("url":"coverage-assertion-id","valueString":")";
+    if (!r || r->status != 200) return std::string();
+    size_t at = r->body.find(marker);
+    if (at == std::string::npos) return std::string();
+    at += marker.size();
+    return r->body.substr(at, r->body.find('"', at) - at);
+  };
+  const std::string assertion = assertion_of(
+      d().call(kService, service_body(), bearer(token(d().file_es(), d().file_iss(), kService))));
+  ASSERT_FALSE(assertion.empty());
+  const std::string answered =
+      R"({"resourceType":"QuestionnaireResponse","id":"qr-answered","status":"completed",)"
+      R"("questionnaire":"#q","subject":{"reference":"Patient/pat-1"},)"
+      R"("authored":"2026-11-30T10:00:00Z","extension":[{"url":)"
+      R"("http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context",)"
+      R"("valueReference":{"reference":"ServiceRequest/sr-1"}},{"url":)"
+      R"("http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information",)"
+      R"("extension":[{"url":"coverage-assertion-id","valueString":")" +
+      assertion + R"("}]}],"item":[]})";
+  auto with_answers = [&](const std::string& hook_instance) {
+    HookRequestBuilder b("florida-blue");
+    b.unresectable_hcc_with_documents().order("47383").resource(answered).hook_instance(
+        hook_instance);
+    return b.json();
+  };
+  const std::string unique =
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::string theirs = assertion_of(d().call(kService, with_answers("answers-theirs-" + unique),
+                                             bearer(token(d().url_es(), kUrlIss, kService))));
+  EXPECT_FALSE(theirs.empty());
+  EXPECT_NE(theirs, assertion);
+  std::string mine = assertion_of(d().call(kService, with_answers("answers-mine-" + unique),
+                                           bearer(token(d().file_es(), d().file_iss(), kService))));
+  EXPECT_EQ(mine, assertion);
+}
+
 TEST_P(SecurityE2eTrust, ReplayedTokensAreRefused) {
   std::string card = card_uuid();
   ASSERT_FALSE(card.empty());
