@@ -130,12 +130,14 @@ struct Decided {
   audit::AssertionRecord stored;
   HookOutcome outcome;
   const OrderDetermination* order = nullptr;
+  std::string fhir_server;  // the stored hook call's
 };
 
 class Dtr {
  public:
-  Dtr(const HttpServer& server, const CoverageService& service, audit::AuditStore& store)
-      : server_(server), service_(service), store_(store) {}
+  Dtr(const HttpServer& server, const CoverageService& service, audit::AuditStore& store,
+      AnswersCompleted completed)
+      : server_(server), service_(service), store_(store), completed_(std::move(completed)) {}
 
   Reply package(std::string_view path, std::string_view authorization, std::string_view body) {
     std::string issuer;
@@ -312,6 +314,7 @@ class Dtr {
           determination_record(after->outcome, *after->order, service_.options().service_version));
       decided.back().coverage_assertion_id = assertion_id;
       decided.back().continues_assertion = true;
+      if (completed_) completed_(issuer, after->fhir_server, rec->call.patient_id);
     }
     put(out, "resourceType", "Parameters", a);
     Json params = array();
@@ -470,6 +473,7 @@ class Dtr {
     fhir::JsonDocument request;
     if (fhir::parse_copy((*call)->request_json, request, service_.options().limits))
       return outcome(500, "exception", "the stored hook call cannot be read");
+    out.fhir_server = std::string(string_or_empty(member(request, "fhirServer")));
     static const std::string kDraft =
         R"({"resourceType":"QuestionnaireResponse","status":"in-progress"})";
     fhir::JsonDocument draft;
@@ -851,6 +855,7 @@ class Dtr {
   const HttpServer& server_;
   const CoverageService& service_;
   audit::AuditStore& store_;
+  AnswersCompleted completed_;
 };
 
 }  // namespace
@@ -890,8 +895,9 @@ std::string questionnaire_canonical(std::string_view base_url, std::string_view 
   return std::string(base_url) + "/Questionnaire/" + std::string(policy_id);
 }
 
-void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store) {
-  auto dtr = std::make_shared<Dtr>(server, service, store);
+void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store,
+                    AnswersCompleted completed) {
+  auto dtr = std::make_shared<Dtr>(server, service, store, std::move(completed));
   server.add_post(R"(/Questionnaire/\$questionnaire-package)",
                   [dtr](const std::string& path, const std::map<std::string, std::string>&,
                         std::string_view authorization,

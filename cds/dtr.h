@@ -24,6 +24,7 @@
 // Thread safety: the handlers may run concurrently (service and store are thread-safe).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "audit/store.h"
@@ -47,6 +48,12 @@ std::string questionnaire_canonical(std::string_view base_url, std::string_view 
 std::string answered_assertion(const fhir::ResourceIndex& record, std::string_view order_ref,
                                std::string_view patient_id);
 
-void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store);
+// Told when answers completed a questionnaire for a patient (the EHR stores the completed
+// response next): the client's verified issuer, the stored call's fhirServer and the patient.
+using AnswersCompleted = std::function<void(std::string_view client, std::string_view fhir_server,
+                                            std::string_view patient_id)>;
+
+void add_dtr_routes(HttpServer& server, const CoverageService& service, audit::AuditStore& store,
+                    AnswersCompleted completed = {});
 
 }  // namespace cryo::cds

@@ -602,7 +602,15 @@ int serve(int argc, char** argv) {
     server.set_recorder(std::move(recorder));
     if (admin) cds::add_assertion_routes(server, *store, *admin);
     // DTR: the questions for conditional determinations (needs the stored hook calls).
-    cds::add_dtr_routes(server, *service_holder, *store);
+    cds::add_dtr_routes(server, *service_holder, *store,
+                        [&patient_cache](std::string_view client, std::string_view fhir_server,
+                                         std::string_view patient_id) {
+                          // What was kept of the patient's record no longer shows the answers the
+                          // EHR stores next: the next order-sign reads it again.
+                          if (patient_cache)
+                            patient_cache->forget({std::string(client), std::string(fhir_server),
+                                                   std::string(patient_id)});
+                        });
     // An order-sign with the answers to those questions revises the assertion they answer,
     // when the store confirms it was handed out for that order, patient and client.
     service_holder->set_assertion_check(

@@ -198,6 +198,12 @@ void PatientDataCache::keep(const Key& key, std::span<const QueryTemplate> templ
   if (entry != state_->lru.end() && entry->documents.empty()) state_->drop_entry(entry);
 }
 
+void PatientDataCache::forget(const Key& key) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->index.find(State::entry_key(key));
+  if (it != state_->index.end()) state_->drop_entry(it->second);
+}
+
 PatientDataCacheStats PatientDataCache::stats() const {
   std::lock_guard lock(state_->mu);
   PatientDataCacheStats s = state_->counts;

@@ -82,6 +82,10 @@ class PatientDataCache {
   void keep(const Key& key, std::span<const QueryTemplate> templates, const Json* context,
             const FetchReport& report);
 
+  // Drops everything held for `key`: the patient's record changed in a way the cache cannot
+  // see (DTR answers completed, which the EHR stores next).
+  void forget(const Key& key);
+
   PatientDataCacheStats stats() const;
 
  private:

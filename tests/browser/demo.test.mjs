@@ -117,6 +117,10 @@ try {
   check(await page.$eval('#dtr', (el) => !el.hidden), 'DTR: questions offered for the conditional order');
   await page.click('#dtr-start');
   await page.waitForFunction(() => document.getElementById('dtr').dataset.status);
+  // What the record already answers is shown, read-only, with where it was read.
+  const recorded = await page.$$eval('#dtr-form .dtr-recorded', (ps) => ps.map((p) => p.textContent));
+  check(recorded.length > 0 && recorded.every((t) => t.startsWith('From the record') && /\(.+\)$/.test(t)),
+    `DTR: ${recorded.length} answers from the record shown with their sources (${recorded[0] ?? 'none'})`);
   let rounds = 0;
   let asked = 0;
   while ((await page.$eval('#dtr', (el) => el.dataset.status)) !== 'completed' && rounds++ < 10) {

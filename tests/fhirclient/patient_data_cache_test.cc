@@ -120,6 +120,23 @@ TEST_F(PatientDataCacheTest, AnotherClientPatientOrServerGetsNothing) {
   EXPECT_EQ(cache.stats().hits, 0u);
 }
 
+TEST_F(PatientDataCacheTest, ForgetDropsOnlyThatClientServerAndPatient) {
+  PatientDataCache cache(options());
+  Context ctx1("pat-1"), ctx2("pat-2");
+  cache.keep(key("https://ehr-a", "pat-1"), kTemplates, &ctx1.doc, answers("a1"));
+  cache.keep(key("https://ehr-a", "pat-2"), kTemplates, &ctx2.doc, answers("a2"));
+  cache.forget(key("https://ehr-a", "pat-1", "http://ehr/fhir/"));
+  ResourceIndex forgotten, kept;
+  EXPECT_EQ(cache.serve(key("https://ehr-a", "pat-1"), kTemplates, &ctx1.doc, forgotten).size(),
+            kTemplates.size());
+  EXPECT_TRUE(forgotten.of_type("Condition").empty());
+  EXPECT_EQ(keys_of(cache.serve(key("https://ehr-a", "pat-2"), kTemplates, &ctx2.doc, kept)),
+            std::vector<std::string>{"encounter"});
+  EXPECT_EQ(cache.stats().entries, 1u);
+  cache.forget(key("https://ehr-b", "pat-9"));  // nothing held: nothing happens
+  EXPECT_EQ(cache.stats().entries, 1u);
+}
+
 TEST_F(PatientDataCacheTest, IncompleteAnswersAreNotKept) {
   PatientDataCache cache(options());
   Context ctx("pat-1");
