@@ -146,19 +146,26 @@ class Dtr {
     if (auto r = parse(body, doc)) return *r;
     if (string_or_empty(member(doc, "resourceType")) != "Parameters")
       return outcome(400, "structure", "the input must be a FHIR Parameters resource");
-    const Json* context = parameter(doc, "context");
-    std::string_view id = string_or_empty(member(context, "valueString"));
-    if (id.empty()) {
-      return outcome(400, "required",
-                     "the 'context' parameter (valueString: the coverage-assertion-id from CRD) "
-                     "is required");
-    }
-    std::string order_ref;
-    if (const Json* order = parameter(doc, "order")) {
-      const Json* r = member(*order, "resource");
+    // The orders asked about (DTR: Request resources) and the patient they name.
+    std::vector<std::string> order_refs;
+    std::string patient;
+    for (const Json& p : fhir::items(member(doc, "parameter"))) {
+      if (string_or_empty(member(p, "name")) != "order") continue;
+      const Json* r = member(p, "resource");
       if (r == nullptr || !r->IsObject() || string_or_empty(member(*r, "id")).empty())
         return outcome(400, "value", "the 'order' parameter must hold a resource with an id");
-      order_ref = fhir::ResourceIndex::key_of(*r);
+      order_refs.push_back(fhir::ResourceIndex::key_of(*r));
+      std::string_view subject = string_or_empty(member(member(*r, "subject"), "reference"));
+      if (subject.starts_with("Patient/")) patient = std::string(subject.substr(8));
+    }
+    std::string id(string_or_empty(member(parameter(doc, "context"), "valueString")));
+    if (id.empty()) {
+      if (order_refs.empty()) {
+        return outcome(400, "required",
+                       "the 'context' parameter (valueString: the coverage-assertion-id from CRD) "
+                       "or the 'order' the questions are for is required");
+      }
+      if (auto failed = assertion_for_orders(order_refs, patient, issuer, id)) return *failed;
     }
     auto found = store_.find_assertion(id);
     if (!found) return outcome(503, "transient", "the audit store is unavailable");
@@ -172,7 +179,9 @@ class Dtr {
     bool matched = false;
     for (const audit::AssertionRecord* current : current_records(*found)) {
       const audit::AssertionRecord& rec = *current;
-      if (!order_ref.empty() && rec.determination.order_ref != order_ref) continue;
+      if (!order_refs.empty() && std::find(order_refs.begin(), order_refs.end(),
+                                           rec.determination.order_ref) == order_refs.end())
+        continue;
       matched = true;
       Decided decided;
       if (auto failed = decide(rec, nullptr, decided)) return *failed;
@@ -209,8 +218,9 @@ class Dtr {
       params.PushBack(std::move(p), a);
     }
     if (!matched) {
-      return outcome(404, "not-found",
-                     "coverage assertion '" + std::string(id) + "' holds no order " + order_ref);
+      std::string orders;
+      for (const std::string& o : order_refs) orders += (orders.empty() ? "" : ", ") + o;
+      return outcome(404, "not-found", "coverage assertion '" + id + "' holds no order " + orders);
     }
     put(out, "parameter", std::move(params), a);
     std::string text = to_text(out);
@@ -416,6 +426,29 @@ class Dtr {
   // another client learns nothing of it, not even that it exists.
   static bool same_client(const audit::AssertionRecord& rec, const std::string& issuer) {
     return rec.call.client_iss.empty() || rec.call.client_iss == issuer;
+  }
+
+  // Without a coverage-assertion-id (DTR: the orders alone): the id of the latest
+  // determination this client was handed for one of `orders` of `patient`.
+  std::optional<Reply> assertion_for_orders(const std::vector<std::string>& orders,
+                                            const std::string& patient, const std::string& issuer,
+                                            std::string& id) const {
+    if (patient.empty()) {
+      return outcome(400, "value",
+                     "without 'context', the 'order' must name its patient (subject)");
+    }
+    auto found = store_.find_assertions(patient, audit::TimePoint{});
+    if (!found) return outcome(503, "transient", "the audit store is unavailable");
+    for (const audit::AssertionRecord& r : *found) {  // oldest first: the latest wins
+      if (r.call.service_id == kDtrServiceId || r.call.client_iss != issuer) continue;
+      if (std::find(orders.begin(), orders.end(), r.determination.order_ref) != orders.end())
+        id = r.determination.coverage_assertion_id;
+    }
+    if (id.empty()) {
+      return outcome(404, "not-found",
+                     "no coverage assertion for " + orders.front() + " of Patient/" + patient);
+    }
+    return std::nullopt;
   }
 
   // The latest hook call's determination for each order of an assertion, in the order the

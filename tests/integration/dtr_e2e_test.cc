@@ -577,6 +577,47 @@ TEST_F(DtrRefusals, WhatTheRecordAnswersComesFilledInWithItsSources) {
   EXPECT_GE(open, 1u);
 }
 
+// DTR clients may ask by the order (and Coverage) instead of CRD's context id: the package is
+// the one for the latest determination of that order.
+TEST_F(DtrRefusals, ThePackageCanBeAskedForByTheOrder) {
+  Document sc = scenario("bcbsm-medicaid-conditional-extrahepatic-unknown.json");
+  auto first = sign(hook_request(sc), nullptr);
+  const std::string assertion = first["coverage-assertion-id"];
+  ASSERT_FALSE(assertion.empty());
+  const std::string order = text(sc["draftOrders"][0]);
+  std::string coverage;
+  for (const auto& r : sc["record"].GetArray()) {
+    if (str(r, "resourceType") == "Coverage") coverage = text(r);
+  }
+  ASSERT_FALSE(coverage.empty());
+  auto pkg = post("/Questionnaire/$questionnaire-package",
+                  R"({"resourceType":"Parameters","parameter":[{"name":"coverage","resource":)" +
+                      coverage + R"(},{"name":"order","resource":)" + order + "}]}");
+  ASSERT_TRUE(pkg);
+  ASSERT_EQ(pkg->status, 200) << pkg->body;
+  Document p = parse(pkg->body);
+  ASSERT_EQ(str(p["parameter"][0], "name"), "PackageBundle");
+  EXPECT_EQ(coverage_information(
+                p["parameter"][0]["resource"]["entry"][1]["resource"])["coverage-assertion-id"],
+            assertion);
+  // An order no determination was made for, or one that names no patient: refused.
+  Document unknown = parse(order);
+  unknown["id"].SetString("sr-never-signed", unknown.GetAllocator());
+  auto none = post("/Questionnaire/$questionnaire-package",
+                   R"({"resourceType":"Parameters","parameter":[{"name":"order","resource":)" +
+                       text(unknown) + "}]}");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404) << none->body;
+  EXPECT_NE(none->body.find("OperationOutcome"), std::string::npos);
+  Document anonymous = parse(order);
+  anonymous.RemoveMember("subject");
+  auto nobody = post("/Questionnaire/$questionnaire-package",
+                     R"({"resourceType":"Parameters","parameter":[{"name":"order","resource":)" +
+                         text(anonymous) + "}]}");
+  ASSERT_TRUE(nobody);
+  EXPECT_EQ(nobody->status, 400) << nobody->body;
+}
+
 TEST_F(DtrRefusals, OnlyTheSameOrderPatientAndClientReviseAnAssertion) {
   Document sc = scenario("bcbsm-medicaid-conditional-extrahepatic-unknown.json");
   auto first = sign(hook_request(sc), nullptr);
