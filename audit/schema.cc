@@ -97,6 +97,12 @@ CREATE TABLE determination_lookup (
 CREATE INDEX determination_lookup_by_member ON determination_lookup (member_id, date_of_service);
 CREATE INDEX determination_lookup_by_date ON determination_lookup (date_of_service);
 )sql"},
+    {6,
+     "what each call read from the client's FHIR server, so its questions are decided on the same "
+     "record",
+     R"sql(
+ALTER TABLE hook_calls ADD COLUMN fetched_json TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 std::int64_t now_ms() {

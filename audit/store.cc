@@ -49,8 +49,8 @@ std::int64_t now_ms() {
 constexpr const char* kInsertCall =
     "INSERT INTO hook_calls (hook_instance, hook, service_id, received_at_ms, client_iss,"
     " patient_id, payer_id, line_of_business, request_json, response_json, recorded_at_ms,"
-    " request_sha256)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    " request_sha256, fetched_json)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     " ON CONFLICT (hook_instance) DO NOTHING";
 // The same, sent with the rest of a group: a hookInstance stored before fails the group's
 // transaction (unique key), which is then redone one call at a time.
@@ -153,13 +153,13 @@ struct RecordJob final : Job {
   std::vector<db::Statement> statements(bool in_group) const {
     const HookRecord& c = *call;
     std::vector<db::Statement> out;
-    out.push_back(
-        {in_group ? kInsertNewCall : std::string_view(kInsertCall),
-         {std::string_view(c.hook_instance), std::string_view(c.hook),
-          std::string_view(c.service_id), to_ms(c.received_at), std::string_view(c.client_iss),
-          std::string_view(c.patient_id), std::string_view(c.payer_id),
-          std::string_view(c.line_of_business), std::string_view(c.request_json),
-          std::string_view(c.response_json), now_ms(), std::string_view(c.request_sha256)}});
+    out.push_back({in_group ? kInsertNewCall : std::string_view(kInsertCall),
+                   {std::string_view(c.hook_instance), std::string_view(c.hook),
+                    std::string_view(c.service_id), to_ms(c.received_at),
+                    std::string_view(c.client_iss), std::string_view(c.patient_id),
+                    std::string_view(c.payer_id), std::string_view(c.line_of_business),
+                    std::string_view(c.request_json), std::string_view(c.response_json), now_ms(),
+                    std::string_view(c.request_sha256), std::string_view(c.fetched_json)}});
     std::vector<std::string_view> assertion_ids;
     for (const DeterminationRecord& d : c.determinations) {
       if (std::find(assertion_ids.begin(), assertion_ids.end(), d.coverage_assertion_id) !=
@@ -511,6 +511,8 @@ class Store final : public AuditStore {
         call.card_uuids ? Result<std::vector<std::string>>(std::move(*call.card_uuids))
                         : json::card_uuids(call.response_json);
     if (!cards) return cards.error();
+    if (!call.fetched_json.empty() && !json::is_array(call.fetched_json))
+      return Error{"hook call", "the data read from the FHIR server is not a JSON array"};
     for (const auto& d : call.determinations) {
       if (d.coverage_assertion_id.empty()) {
         return Error{"determination " + d.order_ref, "missing coverage-assertion-id"};
@@ -769,8 +771,8 @@ class Store final : public AuditStore {
 
   static Result<std::optional<HookRecord>> load_call(Conn& conn, std::string_view id) {
     auto calls = conn.query(std::string("SELECT ") + kCallColumns +
-                                ", h.request_json, h.response_json, h.request_sha256"
-                                " FROM hook_calls h"
+                                ", h.request_json, h.response_json, h.request_sha256,"
+                                " h.fetched_json FROM hook_calls h"
                                 " WHERE h.hook_instance = $1",
                             {id});
     if (!calls) return calls.error();
@@ -789,6 +791,7 @@ class Store final : public AuditStore {
     rec.request_json = r.text(8);
     rec.response_json = r.text(9);
     rec.request_sha256 = r.text(10);
+    rec.fetched_json = r.text(11);
     // Calls stored before digests were kept: the digest of what was stored.
     if (rec.request_sha256.empty()) rec.request_sha256 = request_digest(rec.request_json);
 

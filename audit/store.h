@@ -104,6 +104,10 @@ struct HookRecord {
   // unset, record() reads them from response_json.
   std::optional<std::vector<std::string>> card_uuids;
   std::vector<DeterminationRecord> determinations;
+  // What the call read from the client's FHIR server (a JSON array of the documents: search
+  // Bundles, resources), "" when it read nothing: with request_json, the record it was decided
+  // on (the DTR questions decide the stored call again on the same record).
+  std::string fetched_json;
 };
 
 struct RecordOutcome {

@@ -123,6 +123,7 @@ HookRecorder make_recorder(audit::AuditStore& store, std::string service_version
     rec.line_of_business = outcome.line_of_business;
     rec.request_json = request_for_audit(request);
     rec.response_json = outcome.body;
+    rec.fetched_json = outcome.fetched_json;
     rec.card_uuids.emplace();
     for (const SentCard& card : outcome.cards) rec.card_uuids->push_back(card.uuid);
     for (const auto& od : outcome.orders)

@@ -4,6 +4,9 @@
 #include <set>
 #include <utility>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "base/ids.h"
 #include "base/text.h"
 #include "cds/crd_version.h"
@@ -149,7 +152,8 @@ HookOutcome CoverageService::call(std::string_view service_id, std::string& body
 
 HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& request_json,
                                   std::chrono::system_clock::time_point received,
-                                  std::string_view client, const Json* answers) const {
+                                  std::string_view client, const Json* answers,
+                                  const Json* fetched) const {
   // The data this call is answered with, whatever reloads happen meanwhile.
   const std::shared_ptr<const ServiceData> data = data_.load();
   const mappings::MappingSet& mappings = *data->mappings;
@@ -180,6 +184,9 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
 
   if (request->appointments != nullptr) record.add(*request->appointments, "context.appointments");
   if (answers != nullptr) record.add(*answers, "questionnaireResponse");
+  if (fetched != nullptr) {
+    for (const Json& doc : fhir::items(fetched)) record.add(doc, "fetched");
+  }
 
   // What prefetch did not bring comes from the client's FHIR server, or the call cannot be
   // answered (CDS Hooks: 412).
@@ -345,6 +352,19 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
       od.determination.doc_purpose.clear();
     }
     out.orders.push_back(std::move(od));
+  }
+
+  // What was read for this call, kept with its record.
+  if (answers == nullptr) {
+    const std::vector<const fhir::JsonDocument*> read = record.adopted();
+    if (!read.empty()) {
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+      w.StartArray();
+      for (const fhir::JsonDocument* d : read) d->Accept(w);
+      w.EndArray();
+      out.fetched_json.assign(buffer.GetString(), buffer.GetSize());
+    }
   }
 
   ResponseInput input;

@@ -82,6 +82,9 @@ struct HookOutcome {
   std::string data_hash;  // the policy and mapping data that decided (policies::data_hash)
   std::vector<OrderDetermination> orders;
   std::vector<SentCard> cards;  // every card in the response, in order
+  // What was read from the client's FHIR server (or the patient data cache) for this call,
+  // as a JSON array of the documents; "" when nothing was. Kept with the call's record.
+  std::string fetched_json;
 };
 
 // What fetching data that prefetch did not bring reported.
@@ -151,10 +154,11 @@ class CoverageService {
   // verified token issuer ("" for an unsigned call); the fetcher sees it as request.client.
   // With `answers` (a QuestionnaireResponse: DTR), the stored request of an earlier call is
   // decided again with the answers added to its record; nothing is fetched then (the call's
-  // token is gone), the record is what the request held.
+  // token is gone): the record is what the request held and, in `fetched` (its
+  // HookOutcome::fetched_json, parsed), what it read from the FHIR server.
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
                    std::chrono::system_clock::time_point received, std::string_view client = {},
-                   const fhir::Json* answers = nullptr) const;
+                   const fhir::Json* answers = nullptr, const fhir::Json* fetched = nullptr) const;
 
   // Sets the public base URL (absolute links, JWT audiences). Call before serving.
   void set_base_url(std::string base_url);

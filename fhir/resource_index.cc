@@ -137,6 +137,13 @@ const JsonDocument& ResourceIndex::adopt(std::unique_ptr<JsonDocument> doc) {
   return *state_->adopted.back();
 }
 
+std::vector<const JsonDocument*> ResourceIndex::adopted() const {
+  std::vector<const JsonDocument*> out;
+  out.reserve(state_->adopted.size());
+  for (const auto& d : state_->adopted) out.push_back(d.get());
+  return out;
+}
+
 std::span<const Json* const> ResourceIndex::of_type(std::string_view type) const {
   auto it = state_->types.find(type);
   if (it == state_->types.end()) return {};

@@ -43,6 +43,8 @@ class ResourceIndex {
 
   // Keeps `doc` alive for as long as the index (for resources fetched from a FHIR server).
   const JsonDocument& adopt(std::unique_ptr<JsonDocument> doc);
+  // The documents handed to adopt(), in order.
+  std::vector<const JsonDocument*> adopted() const;
 
   // All indexed resources of `type`, in insertion order.
   std::span<const Json* const> of_type(std::string_view type) const;

@@ -205,9 +205,12 @@ class NoPrefetch : public ::testing::Test {
         << R"({"fhir": {"query_missing_data": true, "request_timeout_ms": 3000, "total_budget_ms": 4000}})";
     crd_ = std::make_unique<ServerProcess>(
         std::vector<std::string>{"--config", (dir_ / "crd.json").string(), "--no-store"});
+    stored_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--config", (dir_ / "crd.json").string(), "--data", (dir_ / "store").string()});
   }
   static void TearDownTestSuite() {
     crd_.reset();
+    stored_.reset();
     ehr_.reset();
     data_.reset();
     fs::remove_all(dir_);
@@ -215,24 +218,24 @@ class NoPrefetch : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(ehr_->reset()); }
 
   // Serves `c`'s record, runs the hook call, and takes the record away again.
-  static httplib::Result call(const Case& c) {
+  static httplib::Result call(const Case& c, const ServerProcess* server = nullptr) {
     httplib::Client control("127.0.0.1", ehr_->port());
     auto loaded = control.Post("/__control/load", c.resources, "application/json");
     EXPECT_TRUE(loaded && loaded->status == 200) << c.name;
-    httplib::Result r = hook(c);
+    httplib::Result r = hook(c, server != nullptr ? *server : *crd_);
     auto unloaded = control.Post("/__control/unload", c.resources, "application/json");
     EXPECT_TRUE(unloaded && unloaded->status == 200) << c.name;
     return r;
   }
 
-  static httplib::Result hook(const Case& c) {
+  static httplib::Result hook(const Case& c, const ServerProcess& server) {
     static int n = 0;
     std::string body =
         R"({"hook":"order-sign","hookInstance":"ehr-shapes-)" + std::to_string(::getpid()) + "-" +
         std::to_string(++n) + R"(","fhirServer":")" + ehr_->base_url() +
         R"(","fhirAuthorization":{"access_token":"ehr-token","token_type":"Bearer","expires_in":300,"scope":"user/*.read","subject":"cryo-crd"},"context":{"userId":"Practitioner/dr-1","patientId":")" +
         c.patient_id + R"(","draftOrders":)" + c.orders_json + "}}";
-    httplib::Client http("127.0.0.1", crd_->port());
+    httplib::Client http("127.0.0.1", server.port());
     http.set_read_timeout(20, 0);
     return http.Post("/cds-services/order-sign-crd", body, "application/json");
   }
@@ -289,8 +292,10 @@ class NoPrefetch : public ::testing::Test {
   static std::unique_ptr<Data> data_;
   static std::unique_ptr<FhirServerProcess> ehr_;
   static std::unique_ptr<ServerProcess> crd_;
+  static std::unique_ptr<ServerProcess> stored_;  // the same, with the audit store (DTR)
 };
 fs::path NoPrefetch::dir_;
+std::unique_ptr<ServerProcess> NoPrefetch::stored_;
 std::unique_ptr<Data> NoPrefetch::data_;
 std::unique_ptr<FhirServerProcess> NoPrefetch::ehr_;
 std::unique_ptr<ServerProcess> NoPrefetch::crd_;
@@ -319,6 +324,57 @@ TEST_F(NoPrefetch, EveryGoldenScenarioDecidesTheSameWithoutPrefetch) {
   ASSERT_GE(data_->golden.size(), 100u);
   for (const Case& c : data_->golden) expect_decisions(c, call(c));
   expect_no_bare_observation_search();
+}
+
+// The payer's questions for a call that read its record from the FHIR server are decided on
+// that same record (kept with the call), even once the EHR no longer serves it.
+TEST_F(NoPrefetch, QuestionsForACallThatReadItsRecordAreDecidedOnThatRecord) {
+  size_t conditional = 0;
+  for (const Case& c : data_->golden) {
+    bool wanted = false;
+    for (const auto& [order, want] : c.expected.GetObject())
+      wanted |= want.IsObject() && str(want, "covered") == "conditional";
+    if (!wanted) continue;
+    auto signed_call = call(c, stored_.get());  // the record is taken away afterwards
+    ASSERT_TRUE(signed_call && signed_call->status == 200) << c.name;
+    const std::string marker = R"("url":"coverage-assertion-id","valueString":")";
+    size_t at = signed_call->body.find(marker);
+    ASSERT_NE(at, std::string::npos) << c.name;
+    at += marker.size();
+    const std::string assertion =
+        signed_call->body.substr(at, signed_call->body.find('"', at) - at);
+    httplib::Client http("127.0.0.1", stored_->port());
+    auto pkg = http.Post("/Questionnaire/$questionnaire-package",
+                         R"({"resourceType":"Parameters","parameter":[{"name":"context",)"
+                         R"("valueString":")" +
+                             assertion + R"("}]})",
+                         "application/fhir+json");
+    ASSERT_TRUE(pkg);
+    ASSERT_EQ(pkg->status, 200) << c.name << ": " << pkg->body.substr(0, 400);
+    Document p;
+    p.Parse(pkg->body.c_str());
+    ASSERT_FALSE(p.HasParseError());
+    const Value& first = p["parameter"][0];
+    if (str(first, "name") != "PackageBundle") continue;  // a program's own rules decide
+    // The draft, sent back unanswered: every question "not known", the same decision.
+    std::string draft;
+    {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      first["resource"]["entry"][1]["resource"].Accept(w);
+      draft = b.GetString();
+    }
+    auto next = http.Post(
+        "/Questionnaire/$next-question",
+        R"({"resourceType":"Parameters","parameter":[{"name":"in","resource":)" + draft + "}]}",
+        "application/fhir+json");
+    ASSERT_TRUE(next);
+    ASSERT_EQ(next->status, 200) << c.name << ": " << next->body.substr(0, 400);
+    EXPECT_NE(next->body.find(R"("url":"covered","valueCode":"conditional")"), std::string::npos)
+        << c.name << ": " << next->body.substr(0, 600);
+    ++conditional;
+  }
+  EXPECT_GE(conditional, 10u);
 }
 
 TEST_F(NoPrefetch, RealShapedRecordsDecideAsAClinicianDoes) {
