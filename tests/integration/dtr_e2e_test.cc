@@ -173,6 +173,13 @@ class Dtr : public ::testing::TestWithParam<fs::path> {
     return r ? r->body : "";
   }
 
+  // $questionnaire-package for a coverage-assertion-id.
+  static httplib::Result package(const std::string& assertion) {
+    return post("/Questionnaire/$questionnaire-package",
+                R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
+                    assertion + R"("}]})");
+  }
+
   static httplib::Result post(const std::string& path, const std::string& body) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_read_timeout(20, 0);
@@ -329,9 +336,7 @@ TEST_P(Dtr, QuestionsSettleTheConditionalDecision) {
   // The package: an adaptive Questionnaire and the draft response with the first questions;
   // a program's own rules (no clinical answer can change them) leave nothing to ask.
   const bool program_rule = first["pa-needed"] == "conditional";
-  auto pkg = post("/Questionnaire/$questionnaire-package",
-                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
-                      assertion + R"("}]})");
+  auto pkg = package(assertion);
   ASSERT_TRUE(pkg);
   ASSERT_EQ(pkg->status, 200) << pkg->body;
   Document p = parse(pkg->body);
@@ -560,9 +565,7 @@ TEST_F(DtrRefusals, WhatTheRecordAnswersComesFilledInWithItsSources) {
   const std::string request = hook_request(sc);
   auto first = sign(request, nullptr);
   ASSERT_EQ(first["covered"], "conditional");
-  auto pkg = post("/Questionnaire/$questionnaire-package",
-                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
-                      first["coverage-assertion-id"] + R"("}]})");
+  auto pkg = package(first["coverage-assertion-id"]);
   ASSERT_TRUE(pkg && pkg->status == 200);
   Document p = parse(pkg->body);
   const Value& draft = p["parameter"][0]["resource"]["entry"][1]["resource"];
@@ -680,9 +683,7 @@ TEST_F(DtrRefusals, CallsAreAuditedAndLeftOutOfReplay) {
   sc.Parse(ss.str().c_str());
   ASSERT_FALSE(sc.HasParseError());
   auto first = sign(hook_request(sc), nullptr);
-  auto pkg = post("/Questionnaire/$questionnaire-package",
-                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
-                      first["coverage-assertion-id"] + R"("}]})");
+  auto pkg = package(first["coverage-assertion-id"]);
   ASSERT_TRUE(pkg && pkg->status == 200);
   Document p = parse(pkg->body);
   std::string qr = text(p["parameter"][0]["resource"]["entry"][1]["resource"]);
@@ -736,9 +737,7 @@ TEST_F(DtrRefusals, MissingDocumentsAreAskedAndAttachingThemLiftsTheRequest) {
   auto first = sign(hook_request(sc), nullptr);
   ASSERT_EQ(first["covered"], "covered");
   ASSERT_EQ(first["doc-needed"], "clinical");
-  auto pkg = post("/Questionnaire/$questionnaire-package",
-                  R"({"resourceType":"Parameters","parameter":[{"name":"context","valueString":")" +
-                      first["coverage-assertion-id"] + R"("}]})");
+  auto pkg = package(first["coverage-assertion-id"]);
   ASSERT_TRUE(pkg && pkg->status == 200);
   Document p = parse(pkg->body);
   ASSERT_EQ(str(p["parameter"][0], "name"), "PackageBundle");
