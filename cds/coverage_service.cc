@@ -210,7 +210,8 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
       !missing.references.empty() ||
       std::any_of(missing.templates.begin(), missing.templates.end(),
                   [](const mappings::PrefetchTemplate& t) { return !t.optional; });
-  if (answers == nullptr && required_missing) {
+  // A stored call decided again (DTR answers, a policy replay) has the record it had.
+  if (answers == nullptr && fetched == nullptr && required_missing) {
     std::vector<std::string> what;
     for (const auto& m : missing.templates) {
       if (!m.optional) what.push_back("prefetch key " + m.key);

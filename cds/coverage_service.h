@@ -155,7 +155,8 @@ class CoverageService {
   // With `answers` (a QuestionnaireResponse: DTR), the stored request of an earlier call is
   // decided again with the answers added to its record; nothing is fetched then (the call's
   // token is gone): the record is what the request held and, in `fetched` (its
-  // HookOutcome::fetched_json, parsed), what it read from the FHIR server.
+  // HookOutcome::fetched_json, parsed), what it read from the FHIR server. With `fetched`
+  // alone (a policy replay), the stored call is decided again on that same record.
   HookOutcome call(const ServiceDefinition& service, const fhir::Json& request,
                    std::chrono::system_clock::time_point received, std::string_view client = {},
                    const fhir::Json* answers = nullptr, const fhir::Json* fetched = nullptr) const;

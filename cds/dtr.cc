@@ -60,8 +60,6 @@ constexpr std::string_view kDerivationReference =
 constexpr std::string_view kLoinc = "http://loinc.org";
 constexpr std::string_view kDocumentPrefix = "document-";
 constexpr size_t kMaxAnswers = 200;
-// What the service itself stored (it was read within the FHIR client's limits).
-constexpr fhir::ParseLimits kStoredLimits{.max_bytes = size_t{1} << 30, .max_depth = 256};
 
 Reply outcome(int status, std::string_view code, std::string_view message) {
   return {status, std::string(kFhirJson), operation_outcome(code, message)};
@@ -516,7 +514,7 @@ class Dtr {
     // What the call read from the client's FHIR server: the same record again.
     fhir::JsonDocument fetched;
     if (!(*call)->fetched_json.empty() &&
-        fhir::parse_copy((*call)->fetched_json, fetched, kStoredLimits))
+        fhir::parse_copy((*call)->fetched_json, fetched, fhir::kStoredLimits))
       return outcome(500, "exception", "the data the hook call read cannot be read");
     out.outcome = service_.call(*service, request, rec.call.received_at, rec.call.client_iss,
                                 answers != nullptr ? answers : &draft,

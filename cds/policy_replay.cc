@@ -129,6 +129,17 @@ Result<ReplayReport> replay_calls(audit::AuditStore& store, const CoverageServic
         if (service == nullptr) {
           out.status = 404;
           out.error = "no service for hook " + call.hook;
+        } else if (!call.fetched_json.empty()) {
+          // The call read part of its record from the EHR's FHIR server: decide on that record.
+          fhir::JsonDocument request, fetched;
+          if (fhir::parse_copy(body, request, fhir::kStoredLimits) ||
+              fhir::parse_copy(call.fetched_json, fetched, fhir::kStoredLimits)) {
+            out.status = 500;
+            out.error = "the stored call cannot be read";
+          } else {
+            out = candidate.call(*service, request, call.received_at, call.client_iss, nullptr,
+                                 &fetched);
+          }
         } else {
           out = candidate.call(service->id, body, call.received_at);
         }

@@ -32,6 +32,10 @@ struct ParseLimits {
   size_t max_depth = 64;               // deeper nesting of objects/arrays -> kTooDeep
 };
 
+// For JSON this service wrote itself (its audit records): read within these limits when it
+// was received, it may be larger and deeper as stored (documents gathered in one array).
+inline constexpr ParseLimits kStoredLimits{.max_bytes = size_t{1} << 30, .max_depth = 256};
+
 struct ParseError {
   enum Kind { kTooLarge, kTooDeep, kSyntax } kind;
   std::string message;  // human-readable, with the byte offset for syntax errors

@@ -375,6 +375,22 @@ TEST_F(NoPrefetch, QuestionsForACallThatReadItsRecordAreDecidedOnThatRecord) {
     ++conditional;
   }
   EXPECT_GE(conditional, 10u);
+
+  // A policy analyst's replay decides these calls again on the same record, though the EHR
+  // no longer serves it and the replay reads no FHIR server.
+  const fs::path report = dir_ / "replay.json";
+  CommandResult r = run_command({CRYO_CRD_BINARY, "policies", "replay", "--candidate",
+                                 (kSource / "policies/data").string(), "--data",
+                                 (dir_ / "store").string(), "--report", report.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream in(report);
+  std::stringstream text;
+  text << in.rdbuf();
+  Document d;
+  d.Parse(text.str().c_str());
+  ASSERT_FALSE(d.HasParseError()) << text.str();
+  EXPECT_GE(d["calls"].GetInt64(), static_cast<std::int64_t>(conditional));
+  EXPECT_EQ(d["notRedecided"].GetInt64(), 0) << text.str().substr(0, 600);
 }
 
 TEST_F(NoPrefetch, RealShapedRecordsDecideAsAClinicianDoes) {
