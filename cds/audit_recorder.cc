@@ -6,7 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "audit/assertion_page.h"
-#include "audit/determination_record.h"
+#include "cds/determination_record.h"
 #include "base/log.h"
 #include "cds/assertion_lookup.h"
 #include "cds/operation_outcome.h"
@@ -100,7 +100,7 @@ audit::DeterminationRecord determination_record(const HookOutcome& outcome,
   // this call was answered with).
   std::string version(service_version);
   if (!outcome.data_hash.empty()) version += " (data " + outcome.data_hash + ")";
-  audit::DeterminationRecord rec = audit::make_determination_record(
+  audit::DeterminationRecord rec = make_determination_record(
       od.order_reference, od.coverage_assertion_id, od.determination, version);
   rec.continues_assertion = od.continues_assertion;
   fill_lookup(outcome, od, rec);  // for payer staff's look-up

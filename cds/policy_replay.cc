@@ -10,7 +10,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
-#include "audit/determination_record.h"
+#include "cds/determination_record.h"
 #include "cds/catalog.h"
 #include "cds/dtr.h"
 
@@ -191,7 +191,7 @@ Result<ReplayReport> replay_calls(audit::AuditStore& store, const CoverageServic
           c.to_covered = a.covered;
           compare_rows(
               read_rows(before != nullptr ? before->criteria_json : "[]"),
-              read_rows(after != nullptr ? audit::criteria_json(after->determination) : "[]"), c);
+              read_rows(after != nullptr ? cds::criteria_json(after->determination) : "[]"), c);
           count(report, c);
           report.changes.push_back(std::move(c));
         }

@@ -23,7 +23,7 @@
 
 #include <rapidjson/document.h>
 
-#include "audit/determination_record.h"
+#include "cds/determination_record.h"
 #include "fhir/datetime.h"
 #include "fhir/json.h"
 #include "fhir/resource_index.h"
@@ -242,7 +242,7 @@ TEST_P(Corpus, ReadsAsAClinicianDoesAndDecides) {
   expect_field("info-needed", det.info_needed);
 
   // The stored determination names the coding behind each evidence the mappings coded.
-  std::string stored = audit::criteria_json(det);
+  std::string stored = cds::criteria_json(det);
   for (const auto& section : det.sections) {
     for (const auto& row : section.rows) {
       for (const auto& e : row.evidence) {

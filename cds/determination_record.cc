@@ -1,9 +1,9 @@
-#include "audit/determination_record.h"
+#include "cds/determination_record.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace cryo::audit {
+namespace cryo::cds {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -95,11 +95,11 @@ std::string criteria_json(const policies::Determination& d) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-DeterminationRecord make_determination_record(std::string order_ref,
-                                              std::string coverage_assertion_id,
-                                              const policies::Determination& d,
-                                              std::string service_version) {
-  DeterminationRecord r;
+audit::DeterminationRecord make_determination_record(std::string order_ref,
+                                                     std::string coverage_assertion_id,
+                                                     const policies::Determination& d,
+                                                     std::string service_version) {
+  audit::DeterminationRecord r;
   r.order_ref = std::move(order_ref);
   r.coverage_assertion_id = std::move(coverage_assertion_id);
   r.covered = d.covered;
@@ -114,4 +114,4 @@ DeterminationRecord make_determination_record(std::string order_ref,
   return r;
 }
 
-}  // namespace cryo::audit
+}  // namespace cryo::cds

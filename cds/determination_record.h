@@ -26,13 +26,13 @@
 #include "audit/store.h"
 #include "policies/determination.h"
 
-namespace cryo::audit {
+namespace cryo::cds {
 
 std::string criteria_json(const policies::Determination& d);
 
-DeterminationRecord make_determination_record(std::string order_ref,
-                                              std::string coverage_assertion_id,
-                                              const policies::Determination& d,
-                                              std::string service_version);
+audit::DeterminationRecord make_determination_record(std::string order_ref,
+                                                     std::string coverage_assertion_id,
+                                                     const policies::Determination& d,
+                                                     std::string service_version);
 
-}  // namespace cryo::audit
+}  // namespace cryo::cds
