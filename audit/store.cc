@@ -123,6 +123,17 @@ DeterminationRecord read_determination(const Row& r, std::size_t at) {
   return d;
 }
 
+// The determinations a look-up selects (columns: kCallColumns, then kDeterminationColumns).
+Result<std::vector<AssertionRecord>> assertions_of(Conn& conn, std::string_view sql,
+                                                   std::initializer_list<db::Param> params) {
+  auto rows = conn.query(sql, params);
+  if (!rows) return rows.error();
+  std::vector<AssertionRecord> out;
+  out.reserve(rows->size());
+  for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
+  return out;
+}
+
 // ---- Writes: jobs run by the writer thread inside a transaction ----------------------------
 
 struct Job {
@@ -563,7 +574,8 @@ class Store final : public AuditStore {
   Result<std::vector<AssertionRecord>> find_assertion(std::string_view id_view) override {
     return read<std::vector<AssertionRecord>>(
         [id = std::string(id_view)](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-          auto rows = conn.query(
+          return assertions_of(
+              conn,
               std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                   " FROM determinations d JOIN hook_calls h"
                   " ON h.hook_instance = d.hook_instance" +
@@ -571,10 +583,6 @@ class Store final : public AuditStore {
                   " WHERE d.coverage_assertion_id = $1"
                   " ORDER BY h.received_at_ms, h.recorded_at_ms, h.hook_instance, d.position",
               {std::string_view(id)});
-          if (!rows) return rows.error();
-          std::vector<AssertionRecord> out;
-          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-          return out;
         });
   }
 
@@ -583,19 +591,15 @@ class Store final : public AuditStore {
     return read<std::vector<AssertionRecord>>(
         [patient_id = std::string(patient_view),
          since](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-          auto rows =
-              conn.query(std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
-                             " FROM hook_calls h JOIN determinations d"
-                             " ON d.hook_instance = h.hook_instance" +
-                             kLookupJoin +
-                             " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
-                             " ORDER BY h.received_at_ms, h.hook_instance, d.position",
-                         {std::string_view(patient_id), to_ms(since)});
-          if (!rows) return rows.error();
-          std::vector<AssertionRecord> out;
-          out.reserve(rows->size());
-          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-          return out;
+          return assertions_of(conn,
+                               std::string("SELECT ") + kCallColumns + ", " +
+                                   kDeterminationColumns +
+                                   " FROM hook_calls h JOIN determinations d"
+                                   " ON d.hook_instance = h.hook_instance" +
+                                   kLookupJoin +
+                                   " WHERE h.patient_id = $1 AND h.received_at_ms >= $2"
+                                   " ORDER BY h.received_at_ms, h.hook_instance, d.position",
+                               {std::string_view(patient_id), to_ms(since)});
         });
   }
 
@@ -605,7 +609,8 @@ class Store final : public AuditStore {
     return read<std::vector<AssertionRecord>>(
         [member = std::string(member_view), from = std::string(from_view),
          to = std::string(to_view)](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-          auto rows = conn.query(
+          return assertions_of(
+              conn,
               std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                   " FROM determination_lookup l JOIN determinations d"
                   " ON d.hook_instance = l.hook_instance AND d.position = l.position"
@@ -614,11 +619,6 @@ class Store final : public AuditStore {
                   " AND ($3 = '' OR l.date_of_service <= $3)"
                   " ORDER BY l.date_of_service, h.received_at_ms, h.hook_instance, d.position",
               {std::string_view(member), std::string_view(from), std::string_view(to)});
-          if (!rows) return rows.error();
-          std::vector<AssertionRecord> out;
-          out.reserve(rows->size());
-          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-          return out;
         });
   }
 
@@ -628,7 +628,8 @@ class Store final : public AuditStore {
     return read<std::vector<AssertionRecord>>(
         [from = std::string(from_view), to = std::string(to_view),
          limit](Conn& conn) -> Result<std::vector<AssertionRecord>> {
-          auto rows = conn.query(
+          return assertions_of(
+              conn,
               std::string("SELECT ") + kCallColumns + ", " + kDeterminationColumns +
                   " FROM determination_lookup l JOIN determinations d"
                   " ON d.hook_instance = l.hook_instance AND d.position = l.position"
@@ -638,11 +639,6 @@ class Store final : public AuditStore {
                   " LIMIT " +
                   std::to_string(limit),
               {std::string_view(from), std::string_view(to)});
-          if (!rows) return rows.error();
-          std::vector<AssertionRecord> out;
-          out.reserve(rows->size());
-          for (const Row& r : *rows) out.push_back({read_call(r, 0), read_determination(r, 8)});
-          return out;
         });
   }
 

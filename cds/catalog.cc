@@ -118,19 +118,19 @@ std::vector<mappings::PrefetchTemplate> prefetch_for(
 std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch, bool dtr_launch) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto field = [&w](const char* name, std::string_view value) {
+    w.Key(name);
+    write(w, value);
+  };
   w.StartObject();
   w.Key("services");
   w.StartArray();
   for (const auto& s : kServices) {
     w.StartObject();
-    w.Key("hook");
-    write(w, s.hook);
-    w.Key("title");
-    write(w, s.title);
-    w.Key("description");
-    write(w, s.description);
-    w.Key("id");
-    write(w, s.id);
+    field("hook", s.hook);
+    field("title", s.title);
+    field("description", s.description);
+    field("id", s.id);
     w.Key("prefetch");
     w.StartObject();
     for (const auto& t : prefetch) {
@@ -161,14 +161,10 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
         continue;
       }
       w.StartObject();
-      w.Key("code");
-      write(w, o.code);
-      w.Key("type");
-      write(w, o.type);
-      w.Key("name");
-      write(w, o.name);
-      w.Key("description");
-      write(w, o.description);
+      field("code", o.code);
+      field("type", o.type);
+      field("name", o.name);
+      field("description", o.description);
       w.Key("default");
       if (o.type == "integer") {
         w.Int(kDefaultMaxCards);

@@ -848,23 +848,35 @@ int evaluate(int argc, char** argv) {
   return 0;
 }
 
-int policies_check(int argc, char** argv) {
-  if (wants_help(argc, argv, 3)) {
-    std::cout << kPoliciesCheckHelp;
-    return 0;
-  }
+// The policy and mapping directories of `policies check` and `policies test`: [DIR] (the
+// policies) or --policies/--mappings, else the bundled ones. nullopt with `failed` set to the
+// exit code, after saying why.
+std::optional<DataPaths> policy_command_paths(int argc, char** argv, int& failed) {
   auto args = parse_args(argc, argv, 3, {});
   if (!args || args->positional.size() > 1) {
     std::cerr << kUsage;
-    return 2;
+    failed = 2;
+    return std::nullopt;
   }
   if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
   auto paths =
       data_paths(args->get("--policies").value_or(""), args->get("--mappings").value_or(""));
   if (!paths) {
     std::cerr << paths.error().to_string() << "\n";
-    return 1;
+    failed = 1;
+    return std::nullopt;
   }
+  return std::move(*paths);
+}
+
+int policies_check(int argc, char** argv) {
+  if (wants_help(argc, argv, 3)) {
+    std::cout << kPoliciesCheckHelp;
+    return 0;
+  }
+  int failed = 0;
+  auto paths = policy_command_paths(argc, argv, failed);
+  if (!paths) return failed;
   const fs::path policies_dir = paths->policies, mappings_dir = paths->mappings;
   auto m = mappings::MappingSet::load(mappings_dir);
   if (!m) {
@@ -908,18 +920,9 @@ int policies_check(int argc, char** argv) {
 // Runs the test cases beside each policy file, like `opa test`: one line per case, then
 // "N passed, M failed"; exit status 1 when any failed.
 int policies_test(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 3, {});
-  if (!args || args->positional.size() > 1) {
-    std::cerr << kUsage;
-    return 2;
-  }
-  if (!args->positional.empty()) args->options.emplace_back("--policies", args->positional[0]);
-  auto paths =
-      data_paths(args->get("--policies").value_or(""), args->get("--mappings").value_or(""));
-  if (!paths) {
-    std::cerr << paths.error().to_string() << "\n";
-    return 1;
-  }
+  int failed = 0;
+  auto paths = policy_command_paths(argc, argv, failed);
+  if (!paths) return failed;
   const fs::path policies_dir = paths->policies;
   auto data = load_data(*paths);
   if (!data) {
@@ -999,6 +1002,28 @@ Result<std::unique_ptr<audit::AuditStore>> open_existing_store(const cds::Server
   return store;
 }
 
+// The configuration of a command that works on the audit store: the configuration file, then
+// `overrides` and the store the command line names (--data, --db). 0, or the exit code after
+// saying why.
+int store_command_config(const Args& args, std::string_view command,
+                         std::vector<std::pair<std::string, std::string>> overrides,
+                         cds::ServerConfig& config) {
+  auto loaded = config_file(args);
+  if (!loaded) {
+    std::cerr << "cryo-crd " << command << ": " << loaded.error().to_string() << "\n";
+    return 1;
+  }
+  config = std::move(*loaded);
+  for (const auto& [name, value] : args.options) {
+    if (name == "--data" || name == "--db") overrides.emplace_back(name, value);
+  }
+  if (auto s = cds::apply_overrides(config, overrides); !s) {
+    std::cerr << "cryo-crd " << command << ": " << s.error().to_string() << "\n" << kUsage;
+    return 2;
+  }
+  return 0;
+}
+
 // Re-decides the stored hook calls under candidate policies and reports what would change.
 // Reads the store only.
 int policies_replay(int argc, char** argv) {
@@ -1008,20 +1033,8 @@ int policies_replay(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  auto loaded = config_file(*args);
-  if (!loaded) {
-    std::cerr << "cryo-crd policies replay: " << loaded.error().to_string() << "\n";
-    return 1;
-  }
-  cds::ServerConfig config = std::move(*loaded);
-  std::vector<std::pair<std::string, std::string>> store_options;
-  for (const auto& [name, value] : args->options) {
-    if (name == "--data" || name == "--db") store_options.emplace_back(name, value);
-  }
-  if (auto s = cds::apply_overrides(config, store_options); !s) {
-    std::cerr << "cryo-crd policies replay: " << s.error().to_string() << "\n";
-    return 2;
-  }
+  cds::ServerConfig config;
+  if (int failed = store_command_config(*args, "policies replay", {}, config)) return failed;
   cds::ReplayOptions options;
   if (auto since = args->get("--since")) {
     auto day = fhir::parse_fhir_date(*since);
@@ -1087,27 +1100,19 @@ int store_purge(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  auto loaded = config_file(*args);
-  if (!loaded) {
-    std::cerr << "cryo-crd store purge: " << loaded.error().to_string() << "\n";
-    return 1;
-  }
-  cds::ServerConfig config = std::move(*loaded);
-  std::vector<std::pair<std::string, std::string>> store_options = {
-      {"--retention-days", *days_text}};
   for (const auto& [name, value] : args->options) {
-    if (name == "--data" || name == "--db") {
-      store_options.emplace_back(name, value);
-    } else if (name != "--older-than-days" && name != "--config") {
+    if (name != "--data" && name != "--db" && name != "--older-than-days" && name != "--config") {
       std::cerr << "cryo-crd store purge: " << name << " is not an option of store purge\n"
                 << kUsage;
       return 2;
     }
   }
-  if (auto s = cds::apply_overrides(config, store_options); !s || config.retention_days < 1) {
-    std::cerr << "cryo-crd store purge: "
-              << (s ? "--older-than-days: must be at least 1" : s.error().to_string()) << "\n"
-              << kUsage;
+  cds::ServerConfig config;
+  if (int failed =
+          store_command_config(*args, "store purge", {{"--retention-days", *days_text}}, config))
+    return failed;
+  if (config.retention_days < 1) {
+    std::cerr << "cryo-crd store purge: --older-than-days: must be at least 1\n" << kUsage;
     return 2;
   }
   auto store = open_existing_store(config);
