@@ -106,7 +106,7 @@ CoverageService::CoverageService(std::shared_ptr<const ServiceData> data, Servic
 void CoverageService::replace_data(std::shared_ptr<const ServiceData> data) {
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<const ServiceData> old = data_.exchange(std::move(data));
-  std::lock_guard lock(retired_mutex_);
+  MutexLock lock(retired_mutex_);
   std::erase_if(retired_, [now](const auto& r) { return now - r.first > kRetiredGrace; });
   retired_.emplace_back(now, std::move(old));
 }

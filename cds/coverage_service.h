@@ -22,12 +22,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "cds/catalog.h"
 #include "cds/hook_request.h"
 #include "fhir/datetime.h"
@@ -157,9 +157,9 @@ class CoverageService {
 
  private:
   std::atomic<std::shared_ptr<const ServiceData>> data_;
-  std::mutex retired_mutex_;  // reload only
+  Mutex retired_mutex_;  // reload only
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const ServiceData>>>
-      retired_;
+      retired_ GUARDED_BY(retired_mutex_);
   ServiceOptions options_;
   MissingDataFetcher fetcher_;
 };
