@@ -12,6 +12,7 @@ packages=(
   python3 curl ca-certificates
   libboost-dev zlib1g-dev wrk linux-perf
   prometheus adduser
+  clang libclang-rt-14-dev
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
 # another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only
