@@ -6,6 +6,7 @@
 
 #include "base/ids.h"
 #include "base/text.h"
+#include "cds/assertion_lookup.h"
 #include "cds/crd_version.h"
 #include "cds/dtr.h"
 #include "cds/operation_outcome.h"
@@ -296,6 +297,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     OrderDetermination od;
     od.order = order;
     od.order_reference = fhir::ResourceIndex::key_of(*order);
+    od.date_of_service = date_of_service_text(*order);
     od.coverage_assertion_id = assertion_id;
     od.determination =
         library.evaluate(*policy, *payer, out.line_of_business, context, facts, documents);

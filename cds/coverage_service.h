@@ -41,8 +41,10 @@ namespace cryo::cds {
 
 // The determination for one in-scope order.
 struct OrderDetermination {
-  const fhir::Json* order = nullptr;  // the draft order, in the request document
-  std::string order_reference;        // "ServiceRequest/sr-1"
+  // The order: in the request, or in a document the call fetched, so valid during call() only.
+  const fhir::Json* order = nullptr;
+  std::string order_reference;  // "ServiceRequest/sr-1"
+  std::string date_of_service;  // "2026-11-22" as the order states it, "" when it does not
   std::string coverage_assertion_id;
   std::string card_uuid;  // the coverage card's uuid ("" when no card was sent)
   // The coverage-assertion-id already on the order when its decision is unchanged (no update
