@@ -40,8 +40,11 @@ cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target "${executables[@]}"
 echo "fuzz: built in $(( $(date +%s) - started ))s"
 
 # The Inferno CRD test kit's fixtures, found as the integration tests find the kit.
-inferno=../shared/reference/inferno-crd-test-kit
-[ -d "$inferno/fixtures" ] || inferno=""
+inferno="${CRYO_INFERNO_KIT:-../shared/reference/inferno-crd-test-kit}"
+if [ ! -d "$inferno/fixtures" ]; then
+  echo "fuzz: no Inferno CRD test kit at $inferno: its fixtures are not among the seeds"
+  inferno=""
+fi
 
 # Seeds of a target, staged flat into one directory (libFuzzer reads directories).
 stage_seeds() {
@@ -50,13 +53,16 @@ stage_seeds() {
   mkdir -p "$dir"
   local sources=("tests/fuzz/regressions/$t" "tests/fuzz/seeds/$t")
   case "$t" in
-    hook_call) sources+=(conformance/scenarios docs/examples tests/integration/data)
-               [ -n "$inferno" ] && sources+=("$inferno/fixtures") ;;
-    fhir_values) sources+=(conformance/scenarios docs/examples)
-                 [ -n "$inferno" ] && sources+=("$inferno/fixtures") ;;
-    jwt) [ -n "$inferno" ] && sources+=("$inferno/crd_jwks.json") ;;
+    hook_call) sources+=(conformance/scenarios docs/examples tests/integration/data) ;;
+    fhir_values) sources+=(conformance/scenarios docs/examples) ;;
     policy_loader) sources+=(policies/data mappings/data) ;;
   esac
+  if [ -n "$inferno" ]; then
+    case "$t" in
+      hook_call | fhir_values) sources+=("$inferno/fixtures") ;;
+      jwt) sources+=("$inferno/crd_jwks.json") ;;
+    esac
+  fi
   local src f
   for src in "${sources[@]}"; do
     [ -e "$src" ] || continue
