@@ -20,6 +20,7 @@
 #include "audit/db.h"
 #include "audit/json_text.h"
 #include "base/log.h"
+#include "base/thread_annotations.h"
 
 namespace cryo::audit {
 namespace {
@@ -30,8 +31,6 @@ using db::Row;
 
 // Upper bound of calls committed in one transaction.
 constexpr std::size_t kMaxBatch = 512;
-// Idle reader connections kept open.
-constexpr std::size_t kMaxIdleReaders = 8;
 
 std::int64_t to_ms(TimePoint t) {
   return t.time_since_epoch().count();
@@ -347,7 +346,7 @@ class ReaderPool {
   }
   ~ReaderPool() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -376,7 +375,7 @@ class ReaderPool {
       return true;
     };
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return Error{"audit store", "closing"};
       queue_.push_back(task);
     }
@@ -404,7 +403,7 @@ class ReaderPool {
       return true;
     };
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(task);
     }
     cv_.notify_one();
@@ -431,8 +430,8 @@ class ReaderPool {
     for (;;) {
       std::shared_ptr<Task> task;
       {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        cv_.wait(lock, [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
         if (stopping_) return;
         task = std::move(queue_.front());
         queue_.pop_front();
@@ -466,10 +465,10 @@ class ReaderPool {
   Health& health_;
   std::vector<std::atomic<std::int64_t>> busy_since_;
   std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Task>> queue_;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::shared_ptr<Task>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> probing_{false};
 };
 
@@ -492,7 +491,7 @@ class Store final : public AuditStore {
 
   ~Store() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     queue_cv_.notify_all();
@@ -812,12 +811,12 @@ class Store final : public AuditStore {
   Status submit(const std::shared_ptr<Job>& job, std::chrono::steady_clock::time_point deadline) {
     if (!health_.up()) return unavailable();
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return Error{"audit store", "closing"};
       queue_.push_back(job);
     }
     queue_cv_.notify_one();
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (!job->done) {
       auto slice =
           std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
@@ -837,8 +836,8 @@ class Store final : public AuditStore {
     std::vector<Job*> batch;
     for (;;) {
       {
-        std::unique_lock lock(mu_);
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        queue_cv_.wait(lock, [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, nothing left
         taken.clear();
         batch.clear();
@@ -868,7 +867,7 @@ class Store final : public AuditStore {
         }
       }
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         for (Job* j : batch) j->done = true;
       }
       done_cv_.notify_all();
@@ -890,7 +889,7 @@ class Store final : public AuditStore {
   // own, so that no commit a caller waits for does it.
   void checkpoint_loop() {
     std::unique_ptr<Conn> conn;
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (!stopping_) {
       watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
       if (stopping_) break;
@@ -912,7 +911,7 @@ class Store final : public AuditStore {
   // Marks the store down when an operation stalls; while it is down and nothing is running,
   // probes the database so that it is marked up as soon as it answers.
   void watch_loop() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (!stopping_) {
       watch_cv_.wait_for(lock, std::chrono::milliseconds(25));
       if (stopping_) break;
@@ -1004,13 +1003,13 @@ class Store final : public AuditStore {
   std::unique_ptr<Conn> writer_conn_;  // used by the writer thread only
   ReaderPool readers_;
 
-  std::mutex mu_;
-  std::condition_variable queue_cv_;
-  std::condition_variable done_cv_;
-  std::deque<std::shared_ptr<Job>> queue_;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar queue_cv_;
+  CondVar done_cv_;
+  std::deque<std::shared_ptr<Job>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<std::int64_t> writer_busy_since_{0};
-  std::condition_variable watch_cv_;
+  CondVar watch_cv_;
   std::thread writer_;
   std::thread watch_;
   std::thread checkpointer_;

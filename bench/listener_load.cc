@@ -290,7 +290,6 @@ int bombs(int port, int pid, int each) {
 
 int drain(int port, int pid, int clients, int before_ms, const std::string& ok_file) {
   Bodies bodies;
-  std::atomic<bool> stop{false};
   std::atomic<int> answered{0}, refused{0}, reset{0}, other{0};
   std::mutex m;
   std::vector<std::string> ok_ids;

@@ -68,7 +68,9 @@ void fill_lookup(const HookOutcome& outcome, const OrderDetermination& od,
   const policies::Determination& d = od.determination;
   rec.member_id = outcome.member_id;
   rec.billing_code = d.billing_code;
-  rec.date_of_service = od.order ? date_of_service_text(*od.order) : "";
+  // (od.order may be gone: the recorder runs after the call, when a document the call
+  // fetched the order from is freed.)
+  rec.date_of_service = od.date_of_service;
 
   rapidjson::StringBuffer buffer;
   Writer w(buffer);

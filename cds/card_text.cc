@@ -6,7 +6,6 @@
 #include <array>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -16,6 +15,7 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "base/thread_annotations.h"
 
 namespace cryo::cds {
 namespace {
@@ -556,8 +556,8 @@ std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& 
 
 // ---- Loading ------------------------------------------------------------------------------------
 
-std::mutex g_mutex;
-std::shared_ptr<const CardText> g_text;
+Mutex g_mutex;
+std::shared_ptr<const CardText> g_text GUARDED_BY(g_mutex);
 
 // The bundled wording: the "card-text" data directory (base/data_dir.h).
 std::filesystem::path bundled_file() {
@@ -648,12 +648,12 @@ std::string_view CardText::payer_name(std::string_view payer_id, std::string_vie
 }
 
 void install_card_text(CardText text) {
-  std::lock_guard lock(g_mutex);
+  MutexLock lock(g_mutex);
   g_text = std::make_shared<const CardText>(std::move(text));
 }
 
 const CardText& card_text() {
-  std::lock_guard lock(g_mutex);
+  MutexLock lock(g_mutex);
   if (!g_text) {
     auto loaded = CardText::load(bundled_file());
     if (!loaded) {

@@ -264,7 +264,10 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
 
 Status apply_overrides(ServerConfig& c,
                        const std::vector<std::pair<std::string, std::string>>& options) {
-  for (const auto& [name, value] : options) {
+  for (const auto& option : options) {
+    // (clang 14 cannot capture structured bindings in a lambda)
+    const std::string& name = option.first;
+    const std::string& value = option.second;
     auto number = [&](int& out, int min, int max) -> Status {
       try {
         size_t used = 0;

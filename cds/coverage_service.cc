@@ -9,6 +9,7 @@
 
 #include "base/ids.h"
 #include "base/text.h"
+#include "cds/assertion_lookup.h"
 #include "cds/crd_version.h"
 #include "cds/dtr.h"
 #include "cds/operation_outcome.h"
@@ -109,7 +110,7 @@ CoverageService::CoverageService(std::shared_ptr<const ServiceData> data, Servic
 void CoverageService::replace_data(std::shared_ptr<const ServiceData> data) {
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<const ServiceData> old = data_.exchange(std::move(data));
-  std::lock_guard lock(retired_mutex_);
+  MutexLock lock(retired_mutex_);
   std::erase_if(retired_, [now](const auto& r) { return now - r.first > kRetiredGrace; });
   retired_.emplace_back(now, std::move(old));
 }
@@ -321,6 +322,7 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
     OrderDetermination od;
     od.order = order;
     od.order_reference = fhir::ResourceIndex::key_of(*order);
+    od.date_of_service = date_of_service_text(*order);
     od.coverage_assertion_id = assertion_id;
     if (answers == nullptr && assertion_check_) {
       // Answers to the payer's questions: the decision they settle revises that assertion.

@@ -22,12 +22,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "cds/catalog.h"
 #include "cds/hook_request.h"
 #include "fhir/datetime.h"
@@ -41,8 +41,10 @@ namespace cryo::cds {
 
 // The determination for one in-scope order.
 struct OrderDetermination {
-  const fhir::Json* order = nullptr;  // the draft order, in the request document
-  std::string order_reference;        // "ServiceRequest/sr-1"
+  // The order: in the request, or in a document the call fetched, so valid during call() only.
+  const fhir::Json* order = nullptr;
+  std::string order_reference;  // "ServiceRequest/sr-1"
+  std::string date_of_service;  // "2026-11-22" as the order states it, "" when it does not
   std::string coverage_assertion_id;
   // The id was handed out before for this order, patient and client, and this determination
   // revises it: a completed QuestionnaireResponse in the record answers that assertion's
@@ -178,9 +180,9 @@ class CoverageService {
 
  private:
   std::atomic<std::shared_ptr<const ServiceData>> data_;
-  std::mutex retired_mutex_;  // reload only
+  Mutex retired_mutex_;  // reload only
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const ServiceData>>>
-      retired_;
+      retired_ GUARDED_BY(retired_mutex_);
   ServiceOptions options_;
   MissingDataFetcher fetcher_;
   AssertionOwnerCheck assertion_check_;

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cctype>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -20,6 +19,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "base/log.h"
+#include "base/thread_annotations.h"
 #include "cds/operation_outcome.h"
 #include "security/tls.h"
 
@@ -305,14 +305,14 @@ struct Shared {
   std::atomic<size_t> idle{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused{0};
-  mutable std::mutex status_mutex;
-  std::map<int, uint64_t> by_status;
+  mutable Mutex status_mutex;
+  std::map<int, uint64_t> by_status GUARDED_BY(status_mutex);
 
   Shared(ListenerOptions o, RequestHandler h)
       : options(std::move(o)), handler(std::move(h)), budget(options.max_body_memory_bytes) {}
 
   void count(int status) {
-    std::lock_guard lock(status_mutex);
+    MutexLock lock(status_mutex);
     ++by_status[status];
   }
 };
@@ -327,17 +327,17 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 class Registry {
  public:
   std::list<std::weak_ptr<SessionBase>>::iterator add(std::weak_ptr<SessionBase> s) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return sessions_.insert(sessions_.end(), std::move(s));
   }
   void remove(std::list<std::weak_ptr<SessionBase>>::iterator it) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     sessions_.erase(it);
   }
   void drain_all() {
     std::vector<std::shared_ptr<SessionBase>> alive;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       for (auto& w : sessions_) {
         if (auto s = w.lock()) alive.push_back(std::move(s));
       }
@@ -346,8 +346,8 @@ class Registry {
   }
 
  private:
-  std::mutex mutex_;
-  std::list<std::weak_ptr<SessionBase>> sessions_;
+  Mutex mutex_;
+  std::list<std::weak_ptr<SessionBase>> sessions_ GUARDED_BY(mutex_);
 };
 
 // How long a connection idle at the start of a drain may still deliver a request that was
@@ -907,7 +907,7 @@ ListenerStats HttpListener::stats() const {
   s.idle_connections = impl_->shared.idle.load();
   s.accepted_connections = impl_->shared.accepted.load();
   s.refused_connections = impl_->shared.refused.load();
-  std::lock_guard lock(impl_->shared.status_mutex);
+  MutexLock lock(impl_->shared.status_mutex);
   s.responses_by_status = impl_->shared.by_status;
   return s;
 }

@@ -25,8 +25,6 @@
 #include <vector>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include <pthread.h>
@@ -35,6 +33,7 @@
 #include "audit/store.h"
 #include "base/data_dir.h"
 #include "base/log.h"
+#include "base/thread_annotations.h"
 #include "cds/audit_recorder.h"
 #include "cds/card_text.h"
 #include "cds/catalog.h"
@@ -251,7 +250,7 @@ class Trust {
     if (verdict.ok && has_retired_.load(std::memory_order_acquire)) {
       std::vector<std::shared_ptr<security::TokenVerifier>> earlier;
       {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         auto now = std::chrono::steady_clock::now();
         std::erase_if(retired_, [now](const auto& r) { return now > r.first; });
         for (const auto& r : retired_) earlier.push_back(r.second);
@@ -270,7 +269,7 @@ class Trust {
   void replace(std::shared_ptr<security::TokenVerifier> verifier, std::chrono::seconds keep_old) {
     std::shared_ptr<security::TokenVerifier> old = current_.exchange(std::move(verifier));
     if (!old) return;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     retired_.emplace_back(std::chrono::steady_clock::now() + keep_old, std::move(old));
     has_retired_.store(true, std::memory_order_release);
   }
@@ -278,10 +277,10 @@ class Trust {
  private:
   std::atomic<std::shared_ptr<security::TokenVerifier>> current_;
   std::atomic<bool> has_retired_{false};
-  std::mutex mutex_;
+  Mutex mutex_;
   std::vector<
       std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<security::TokenVerifier>>>
-      retired_;
+      retired_ GUARDED_BY(mutex_);
 };
 
 // Builds the verifier a configuration asks for: null when no issuer is configured, which is
@@ -365,7 +364,7 @@ class RetentionPurger {
   }
   ~RetentionPurger() {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       stopping_ = true;
     }
     wake_.notify_all();
@@ -374,7 +373,7 @@ class RetentionPurger {
 
  private:
   void run() {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     while (!stopping_) {
       lock.unlock();
       auto cutoff = std::chrono::time_point_cast<std::chrono::milliseconds>(audit::Clock::now()) -
@@ -387,14 +386,14 @@ class RetentionPurger {
         log::error("audit retention purge failed", {{"error", purged.error().to_string()}});
       }
       lock.lock();
-      wake_.wait_for(lock, std::chrono::hours(24), [this] { return stopping_; });
+      wake_.wait_for(lock, std::chrono::hours(24), [this]() REQUIRES(mutex_) { return stopping_; });
     }
   }
   audit::AuditStore& store_;
   int days_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  Mutex mutex_;
+  CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 
@@ -711,9 +710,9 @@ int serve(int argc, char** argv) {
 
   // Reload (SIGHUP): policies, mappings and trust from the same files; a broken file keeps
   // the running set and is logged. Calls in flight finish on the data they started with.
-  std::mutex reload_mutex;
+  Mutex reload_mutex;  // one reload at a time
   reload_action = [&] {
-    std::lock_guard lock(reload_mutex);
+    MutexLock lock(reload_mutex);
     cds::notify_systemd("RELOADING=1");
     log::info("reloading policies, mappings and trust");
     auto fail = [&](const Error& e) {

@@ -11,7 +11,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -22,6 +21,7 @@
 #include <rapidjson/writer.h>
 
 #include "base/ids.h"
+#include "base/thread_annotations.h"
 #include "conformance/record.h"
 #include "conformance/signer.h"
 #include "conformance/validate.h"
@@ -126,7 +126,7 @@ class FhirServer {
     server_.Get(R"(/fhir/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::shared_ptr<const Record> record;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         record = record_;
       }
       std::string target = req.target.substr(std::string("/fhir/").size());
@@ -152,7 +152,7 @@ class FhirServer {
     if (thread_.joinable()) thread_.join();
   }
   void set_record(std::shared_ptr<const Record> record) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     record_ = std::move(record);
   }
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port_) + "/fhir"; }
@@ -161,8 +161,8 @@ class FhirServer {
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
-  std::mutex mu_;
-  std::shared_ptr<const Record> record_;
+  Mutex mu_;
+  std::shared_ptr<const Record> record_ GUARDED_BY(mu_);
 };
 
 struct Service {

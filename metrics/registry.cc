@@ -134,8 +134,8 @@ struct Registry::Cell {
 // One thread's share of every counter and histogram. The mutex is taken by its own thread
 // when recording and by a scrape when merging, so recording threads never wait on each other.
 struct Registry::Shard {
-  std::mutex mu;
-  std::unordered_map<const Family*, std::unordered_map<std::string, Cell>> cells;
+  Mutex mu;
+  std::unordered_map<const Family*, std::unordered_map<std::string, Cell>> cells GUARDED_BY(mu);
 };
 
 Registry::Registry() : id_(g_next_registry_id.fetch_add(1)) {}
@@ -146,7 +146,7 @@ Counter Registry::counter(std::string name, std::string help,
   auto f = std::make_unique<Family>(
       Family{Kind::kCounter, std::move(name), std::move(help), std::move(label_names), {}, {}});
   const Family* p = f.get();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   families_.push_back(std::move(f));
   return Counter(this, p);
 }
@@ -160,7 +160,7 @@ Histogram Registry::histogram(std::string name, std::string help,
                                            std::move(bounds),
                                            {}});
   const Family* p = f.get();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   families_.push_back(std::move(f));
   return Histogram(this, p);
 }
@@ -173,7 +173,7 @@ void Registry::gauge(std::string name, std::string help, std::vector<std::string
                                            std::move(label_names),
                                            {},
                                            std::move(collect)});
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   families_.push_back(std::move(f));
 }
 
@@ -186,7 +186,7 @@ Registry::Shard& Registry::local_shard() {
   }
   auto shard = std::make_shared<Shard>();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shards_.push_back(shard);
   }
   mine.emplace_back(id_, shard);
@@ -198,7 +198,7 @@ void Registry::add(const void* family_ptr, std::initializer_list<std::string_vie
   const auto* family = static_cast<const Family*>(family_ptr);
   Shard& shard = local_shard();
   std::string key = series_key(label_values);
-  std::lock_guard lock(shard.mu);
+  MutexLock lock(shard.mu);
   Cell& cell = shard.cells[family][std::move(key)];
   if (family->kind == Kind::kCounter) {
     cell.value += value;
@@ -218,12 +218,12 @@ void Registry::add(const void* family_ptr, std::initializer_list<std::string_vie
 std::map<std::string, Registry::Cell> Registry::merged(const Family& family) const {
   std::vector<std::shared_ptr<Shard>> shards;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shards = shards_;
   }
   std::map<std::string, Cell> out;
   for (const auto& shard : shards) {
-    std::lock_guard lock(shard->mu);
+    MutexLock lock(shard->mu);
     auto it = shard->cells.find(&family);
     if (it == shard->cells.end()) continue;
     for (const auto& [key, cell] : it->second) {
@@ -271,7 +271,7 @@ std::vector<HistogramSeries> Histogram::series() const {
 std::string Registry::expose() const {
   std::vector<const Family*> families;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& f : families_) families.push_back(f.get());
   }
   std::string out;

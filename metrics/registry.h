@@ -25,10 +25,11 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/thread_annotations.h"
 
 namespace cryo::metrics {
 
@@ -105,9 +106,9 @@ class Registry {
   std::map<std::string, Cell> merged(const Family& family) const;
 
   const std::uint64_t id_;
-  mutable std::mutex mu_;  // families and the shard list; never taken when recording
-  std::vector<std::unique_ptr<Family>> families_;
-  std::vector<std::shared_ptr<Shard>> shards_;
+  mutable Mutex mu_;  // families and the shard list; never taken when recording
+  std::vector<std::unique_ptr<Family>> families_ GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Shard>> shards_ GUARDED_BY(mu_);
 };
 
 // Escapes a label value for the exposition format (backslash, double quote, newline).

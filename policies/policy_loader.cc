@@ -231,10 +231,6 @@ bool is_iso_day(std::string_view s) {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-// The decision content of a policy (what a revision may replace).
-constexpr std::string_view kContentKeys[] = {"lines_of_business", "sections", "prior_auth",
-                                             "documentation",     "notices",  "interpretation"};
-
 class PolicyParser {
  public:
   PolicyParser(const std::vector<Payer>& payers, const FactVocabulary& vocabulary)

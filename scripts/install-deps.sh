@@ -13,6 +13,7 @@ packages=(
   libboost-dev zlib1g-dev wrk linux-perf
   prometheus adduser
   chromium
+  clang libclang-rt-14-dev
 )
 # Node.js runs the integration suite's FHIR server. A machine may already have Node.js from
 # another packaging (whose nodejs package bundles npm and conflicts with Debian's npm): only

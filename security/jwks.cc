@@ -317,13 +317,13 @@ std::chrono::system_clock::time_point JwksSource::now() const {
 }
 
 uint64_t JwksSource::load_attempts() const {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   return attempts_;
 }
 
 bool JwksSource::load_locked() {
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     attempted_ = true;
     last_attempt_ = now();
     ++attempts_;
@@ -351,55 +351,55 @@ bool JwksSource::load_locked() {
               {{"source", location_}});
   }
   auto shared = std::make_shared<const JwkSet>(std::move(*set));
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   set_ = std::move(shared);
   loaded_at_ = now();
   return true;
 }
 
 Status JwksSource::load_now() {
-  std::lock_guard load(load_mu_);
+  MutexLock load(load_mu_);
   if (!load_locked()) return Error{location_, "JWK Set could not be loaded (see log)"};
   return Status::Ok();
 }
 
 std::shared_ptr<const JwkSet> JwksSource::current() {
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     if (set_ && now() - loaded_at_ < options_.max_age) return set_;
     if (attempted_ && now() - last_attempt_ < options_.min_refresh_interval) return set_;
   }
   // Never loaded, or stale. If nothing is loaded yet, wait for a concurrent first load; if a
   // stale set exists, let the thread already loading finish and use the stale set meanwhile.
-  std::unique_lock load(load_mu_, std::defer_lock);
+  MutexLock load(load_mu_, std::defer_lock);
   bool have_stale;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     have_stale = set_ != nullptr;
   }
   if (have_stale) {
     if (!load.try_lock()) {
-      std::lock_guard lock(state_mu_);
+      MutexLock lock(state_mu_);
       return set_;
     }
   } else {
     load.lock();
   }
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     bool fresh = set_ && now() - loaded_at_ < options_.max_age;
     bool limited = attempted_ && now() - last_attempt_ < options_.min_refresh_interval;
     if (fresh || limited) return set_;
   }
   load_locked();
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   return set_;
 }
 
 bool JwksSource::refresh() {
-  std::lock_guard load(load_mu_);
+  MutexLock load(load_mu_);
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     if (attempted_ && now() - last_attempt_ < options_.min_refresh_interval) return false;
   }
   return load_locked();

@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +33,7 @@
 #include <openssl/evp.h>
 
 #include "base/result.h"
+#include "base/thread_annotations.h"
 
 namespace cryo::security {
 
@@ -89,36 +89,36 @@ class JwksSource {
   static std::shared_ptr<JwksSource> from_url(std::string url, Options options);
 
   // Loads now, ignoring the rate limit; for start-up checks of files.
-  Status load_now();
+  Status load_now() EXCLUDES(load_mu_, state_mu_);
 
   // The cached set: loads on first use, and reloads in the background of this call when it is
   // older than max_age (only if no other thread is loading). Null while nothing ever loaded.
-  std::shared_ptr<const JwkSet> current();
+  std::shared_ptr<const JwkSet> current() EXCLUDES(load_mu_, state_mu_);
 
   // Reloads unless a load was attempted less than min_refresh_interval ago; waits for a load
   // another thread is running. Returns true when this call loaded a new set successfully.
-  bool refresh();
+  bool refresh() EXCLUDES(load_mu_, state_mu_);
 
   const std::string& location() const { return location_; }
   // How many loads were attempted (for tests and metrics).
-  uint64_t load_attempts() const;
+  uint64_t load_attempts() const EXCLUDES(state_mu_);
 
  private:
   JwksSource(std::string location, bool is_url, Options options);
   std::chrono::system_clock::time_point now() const;
-  bool load_locked();  // caller holds load_mu_
+  bool load_locked() REQUIRES(load_mu_) EXCLUDES(state_mu_);
 
   const std::string location_;
   const bool is_url_;
   const Options options_;
 
-  std::mutex load_mu_;  // one load at a time
-  mutable std::mutex state_mu_;
-  std::shared_ptr<const JwkSet> set_;
-  std::chrono::system_clock::time_point loaded_at_{};
-  std::chrono::system_clock::time_point last_attempt_{};
-  bool attempted_ = false;
-  uint64_t attempts_ = 0;
+  Mutex load_mu_ ACQUIRED_BEFORE(state_mu_);  // one load at a time
+  mutable Mutex state_mu_;
+  std::shared_ptr<const JwkSet> set_ GUARDED_BY(state_mu_);
+  std::chrono::system_clock::time_point loaded_at_ GUARDED_BY(state_mu_){};
+  std::chrono::system_clock::time_point last_attempt_ GUARDED_BY(state_mu_){};
+  bool attempted_ GUARDED_BY(state_mu_) = false;
+  uint64_t attempts_ GUARDED_BY(state_mu_) = 0;
 };
 
 }  // namespace cryo::security

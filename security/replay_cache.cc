@@ -25,7 +25,7 @@ ReplayCache::Outcome ReplayCache::remember(std::string_view issuer, std::string_
   key.append(jti);
   Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
 
-  std::lock_guard lock(shard.mu);
+  MutexLock lock(shard.mu);
   purge(shard, now);
   auto it = shard.expiry.find(key);
   if (it != shard.expiry.end()) {
@@ -41,7 +41,7 @@ ReplayCache::Outcome ReplayCache::remember(std::string_view issuer, std::string_
 size_t ReplayCache::size() const {
   size_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     n += s.expiry.size();
   }
   return n;

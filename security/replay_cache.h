@@ -15,12 +15,13 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
-#include <mutex>
 #include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "base/thread_annotations.h"
 
 namespace cryo::security {
 
@@ -47,11 +48,11 @@ class ReplayCache {
     bool operator>(const Entry& o) const { return expires_at > o.expires_at; }
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, TimePoint> expiry;
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> by_expiry;
+    mutable Mutex mu;
+    std::unordered_map<std::string, TimePoint> expiry GUARDED_BY(mu);
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> by_expiry GUARDED_BY(mu);
   };
-  static void purge(Shard& shard, TimePoint now);
+  static void purge(Shard& shard, TimePoint now) REQUIRES(shard.mu);
 
   size_t per_shard_capacity_;
   std::array<Shard, kShards> shards_;

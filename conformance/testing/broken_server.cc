@@ -103,7 +103,7 @@ std::string BrokenServer::url() const {
 }
 
 std::string BrokenServer::first_authorization() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return first_authorization_;
 }
 
@@ -134,7 +134,7 @@ std::string b64url_text(const std::string& in) {
 bool BrokenServer::authorised(const httplib::Request& req) const {
   std::string h = req.get_header_value("Authorization");
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!h.empty() && first_authorization_.empty()) first_authorization_ = h;
   }
   if (!verifier_ || defect_ == Defect::kAcceptsAnyToken) return true;

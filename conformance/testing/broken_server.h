@@ -11,12 +11,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include <httplib.h>
 
+#include "base/thread_annotations.h"
 #include "conformance/signer.h"
 
 namespace cryo::conformance::testing {
@@ -71,8 +71,8 @@ class BrokenServer {
   std::thread thread_;
   int port_ = 0;
   std::atomic<int> connections_{0};
-  mutable std::mutex mu_;
-  mutable std::string first_authorization_;
+  mutable Mutex mu_;
+  mutable std::string first_authorization_ GUARDED_BY(mu_);
 };
 
 }  // namespace cryo::conformance::testing

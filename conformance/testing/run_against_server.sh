@@ -171,4 +171,15 @@ if [[ -n "$signed" ]]; then
     status=1
   fi
 fi
+
+# In a sanitizer build (scripts/sanitize.sh) the server's own report — a memory error,
+# undefined behaviour, or a leak found when it exits — fails the run too.
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: " "$log"; then
+  echo "cryo-crd serve reported a sanitizer finding; its log:" >&2
+  grep -A60 -E "ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: " "$log" | head -n 120 >&2
+  status=1
+fi
 exit "$status"

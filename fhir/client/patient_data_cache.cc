@@ -2,9 +2,10 @@
 
 #include <list>
 #include <map>
-#include <mutex>
 #include <tuple>
 #include <utility>
+
+#include "base/thread_annotations.h"
 
 namespace cryo::fhir::client {
 namespace {
@@ -30,38 +31,39 @@ struct PatientDataCache::State {
     size_t bytes = 0;
   };
 
-  mutable std::mutex mu;
-  std::list<Entry> lru;  // most recently used first
-  std::map<EntryKey, std::list<Entry>::iterator> index;
-  size_t bytes = 0;
-  PatientDataCacheStats counts;
+  mutable Mutex mu;
+  std::list<Entry> lru GUARDED_BY(mu);  // most recently used first
+  std::map<EntryKey, std::list<Entry>::iterator> index GUARDED_BY(mu);
+  size_t bytes GUARDED_BY(mu) = 0;
+  PatientDataCacheStats counts GUARDED_BY(mu);
 
   static EntryKey entry_key(const Key& k) {
     return {k.client, std::string(without_trailing_slash(k.fhir_server)), k.patient};
   }
 
   // The entry for `k`, moved to the front; lru.end() when absent.
-  std::list<Entry>::iterator touch(const EntryKey& k) {
+  std::list<Entry>::iterator touch(const EntryKey& k) REQUIRES(mu) {
     auto it = index.find(k);
     if (it == index.end()) return lru.end();
     lru.splice(lru.begin(), lru, it->second);
     return it->second;
   }
 
-  void drop_document(Entry& e, std::map<std::string, Document, std::less<>>::iterator d) {
+  void drop_document(Entry& e, std::map<std::string, Document, std::less<>>::iterator d)
+      REQUIRES(mu) {
     e.bytes -= d->second.text->size();
     bytes -= d->second.text->size();
     e.documents.erase(d);
   }
 
-  void drop_entry(std::list<Entry>::iterator e) {
+  void drop_entry(std::list<Entry>::iterator e) REQUIRES(mu) {
     bytes -= e->bytes;
     index.erase(e->key);
     lru.erase(e);
   }
 
   // Drops every document older than `ttl`, and entries left empty.
-  void sweep(Clock::time_point now, std::chrono::seconds ttl) {
+  void sweep(Clock::time_point now, std::chrono::seconds ttl) REQUIRES(mu) {
     for (auto e = lru.begin(); e != lru.end();) {
       for (auto d = e->documents.begin(); d != e->documents.end();) {
         auto next = std::next(d);
@@ -80,7 +82,7 @@ struct PatientDataCache::State {
   // Evicts least recently used entries other than `keep` until `extra` more bytes fit and
   // the entry count is within bounds.
   void make_room(size_t extra, size_t max_bytes, size_t max_entries,
-                 std::list<Entry>::iterator keep) {
+                 std::list<Entry>::iterator keep) REQUIRES(mu) {
     while (!lru.empty() && (bytes + extra > max_bytes || lru.size() > max_entries)) {
       auto victim = std::prev(lru.end());
       if (victim == keep) {
@@ -117,7 +119,7 @@ std::vector<QueryTemplate> PatientDataCache::serve(const Key& key,
   std::vector<std::pair<const QueryTemplate*, std::shared_ptr<const std::string>>> found;
   std::vector<std::string> queries;
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     auto entry = state_->touch(State::entry_key(key));
     for (const QueryTemplate& t : templates) {
       std::shared_ptr<const std::string> text;
@@ -157,7 +159,7 @@ std::vector<QueryTemplate> PatientDataCache::serve(const Key& key,
       rest.push_back(*t);
     }
   }
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->counts.hits += hits;
   state_->counts.misses += misses;
   return rest;
@@ -167,7 +169,7 @@ void PatientDataCache::keep(const Key& key, std::span<const QueryTemplate> templ
                             const Json* context, const FetchReport& report) {
   if (!enabled() || key.patient.empty()) return;
   const Clock::time_point now = options_.clock();
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->sweep(now, options_.ttl);
   const State::EntryKey ek = State::entry_key(key);
   auto entry = state_->lru.end();
@@ -205,7 +207,7 @@ void PatientDataCache::forget(const Key& key) {
 }
 
 PatientDataCacheStats PatientDataCache::stats() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   PatientDataCacheStats s = state_->counts;
   s.entries = state_->lru.size();
   s.bytes = state_->bytes;

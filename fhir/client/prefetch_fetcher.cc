@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include <httplib.h>
 
+#include "base/thread_annotations.h"
 #include "fhir/client/url.h"
 
 namespace cryo::fhir::client {
@@ -38,9 +37,9 @@ class ConnectionPool {
     bool reused = false;
   };
 
-  Lease acquire() {
+  Lease acquire() EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!idle_.empty()) {
         Lease lease{std::move(idle_.back()), true};
         idle_.pop_back();
@@ -57,13 +56,13 @@ class ConnectionPool {
     return Lease{std::move(client), false};
   }
 
-  void release(std::unique_ptr<httplib::Client> client) {
-    std::lock_guard lock(mu_);
+  void release(std::unique_ptr<httplib::Client> client) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(client));
   }
 
-  size_t idle() const {
-    std::lock_guard lock(mu_);
+  size_t idle() const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return idle_.size();
   }
 
@@ -71,20 +70,20 @@ class ConnectionPool {
   const std::string origin_;
   const bool https_;
   const FetchOptions& options_;
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<httplib::Client>> idle_;
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_ GUARDED_BY(mu_);
 };
 
 // ---------------------------------------------------------------------------------------
 // One fetch() call: the shared state of its worker threads.
 struct CallState {
   Clock::time_point deadline;
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t next_task = 0;
-  size_t finished = 0;
-  bool cancelled = false;                // the budget is spent: abandon everything
-  std::set<httplib::Client*> in_flight;  // stopped on cancellation
+  Mutex mu;
+  CondVar cv;
+  size_t next_task GUARDED_BY(mu) = 0;
+  size_t finished GUARDED_BY(mu) = 0;
+  bool cancelled GUARDED_BY(mu) = false;                // the budget is spent: abandon everything
+  std::set<httplib::Client*> in_flight GUARDED_BY(mu);  // stopped on cancellation
   std::atomic<size_t> bytes{0};
   std::atomic<bool> reached{false};
 };
@@ -336,11 +335,12 @@ std::optional<std::string> expand_template(std::string_view query, const Json* c
 // ---------------------------------------------------------------------------------------
 
 struct PrefetchFetcher::Pools {
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<ConnectionPool>> by_origin;
+  Mutex mu;
+  std::map<std::string, std::shared_ptr<ConnectionPool>> by_origin GUARDED_BY(mu);
 
-  std::shared_ptr<ConnectionPool> get(const BaseUrl& base, const FetchOptions& options) {
-    std::lock_guard lock(mu);
+  std::shared_ptr<ConnectionPool> get(const BaseUrl& base, const FetchOptions& options)
+      EXCLUDES(mu) {
+    MutexLock lock(mu);
     std::string origin = base.origin();
     auto it = by_origin.find(origin);
     if (it != by_origin.end()) return it->second;
@@ -383,7 +383,7 @@ HttpAnswer http_get(ConnectionPool& pool, const std::string& target, std::string
     client.set_write_timeout(sec, usec);
 
     {
-      std::lock_guard lock(state.mu);
+      MutexLock lock(state.mu);
       if (state.cancelled) {
         answer.error = FetchError{FetchErrorKind::kTimeout, 0, "the time budget is spent"};
         return answer;
@@ -428,7 +428,7 @@ HttpAnswer http_get(ConnectionPool& pool, const std::string& target, std::string
 
     bool cancelled;
     {
-      std::lock_guard lock(state.mu);
+      MutexLock lock(state.mu);
       state.in_flight.erase(&client);
       cancelled = state.cancelled;
     }
@@ -630,7 +630,7 @@ FetchReport PrefetchFetcher::fetch(const FetchRequest& request) const {
       while (true) {
         size_t k;
         {
-          std::lock_guard lock(state.mu);
+          MutexLock lock(state.mu);
           if (state.next_task == runnable.size()) return;
           k = state.next_task++;
           if (state.cancelled) {
@@ -644,7 +644,7 @@ FetchReport PrefetchFetcher::fetch(const FetchRequest& request) const {
         }
         const size_t i = runnable[k];
         run_task(*tasks[i], report.results[i], *base, *pool, token, options_, state);
-        std::lock_guard lock(state.mu);
+        MutexLock lock(state.mu);
         ++state.finished;
         state.cv.notify_all();
       }
@@ -655,9 +655,10 @@ FetchReport PrefetchFetcher::fetch(const FetchRequest& request) const {
     threads.reserve(workers);
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
     {
-      std::unique_lock lock(state.mu);
-      if (!state.cv.wait_until(lock, state.deadline,
-                               [&] { return state.finished == runnable.size(); })) {
+      MutexLock lock(state.mu);
+      if (!state.cv.wait_until(lock, state.deadline, [&]() REQUIRES(state.mu) {
+            return state.finished == runnable.size();
+          })) {
         // Budget spent: abort the requests still running; they report timeouts.
         state.cancelled = true;
         for (httplib::Client* c : state.in_flight) c->stop();

@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/support/sanitizer_report.h"
+#include "tests/support/time_scale.h"
+
 extern char** environ;
 
 namespace cryo::testing {
@@ -57,6 +60,14 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out_path,
   return pid;
 }
 
+// A sanitizer report from a program the test started ends the test run, as a report from the
+// test's own process does (abort_on_error): it must not pass unseen.
+void fail_on_report(const std::string& program, const std::string& report) {
+  if (report.empty()) return;
+  std::fprintf(stderr, "%s: sanitizer report:\n%s\n", program.c_str(), report.c_str());
+  std::abort();
+}
+
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string binary) {
@@ -78,7 +89,7 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string bi
   pid_ = spawn(args, "/dev/null", log_path_);
   // The start-up line, in the text or the JSON log format.
   const std::regex serving(R"(cryo-crd serving.*port(?:=|":")(\d+))");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(20));
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch m;
     std::string text = read_file(log_path_);
@@ -95,7 +106,11 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string bi
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) stop(SIGTERM);
-  if (!log_path_.empty()) std::remove(log_path_.c_str());
+  if (!log_path_.empty()) {
+    std::string report = sanitizer_report(read_file(log_path_));
+    std::remove(log_path_.c_str());
+    fail_on_report("cryo-crd serve", report);
+  }
   if (!data_dir_.empty()) std::filesystem::remove_all(data_dir_);
 }
 
@@ -113,7 +128,8 @@ int ServerProcess::stop(int signal) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   int status = 0;
-  for (int i = 0; i < 500; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(5));
+  while (std::chrono::steady_clock::now() < deadline) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
@@ -137,6 +153,7 @@ CommandResult run_command(const std::vector<std::string>& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = read_file(out_path);
   r.err = read_file(err_path);
+  fail_on_report(args[0], sanitizer_report(r.err));
   std::remove(out_path.c_str());
   std::remove(err_path.c_str());
   return r;
