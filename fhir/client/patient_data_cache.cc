@@ -201,7 +201,7 @@ void PatientDataCache::keep(const Key& key, std::span<const QueryTemplate> templ
 }
 
 void PatientDataCache::forget(const Key& key) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->index.find(State::entry_key(key));
   if (it != state_->index.end()) state_->drop_entry(it->second);
 }
