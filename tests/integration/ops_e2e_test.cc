@@ -154,7 +154,19 @@ TEST(DataFiles, NoBuildMachinePathIsCompiledIn) {
   std::string binary = read_file(kBinary);
   ASSERT_GT(binary.size(), 100000u);
   std::string source = fs::canonical(kSource).string();
+#ifdef CRYO_SANITIZED_BUILD
+  // Instrumented builds only: clang 14 keeps the checkout's path in the sanitizers' source
+  // locations and type names (-ffile-prefix-map does not reach them). Each occurrence must be
+  // one of those: the path of a source file of the checkout, or a lambda's type name.
+  for (size_t at = binary.find(source); at != std::string::npos; at = binary.find(source, at + 1)) {
+    size_t end = binary.find_first_of(std::string_view("\0:'\")", 5), at);
+    std::string named = binary.substr(at, end == std::string::npos ? 200 : end - at);
+    EXPECT_TRUE(fs::is_regular_file(named))
+        << "the binary contains " << source << " other than in a source location: " << named;
+  }
+#else
   EXPECT_EQ(binary.find(source), std::string::npos) << "the binary contains " << source;
+#endif
   std::string build = fs::canonical(kBinary.parent_path()).string();
   EXPECT_EQ(binary.find(build), std::string::npos) << "the binary contains " << build;
 }
