@@ -111,6 +111,29 @@ Json reference(std::string_view ref, Alloc& a) {
   return r;
 }
 
+// What a QuestionnaireResponse this service handed out answers: the coverage-assertion-id of
+// its coverage-information and the orders its context extensions name (the Coverage aside).
+struct AnsweredFor {
+  std::string assertion_id;
+  std::vector<std::string> orders;
+};
+AnsweredFor answered_for(const Json& qr) {
+  AnsweredFor out;
+  for (const Json& e : fhir::items(member(qr, "extension"))) {
+    std::string_view url = string_or_empty(member(e, "url"));
+    if (url == kCoverageInformation) {
+      for (const Json& sub : fhir::items(member(e, "extension"))) {
+        if (string_or_empty(member(sub, "url")) == "coverage-assertion-id")
+          out.assertion_id = std::string(string_or_empty(member(sub, "valueString")));
+      }
+    } else if (url == kQrContext) {
+      std::string_view ref = string_or_empty(member(member(e, "valueReference"), "reference"));
+      if (!ref.starts_with("Coverage/")) out.orders.emplace_back(ref);
+    }
+  }
+  return out;
+}
+
 // Now, as a FHIR instant in UTC.
 std::string now_text() {
   return audit::format_time(
@@ -242,19 +265,9 @@ class Dtr {
     }
     if (qr == nullptr || string_or_empty(member(*qr, "resourceType")) != "QuestionnaireResponse")
       return outcome(400, "required", "the 'in' parameter (a QuestionnaireResponse) is required");
-    std::string assertion_id, order_ref;
-    for (const Json& e : fhir::items(member(*qr, "extension"))) {
-      std::string_view url = string_or_empty(member(e, "url"));
-      if (url == kCoverageInformation) {
-        for (const Json& s : fhir::items(member(e, "extension"))) {
-          if (string_or_empty(member(s, "url")) == "coverage-assertion-id")
-            assertion_id = std::string(string_or_empty(member(s, "valueString")));
-        }
-      } else if (url == kQrContext) {
-        std::string_view ref = string_or_empty(member(member(e, "valueReference"), "reference"));
-        if (!ref.starts_with("Coverage/")) order_ref = std::string(ref);
-      }
-    }
+    const AnsweredFor links = answered_for(*qr);
+    const std::string& assertion_id = links.assertion_id;
+    const std::string order_ref = links.orders.empty() ? std::string() : links.orders.back();
     if (assertion_id.empty() || order_ref.empty()) {
       return outcome(400, "required",
                      "the QuestionnaireResponse must carry the coverage-information extension "
@@ -907,23 +920,14 @@ std::string answered_assertion(const fhir::ResourceIndex& record, std::string_vi
     if (status != "completed" && status != "amended") continue;
     std::string_view subject = string_or_empty(member(member(*qr, "subject"), "reference"));
     if (subject != "Patient/" + std::string(patient_id)) continue;
-    std::string assertion;
-    bool for_order = false;
-    for (const Json& e : fhir::items(member(*qr, "extension"))) {
-      std::string_view url = string_or_empty(member(e, "url"));
-      if (url == kQrContext) {
-        for_order |= string_or_empty(member(member(e, "valueReference"), "reference")) == order_ref;
-      } else if (url == kCoverageInformation) {
-        for (const Json& sub : fhir::items(member(e, "extension"))) {
-          if (string_or_empty(member(sub, "url")) == "coverage-assertion-id")
-            assertion = std::string(string_or_empty(member(sub, "valueString")));
-        }
-      }
-    }
+    AnsweredFor links = answered_for(*qr);
+    const bool for_order =
+        std::find(links.orders.begin(), links.orders.end(), order_ref) != links.orders.end();
     // The newest response counts, as for the answers themselves.
     std::string authored(string_or_empty(member(*qr, "authored")));
-    if (for_order && !assertion.empty() && (answered.empty() || authored > newest_authored)) {
-      answered = std::move(assertion);
+    if (for_order && !links.assertion_id.empty() &&
+        (answered.empty() || authored > newest_authored)) {
+      answered = std::move(links.assertion_id);
       newest_authored = std::move(authored);
     }
   }
