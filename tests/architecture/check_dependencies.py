@@ -5,7 +5,9 @@ The allowed includes are the ```dependencies block of docs/architecture.md: one 
 module, "module: other-module other/header.h ...". A module may always include its own
 headers. Three checks, over every module's sources and CMakeLists.txt:
 
-  includes  every #include "module/..." of a module's sources is allowed by the block;
+  includes  every #include "module/..." of a module's sources is allowed by the block (a
+            library directory inside a module, fhir/client, is allowed only where the block
+            names it: "module" covers the module's own library);
   declared  a library directory (a module, or a subdirectory with its own CMakeLists.txt such
             as fhir/client) that includes another's header links one of that directory's
             libraries itself (target_link_libraries in its CMakeLists.txt), not only through
@@ -60,16 +62,35 @@ def includes(path):
                 yield number, m.group(1), m.group(1) + "/" + m.group(2)
 
 
+def may_include(allowed, module, own, header, dirs):
+    """A library directory inside a module (fhir/client) is named in the block on its own."""
+    other = header.split("/")[0]
+    unit = owner(dirs, header) or other
+    if unit == own or (other == module and "/" not in unit):
+        return True
+    if "/" in unit:
+        return unit in allowed[module] or header in allowed[module]
+    return other in allowed[module] or header in allowed[module]
+
+
+def may_link(allowed, module, own, unit):
+    """Whether own (of module) may link a library of the library directory unit."""
+    entries = allowed[module]
+    if "/" in unit:
+        return unit == own or any(e == unit or e.startswith(unit + "/") for e in entries)
+    return unit == module or any(e == unit or e.startswith(unit + "/") for e in entries)
+
+
 def violations(root, allowed):
+    dirs = library_dirs(root, allowed)
     out = []
     for module in sorted(allowed):
         for path in sources(root, module):
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            own = owner(dirs, rel) or module
             for number, other, header in includes(path):
-                if other == module or other not in allowed:
+                if other not in allowed or may_include(allowed, module, own, header, dirs):
                     continue
-                if other in allowed[module] or header in allowed[module]:
-                    continue
-                rel = os.path.relpath(path, root)
                 out.append(f"{rel}:{number}: {module} may not include {header}")
     return out
 
@@ -134,10 +155,7 @@ def link_violations(root, allowed):
             target = library_dir.get(lib)
             if target is None or target == own:
                 continue
-            other = target.split("/")[0]
-            may = other == module or other in allowed[module] or any(
-                entry.startswith(other + "/") for entry in allowed[module])
-            if not may:
+            if not may_link(allowed, module, own, target):
                 out.append(f"{own}/CMakeLists.txt: {own} links {lib} of {target}/, which "
                            f"{module} may not include")
             elif target not in included[own]:
@@ -156,16 +174,22 @@ SELF_TEST_TREE = {
     "mid/x.cc": '#include "high/up.h"\n',
     # high includes mid without linking it (mid would come only through another library).
     "high/CMakeLists.txt": "add_library(cryo_high x.cc)\n"
-                           "target_link_libraries(cryo_high PRIVATE cryo_low Threads::Threads)\n",
-    "high/x.cc": '#include "low/a.h"\n#include "mid/b.h"\n',
+                           "target_link_libraries(cryo_high PRIVATE cryo_low cryo_low_sub\n"
+                           "                      Threads::Threads)\n",
+    "high/x.cc": '#include "low/a.h"\n#include "mid/b.h"\n#include "low/sub/s.h"\n',
     # A library directory inside a module: its own links, and its module's links its own.
     "high/part/CMakeLists.txt": "add_library(cryo_high_part p.cc)\n"
                                 "target_link_libraries(cryo_high_part PUBLIC cryo_low)\n",
     "high/part/p.cc": '#include "high/x.h"\n#include "low/a.h"\n',
+    # A library directory inside low: high may include and link low, not low/sub, which the
+    # block does not name.
+    "low/sub/CMakeLists.txt": "add_library(cryo_low_sub s.cc)\n",
 }
 SELF_TEST_EXPECTED = (
-    ["mid/x.cc:1: mid may not include high/up.h"],
-    ["high/part/p.cc:1: high/part includes high/x.h but high/part/CMakeLists.txt links no "
+    ["high/x.cc:3: high may not include low/sub/s.h",
+     "mid/x.cc:1: mid may not include high/up.h"],
+    ["high/CMakeLists.txt: high links cryo_low_sub of low/sub/, which high may not include",
+     "high/part/p.cc:1: high/part includes high/x.h but high/part/CMakeLists.txt links no "
      "library of high/ (cryo_high)",
      "high/x.cc:2: high includes mid/b.h but high/CMakeLists.txt links no library of mid/ "
      "(cryo_mid)",
