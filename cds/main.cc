@@ -41,6 +41,7 @@
 #include "cds/coverage_service.h"
 #include "cds/demo_routes.h"
 #include "cds/dtr.h"
+#include "cds/hook_body.h"
 #include "cds/http_server.h"
 #include "cds/operation_outcome.h"
 #include "cds/policy_replay.h"
@@ -821,8 +822,8 @@ int evaluate(int argc, char** argv) {
   }
   cds::CoverageService service(*data, {});
   fhir::JsonDocument doc;
-  if (auto err = fhir::parse_in_place(body, doc, service.options().limits)) {
-    std::cerr << "cryo-crd evaluate: " << err->message << "\n";
+  if (auto refused = cds::parse_hook_body(body, doc, {.parse = service.options().limits})) {
+    std::cerr << "cryo-crd evaluate: " << refused->message << "\n";
     return 1;
   }
   std::string_view hook = fhir::string_or_empty(fhir::member(doc, "hook"));
