@@ -47,6 +47,7 @@
 #include "cds/audit_recorder.h"
 #include "cds/catalog.h"
 #include "cds/coverage_service.h"
+#include "cds/hook_body.h"
 #include "cds/hook_request.h"
 #include "cds/http_server.h"
 #include "cds/response_writer.h"
@@ -108,7 +109,7 @@ const Data& data() {
 
 const cds::ServiceDefinition* find_service_for(std::string_view hook) {
   for (const auto& s : cds::services()) {
-    if (s.hook == hook && s.primary) return &s;
+    if (s.hook == hook && s.adapter->primary) return &s;
   }
   for (const auto& s : cds::services()) {
     if (s.hook == hook) return &s;
@@ -545,7 +546,7 @@ const Prepared& prepared(int which) {
   auto p = std::make_unique<Prepared>();
   const Data& d = data();
   p->text = body_for(which);
-  if (auto err = fhir::parse_in_place(p->text, p->doc, {})) fail(err->message);
+  if (auto refused = cds::parse_hook_body(p->text, p->doc, {})) fail(refused->message);
   auto request = cds::read_hook_request(p->doc, "order-sign");
   if (!request) fail(request.error().to_string());
   p->request = std::move(*request);
@@ -590,8 +591,8 @@ void BM_StageParse(benchmark::State& state) {
   for (auto _ : state) {
     std::string copy = body;
     fhir::JsonDocument doc;
-    auto err = fhir::parse_in_place(copy, doc, {});
-    benchmark::DoNotOptimize(err);
+    auto refused = cds::parse_hook_body(copy, doc, {});
+    benchmark::DoNotOptimize(refused);
   }
   state.SetLabel(std::string(label(static_cast<int>(state.range(0)))) + ", includes the body copy");
 }

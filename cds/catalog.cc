@@ -19,50 +19,50 @@ constexpr std::array<ServiceTemplate, 2> kEncounterTemplates = {{
 
 constexpr unsigned kAllCards = kCoverageCards | kPolicyCards | kInstructionCards;
 
-constexpr std::array<ServiceDefinition, 6> kServices = {{
-    {"order-sign-crd",
-     "order-sign",
-     "Cryoablation coverage requirements (order-sign)",
-     "Tells whether the patient's plan covers a cryoablation order, which policy criteria are "
-     "met, unmet or undocumented, whether prior authorization is needed and which documents "
-     "the payer will want; annotates each order with CRD coverage information.",
-     true,
-     kAllCards,
-     {}},
-    {"order-select-crd",
-     "order-select",
-     "Cryoablation coverage preview (order-select)",
-     "Early coverage guidance for selected cryoablation orders, before they are signed. Never "
-     "asks for documentation.",
-     false,
-     kAllCards,
-     {}},
-    {"order-dispatch-crd",
-     "order-dispatch",
-     "Cryoablation coverage requirements (order-dispatch)",
-     "Coverage requirements for cryoablation orders dispatched to a performing organization; "
-     "annotates each dispatched order with CRD coverage information.",
-     true,
-     kAllCards,
-     {}},
-    {"appointment-book-crd",
-     "appointment-book",
-     "Cryoablation coverage requirements (appointment-book)",
-     "Coverage requirements for the cryoablation orders behind proposed appointments; annotates "
-     "each appointment, and each order it is based on, with CRD coverage information.",
-     true,
-     kAllCards,
-     {}},
-    {"encounter-start-crd", "encounter-start", "Cryoablation coverage at encounter start",
-     "Coverage information for the cryoablation orders of the encounter that is starting; reads "
-     "the patient's record ahead of the order-sign that follows. Never asks for documentation.",
-     false, kAllCards, kEncounterTemplates},
-    {"encounter-discharge-crd", "encounter-discharge",
-     "Cryoablation documentation check at discharge",
-     "Lists the documentation the payer will want for the cryoablation performed in the "
-     "encounter, which the record holds and which is missing.",
-     false, kInstructionCards | kPolicyCards, kEncounterTemplates},
-}};
+ServiceDefinition service(std::string_view id, const HookAdapter& hook, std::string_view title,
+                          std::string_view description, unsigned card_types,
+                          std::span<const ServiceTemplate> own_prefetch = {}) {
+  return {id, hook.hook, title, description, card_types, own_prefetch, &hook};
+}
+
+// Every service, in discovery order, with its hook's adapter.
+const std::array<ServiceDefinition, 6>& service_table() {
+  static const std::array<ServiceDefinition, 6> table = {
+      service("order-sign-crd", kOrderSignHook, "Cryoablation coverage requirements (order-sign)",
+              "Tells whether the patient's plan covers a cryoablation order, which policy "
+              "criteria are met, unmet or undocumented, whether prior authorization is needed "
+              "and which documents the payer will want; annotates each order with CRD coverage "
+              "information.",
+              kAllCards),
+      service("order-select-crd", kOrderSelectHook, "Cryoablation coverage preview (order-select)",
+              "Early coverage guidance for selected cryoablation orders, before they are "
+              "signed. Never asks for documentation.",
+              kAllCards),
+      service("order-dispatch-crd", kOrderDispatchHook,
+              "Cryoablation coverage requirements (order-dispatch)",
+              "Coverage requirements for cryoablation orders dispatched to a performing "
+              "organization; annotates each dispatched order with CRD coverage information.",
+              kAllCards),
+      service("appointment-book-crd", kAppointmentBookHook,
+              "Cryoablation coverage requirements (appointment-book)",
+              "Coverage requirements for the cryoablation orders behind proposed appointments; "
+              "annotates each appointment, and each order it is based on, with CRD coverage "
+              "information.",
+              kAllCards),
+      service("encounter-start-crd", kEncounterStartHook,
+              "Cryoablation coverage at encounter start",
+              "Coverage information for the cryoablation orders of the encounter that is "
+              "starting; reads the patient's record ahead of the order-sign that follows. Never "
+              "asks for documentation.",
+              kAllCards, kEncounterTemplates),
+      service("encounter-discharge-crd", kEncounterDischargeHook,
+              "Cryoablation documentation check at discharge",
+              "Lists the documentation the payer will want for the cryoablation performed in "
+              "the encounter, which the record holds and which is missing.",
+              kInstructionCards | kPolicyCards, kEncounterTemplates),
+  };
+  return table;
+}
 
 struct ConfigurationOption {
   unsigned card_type;  // 0 for max-cards
@@ -97,11 +97,11 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
 }  // namespace
 
 std::span<const ServiceDefinition> services() {
-  return kServices;
+  return service_table();
 }
 
 const ServiceDefinition* find_service(std::string_view id) {
-  for (const auto& s : kServices) {
+  for (const auto& s : service_table()) {
     if (s.id == id) return &s;
   }
   return nullptr;
@@ -125,7 +125,7 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
   w.StartObject();
   w.Key("services");
   w.StartArray();
-  for (const auto& s : kServices) {
+  for (const auto& s : service_table()) {
     w.StartObject();
     field("hook", s.hook);
     field("title", s.title);
@@ -156,7 +156,7 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
     w.StartArray();
     for (const auto& o : kConfigurationOptions) {
       if (o.card_type == kDtrLaunchCards) {
-        if (!dtr_launch || !s.primary) continue;
+        if (!dtr_launch || !s.adapter->primary) continue;
       } else if (o.card_type != 0 && (s.card_types & o.card_type) == 0) {
         continue;
       }

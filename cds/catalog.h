@@ -1,6 +1,8 @@
 // The CDS services this server offers and their discovery document.
 //
-// Each service answers one hook for every payer in the policy library. Discovery lists, per
+// Each service answers one hook for every payer in the policy library, through that hook's
+// adapter (cds/hook_adapters.h): the table here is what discovery lists and what a call is
+// dispatched by. Discovery lists, per
 // service: id, hook, title, description, the prefetch templates (from the mappings data plus the
 // service's own, plain CDS Hooks 2.0 tokens only), the CRD versions served
 // (`davinci-crd.version`) and the CRD configuration options (one boolean per card type the
@@ -17,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cds/hook_adapters.h"
 #include "mappings/mapping_set.h"
 
 namespace cryo::cds {
@@ -50,12 +53,14 @@ struct ServiceTemplate {
 
 struct ServiceDefinition {
   std::string_view id;    // "order-sign-crd"
-  std::string_view hook;  // "order-sign"
+  std::string_view hook;  // "order-sign" (adapter->hook)
   std::string_view title;
   std::string_view description;
-  bool primary;  // CRD primary hook: always answers with coverage-information
   unsigned card_types = kCoverageCards | kPolicyCards | kInstructionCards;
   std::span<const ServiceTemplate> own_prefetch = {};
+  // How the hook is read and answered: its context, its orders in scope, what its answer
+  // annotates and whether it is a primary hook (cds/hook_adapters.h).
+  const HookAdapter* adapter = nullptr;
 };
 
 // All services, in discovery order.

@@ -1,10 +1,12 @@
 // CoverageService: one CDS Hooks call, from request body to response body.
 //
 // The pipeline runs in one direction, through a few named steps:
-//   parse (fhir::parse_in_place) -> read_hook_request -> ResourceIndex (prefetch, draftOrders,
-//   fetched data) -> read_coverage + payer + line of business -> per in-scope order:
-//   MappingSet::extract (facts) + find_documents -> PolicyLibrary::evaluate (Determination)
-//   -> write_response (cards + coverage-information) -> HookOutcome.
+//   parse_hook_body (cds/hook_body.h) -> read_hook_request, as the service's hook adapter reads
+//   it (cds/hook_adapters.h) -> RecordCompletion (cds/record_completion.h: the record from
+//   prefetch, the hook's resources and the FHIR server, or 412) -> Coverage + payer + line of
+//   business -> per in-scope order: PolicyLibrary::decide (the policy in force, the facts and
+//   documents it reads from the record, the Determination) -> write_response (cards +
+//   coverage-information, and what the hook annotates) -> HookOutcome.
 // The HTTP layer adds authentication, the audit record and transport; `cryo-crd evaluate`
 // calls the same pipeline offline.
 //
@@ -38,6 +40,9 @@
 #include "policies/policy_library.h"
 
 namespace cryo::cds {
+
+struct CompleteRecord;  // cds/record_completion.h
+struct CrdVersion;      // cds/crd_version.h
 
 // The determination for one in-scope order.
 struct OrderDetermination {
@@ -179,6 +184,18 @@ class CoverageService {
   const policies::PolicyLibrary& library() const { return *data_.load()->library; }
 
  private:
+  // One determination per in-scope order that a policy applies to.
+  std::vector<OrderDetermination> decide_orders(const ServiceData& data,
+                                                const ServiceDefinition& service,
+                                                const HookRequest& request,
+                                                const CompleteRecord& complete,
+                                                const policies::Payer& payer, std::string_view lob,
+                                                fhir::Instant received, bool may_revise) const;
+  // The CDS Hooks response: cards and coverage-information (fills out.cards).
+  std::string respond(const ServiceDefinition& service, const HookRequest& request,
+                      const CompleteRecord& complete, const CrdVersion* version,
+                      std::string_view assertion_date, HookOutcome& out) const;
+
   std::atomic<std::shared_ptr<const ServiceData>> data_;
   Mutex retired_mutex_;  // reload only
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const ServiceData>>>

@@ -1,12 +1,12 @@
 // HookRequest: a CDS Hooks 2.0 service call, validated.
 //
 // read_hook_request() checks what the service relies on — `hook`, `hookInstance`,
-// `context.patientId`, the hook's order context (`draftOrders` Bundle for order-sign and
-// order-select, plus `selections` for order-select; `dispatchedOrders` and `performer` for
-// order-dispatch, also in their kebab-case and older spellings; the `appointments` Bundle for
-// appointment-book; `encounterId` for encounter-start and encounter-discharge), the shape of
-// `prefetch` and
-// `fhirAuthorization` — and reads the CRD configuration sent in
+// `context.patientId`, the hook's own context as its adapter reads it (cds/hook_adapters.h:
+// `draftOrders` Bundle for order-sign and order-select, plus `selections` for order-select;
+// `dispatchedOrders` and `performer` for order-dispatch, also in their kebab-case and older
+// spellings; the `appointments` Bundle for appointment-book; `encounterId` for
+// encounter-start and encounter-discharge), the shape of `prefetch` and `fhirAuthorization` —
+// and reads the CRD configuration sent in
 // `extension["davinci-crd.configuration"]` and the CRD version asked for in
 // `extension["davinci-crd.requestedVersion"]`. Unknown context elements and unknown
 // configuration options are ignored, as CRD requires. All views point into the parsed
@@ -65,7 +65,23 @@ struct HookRequest {
   std::string_view client;
 };
 
-// Validates `request` as a call of `expected_hook`. Errors name the field and the problem.
+struct HookAdapter;
+
+// Validates `request` as a call of `hook`: the common fields, then the hook's own context
+// (HookAdapter::read_context), the prefetch and the CRD extensions. Errors name the field and
+// the problem.
+Result<HookRequest> read_hook_request(const fhir::Json& request, const HookAdapter& hook);
+
+// The same for the hook named `expected_hook` (cds/hook_adapters.h find_hook; a hook the
+// service does not answer gets the common checks only).
 Result<HookRequest> read_hook_request(const fhir::Json& request, std::string_view expected_hook);
+
+// What the readers of a request's parts report: `where` is the field ("context.selections").
+Error request_error(std::string where, std::string message);
+
+// A required non-empty string member `name` of `object` (at JSON path `path`), or an error
+// naming it.
+Result<std::string_view> required_string(const fhir::Json* object, std::string_view name,
+                                         std::string_view path);
 
 }  // namespace cryo::cds

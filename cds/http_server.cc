@@ -8,6 +8,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
+#include "cds/hook_body.h"
 #include "cds/operation_outcome.h"
 #include "fhir/json.h"
 
@@ -55,25 +56,6 @@ std::string feedback_problem(const fhir::Json& item, size_t index) {
     if (!reason->IsObject()) return at + ".overrideReason must be an object";
   }
   return "";
-}
-
-// Resources (objects with a resourceType) and references in a request body.
-struct Census {
-  size_t resources = 0;
-  size_t references = 0;
-};
-
-void take_census(const fhir::Json& value, Census& census) {
-  if (value.IsObject()) {
-    for (auto it = value.MemberBegin(); it != value.MemberEnd(); ++it) {
-      std::string_view name(it->name.GetString(), it->name.GetStringLength());
-      if (name == "resourceType" && it->value.IsString()) ++census.resources;
-      if (name == "reference" && it->value.IsString()) ++census.references;
-      take_census(it->value, census);
-    }
-  } else if (value.IsArray()) {
-    for (const auto& item : value.GetArray()) take_census(item, census);
-  }
 }
 
 std::string url_decode(std::string_view in, bool plus_is_space) {
@@ -202,33 +184,15 @@ struct HttpServer::Impl {
     return res;
   }
 
-  // The per-call caps on what one request may carry; "" when within them.
-  std::string over_caps(const fhir::Json& doc) const {
-    using fhir::member;
-    if (const fhir::Json* context = member(doc, "context")) {
-      if (const fhir::Json* drafts = member(*context, "draftOrders")) {
-        const fhir::Json* entries = member(*drafts, "entry");
-        size_t n = entries != nullptr && entries->IsArray() ? entries->Size() : 0;
-        if (n > options.max_draft_orders) {
-          return "the call carries " + std::to_string(n) +
-                 " draft orders; this service accepts at most " +
-                 std::to_string(options.max_draft_orders) + " per call (server.max_draft_orders)";
-        }
-      }
-    }
-    Census census;
-    take_census(doc, census);
-    if (census.resources > options.max_resources) {
-      return "the call carries " + std::to_string(census.resources) +
-             " resources; this service accepts at most " + std::to_string(options.max_resources) +
-             " per call (server.max_resources)";
-    }
-    if (census.references > options.max_references) {
-      return "the call carries " + std::to_string(census.references) +
-             " references; this service accepts at most " + std::to_string(options.max_references) +
-             " per call (server.max_references)";
-    }
-    return "";
+  // What one hook call's body may be: the service's parse limits and the per-call caps.
+  BodyLimits body_limits() const {
+    BodyLimits limits;
+    limits.parse = service.options().limits;
+    limits.max_draft_orders = options.max_draft_orders;
+    limits.max_resources = options.max_resources;
+    limits.max_references = options.max_references;
+    limits.refuse_nul_in_hook_instance = true;
+    return limits;
   }
 
   HttpResponse handle_hook(HttpRequest& req, const std::string& service_id, std::string& hook,
@@ -243,18 +207,8 @@ struct HttpServer::Impl {
     }
     // The body is parsed once, in place: the request belongs to this call.
     fhir::JsonDocument doc;
-    if (auto err = fhir::parse_in_place(req.body, doc, service.options().limits)) {
-      bool too_large = err->kind == fhir::ParseError::kTooLarge;
-      return outcome_response(too_large ? 413 : 400, too_large ? "too-long" : "structure",
-                              "the request body is not acceptable JSON: " + err->message);
-    }
-    if (std::string over = over_caps(doc); !over.empty()) {
-      return outcome_response(400, "too-costly", over);
-    }
-    // Ids differing only after a NUL must never be confused (and PostgreSQL cannot keep one).
-    if (fhir::string_or_empty(fhir::member(doc, "hookInstance")).find('\0') !=
-        std::string_view::npos) {
-      return outcome_response(400, "invalid", "hookInstance must not contain U+0000");
+    if (auto refused = parse_hook_body(req.body, doc, body_limits())) {
+      return outcome_response(refused->status, refused->code, refused->message);
     }
 
     HookOutcome out = service.call(*definition, doc, std::chrono::system_clock::now(), issuer);

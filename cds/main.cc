@@ -41,6 +41,7 @@
 #include "cds/coverage_service.h"
 #include "cds/demo_routes.h"
 #include "cds/dtr.h"
+#include "cds/hook_body.h"
 #include "cds/http_server.h"
 #include "cds/operation_outcome.h"
 #include "cds/policy_replay.h"
@@ -397,225 +398,253 @@ class RetentionPurger {
   std::thread thread_;
 };
 
-int serve(int argc, char** argv) {
-  if (wants_help(argc, argv, 2)) {
-    std::cout << kServeHelp;
+// The server's options from its configuration.
+cds::ServerOptions server_options_for(const cds::ServerConfig& config) {
+  cds::ServerOptions o;
+  o.bind = config.bind;
+  o.port = config.port;
+  o.threads = static_cast<size_t>(config.threads);
+  o.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  o.read_timeout_seconds = config.read_timeout_seconds;
+  o.write_timeout_seconds = config.write_timeout_seconds;
+  o.tls_cert_file = config.tls_cert_file;
+  o.tls_key_file = config.tls_key_file;
+  o.io_threads = static_cast<size_t>(config.io_threads);
+  o.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
+  o.max_body_memory_bytes = static_cast<size_t>(config.max_body_memory_bytes);
+  o.header_timeout_seconds = config.header_timeout_seconds;
+  o.keep_alive_seconds = config.keep_alive_seconds;
+  o.max_connections = static_cast<size_t>(config.max_connections);
+  o.retry_after_seconds = config.retry_after_seconds;
+  o.drain_timeout_seconds = config.drain_timeout_seconds;
+  o.max_draft_orders = static_cast<size_t>(config.max_draft_orders);
+  o.max_resources = static_cast<size_t>(config.max_resources);
+  o.max_references = static_cast<size_t>(config.max_references);
+  return o;
+}
+
+// What prefetch did not bring, read from the EHR's FHIR server (or what the patient data
+// cache kept of it), with the fetch metrics.
+cds::MissingDataFetcher make_fetcher(fhir::client::PrefetchFetcher& fetcher,
+                                     fhir::client::PatientDataCache& patient_cache,
+                                     cds::ServiceMetrics& service_metrics) {
+  return [&fetcher, &patient_cache, &service_metrics](const cds::HookRequest& request,
+                                                      const cds::MissingData& missing,
+                                                      fhir::ResourceIndex& record) {
+    std::vector<fhir::client::QueryTemplate> wanted;
+    for (const auto& t : missing.templates) wanted.push_back({t.key, t.query});
+    const fhir::client::PatientDataCache::Key key{std::string(request.client),
+                                                  std::string(request.fhir_server),
+                                                  std::string(request.patient_id)};
+    std::vector<fhir::client::QueryTemplate> templates =
+        patient_cache.serve(key, wanted, request.context, record);
+    if (patient_cache.enabled()) {
+      for (const auto& t : wanted) {
+        if (!fhir::client::PatientDataCache::cacheable(t.query)) continue;
+        bool fetched = std::any_of(templates.begin(), templates.end(),
+                                   [&t](const auto& f) { return f.key == t.key; });
+        service_metrics.patient_cache_lookup(cds::ServiceMetrics::resource_type_of(t.query),
+                                             !fetched);
+      }
+    }
+    cds::FetchReport out;
+    if (templates.empty() && missing.references.empty()) {
+      out.reached = true;  // everything came from what this client fetched moments ago
+      return out;
+    }
+    fhir::client::FetchRequest fetch;
+    fetch.fhir_server = request.fhir_server;
+    fetch.access_token = request.access_token;
+    fetch.context = request.context;
+    fetch.templates = templates;
+    fetch.references = missing.references;
+    fhir::client::FetchReport report = fetcher.fetch(fetch);
+    for (size_t i = 0; i < report.results.size(); ++i) {
+      const auto& r = report.results[i];
+      std::string type = cds::ServiceMetrics::resource_type_of(
+          i < templates.size() ? std::string_view(templates[i].query) : std::string_view(r.key));
+      service_metrics.observe_fetch(
+          type, static_cast<double>(r.elapsed.count()) / 1000.0,
+          r.error ? fhir::client::to_string(r.error->kind) : std::string_view());
+    }
+    if (request.hook == "encounter-start")
+      patient_cache.keep(key, templates, request.context, report);
+    out.reached = report.reached;
+    out.missing = report.add_to(record);
+    out.problems = report.problems();
+    return out;
+  };
+}
+
+// An exit code when serving must stop there; nullopt to go on.
+using Step = std::optional<int>;
+
+Step refuse(const std::string& why) {
+  std::cerr << "cryo-crd: refusing to start: " << why << "\n";
+  return 1;
+}
+
+// `cryo-crd serve`, in its steps: load the configuration, build the data snapshot, open the
+// store and trust, build the service, set up the routes, run the listener, drain.
+class Serve {
+ public:
+  int run(int argc, char** argv) {
+    if (Step s = load_configuration(argc, argv)) return *s;
+    if (Step s = build_snapshot()) return *s;
+    if (Step s = open_store()) return *s;
+    build_service();
+    if (Step s = set_up_routes()) return *s;
+    if (Step s = run_listener()) return *s;
+    drain();
     return 0;
   }
-  // Before any thread exists: SIGHUP is taken by the reload thread only.
-  std::function<void()> reload_action;
-  HangupListener hangups([&reload_action] {
-    if (reload_action) reload_action();
-  });
-  auto args = parse_args(argc, argv, 2, {"--no-store"});
-  if (!args) {
-    std::cerr << "cryo-crd serve: " << args.error().to_string() << "\n" << kUsage;
-    return 2;
-  }
-  auto loaded_config = serve_config(*args);
-  if (!loaded_config) {
-    std::cerr << "cryo-crd: refusing to start: " << loaded_config.error().to_string() << "\n";
-    return args->get("--config") ? 1 : 2;
-  }
-  cds::ServerConfig config = std::move(*loaded_config);
-  log::set_min_level(*log::parse_level(config.log_level));
-  log::set_format(*log::parse_format(config.log_format));
-  auto paths = data_paths(config.policies_dir, config.mappings_dir);
-  auto data =
-      paths ? load_data(*paths) : Result<std::shared_ptr<const cds::ServiceData>>(paths.error());
-  if (!data) {
-    std::cerr << "cryo-crd: refusing to start: " << data.error().to_string() << "\n";
-    return 1;
-  }
 
-  metrics::Registry registry;
-  cds::ServiceMetrics service_metrics(registry);
-  if (config.trust.issuers.empty() && !security::is_loopback_address(config.bind)) {
-    // Refused before anything is opened (the verifier below says the same).
-    auto refused = make_verifier(config, nullptr);
-    std::cerr << "cryo-crd: refusing to start: " << refused.error().to_string() << "\n";
-    return 1;
-  }
-
-  cds::ServerOptions server_options;
-  server_options.bind = config.bind;
-  server_options.port = config.port;
-  server_options.threads = static_cast<size_t>(config.threads);
-  server_options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
-  server_options.read_timeout_seconds = config.read_timeout_seconds;
-  server_options.write_timeout_seconds = config.write_timeout_seconds;
-  server_options.tls_cert_file = config.tls_cert_file;
-  server_options.tls_key_file = config.tls_key_file;
-  server_options.io_threads = static_cast<size_t>(config.io_threads);
-  server_options.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
-  server_options.max_body_memory_bytes = static_cast<size_t>(config.max_body_memory_bytes);
-  server_options.header_timeout_seconds = config.header_timeout_seconds;
-  server_options.keep_alive_seconds = config.keep_alive_seconds;
-  server_options.max_connections = static_cast<size_t>(config.max_connections);
-  server_options.retry_after_seconds = config.retry_after_seconds;
-  server_options.drain_timeout_seconds = config.drain_timeout_seconds;
-  server_options.max_draft_orders = static_cast<size_t>(config.max_draft_orders);
-  server_options.max_resources = static_cast<size_t>(config.max_resources);
-  server_options.max_references = static_cast<size_t>(config.max_references);
-
-  // The store: every determination is durable before it is handed out.
-  std::unique_ptr<audit::AuditStore> store;
-  if (config.store_enabled) {
-    audit::StoreOptions store_options;
-    store_options.deadline = std::chrono::milliseconds(config.store_deadline_ms);
-    store_options.on_group_committed = [&service_metrics](std::size_t records) {
-      service_metrics.store_group(records);
-    };
-    auto opened = audit::open_store(
-        config.database_url.empty() ? config.data_dir : config.database_url, store_options);
-    if (!opened) {
-      std::cerr << "cryo-crd: refusing to start: audit store: " << opened.error().to_string()
-                << "\n";
-      return 1;
+ private:
+  // The configuration file (if any) with the command line on top; logging as it says.
+  Step load_configuration(int argc, char** argv) {
+    auto parsed = parse_args(argc, argv, 2, {"--no-store"});
+    if (!parsed) {
+      std::cerr << "cryo-crd serve: " << parsed.error().to_string() << "\n" << kUsage;
+      return 2;
     }
-    store = std::move(*opened);
-  }
-  // Trust: signed calls from configured CDS clients; unsigned calls only on loopback.
-  auto initial_verifier = make_verifier(config, store.get());
-  if (!initial_verifier) {
-    std::cerr << "cryo-crd: refusing to start: " << initial_verifier.error().to_string() << "\n";
-    return 1;
-  }
-  const bool has_issuers = *initial_verifier != nullptr;
-  Trust trust(std::move(*initial_verifier));
-  std::optional<audit::AdminCredential> admin;
-  if (!config.admin_token_sha256.empty()) {
-    auto credential = audit::AdminCredential::from_sha256_hex(config.admin_token_sha256);
-    if (!credential) {
-      std::cerr << "cryo-crd: refusing to start: " << credential.error().to_string() << "\n";
-      return 1;
+    args_ = std::move(*parsed);
+    auto loaded = serve_config(args_);
+    if (!loaded) {
+      refuse(loaded.error().to_string());
+      return args_.get("--config") ? 1 : 2;
     }
-    admin = std::move(*credential);
+    config_ = std::move(*loaded);
+    log::set_min_level(*log::parse_level(config_.log_level));
+    log::set_format(*log::parse_format(config_.log_format));
+    return std::nullopt;
   }
 
-  cds::ServiceOptions service_options;
-  service_options.limits.max_bytes = server_options.max_body_bytes;
-  // Stored determinations name the code version and the data that decided (audit_recorder).
-  service_options.service_version = CRYO_VERSION;
-  service_options.dtr_launch_url = config.dtr_launch_url;
-  // The base URL needs the bound port when none is configured: it is set right after binding,
-  // before any request is served.
-  auto service_holder = std::make_unique<cds::CoverageService>(*data, service_options);
-  // What prefetch did not bring is read from the EHR's FHIR server, concurrently, within the
-  // configured budget (so the whole answer stays inside CRD's 5 seconds).
-  std::unique_ptr<fhir::client::PrefetchFetcher> fetcher;
-  std::unique_ptr<fhir::client::PatientDataCache> patient_cache;
-  if (config.query_missing_data) {
+  // The policies and mappings calls are answered with (replaced as a whole on reload).
+  Step build_snapshot() {
+    auto paths = data_paths(config_.policies_dir, config_.mappings_dir);
+    auto data =
+        paths ? load_data(*paths) : Result<std::shared_ptr<const cds::ServiceData>>(paths.error());
+    if (!data) return refuse(data.error().to_string());
+    data_ = std::move(*data);
+    if (config_.trust.issuers.empty() && !security::is_loopback_address(config_.bind)) {
+      // Refused before anything is opened (the verifier below says the same).
+      return refuse(make_verifier(config_, nullptr).error().to_string());
+    }
+    server_options_ = server_options_for(config_);
+    return std::nullopt;
+  }
+
+  // The store (every determination is durable before it is handed out), the trusted CDS
+  // clients (unsigned calls only on loopback) and the admin credential.
+  Step open_store() {
+    if (config_.store_enabled) {
+      audit::StoreOptions store_options;
+      store_options.deadline = std::chrono::milliseconds(config_.store_deadline_ms);
+      store_options.on_group_committed = [this](std::size_t records) {
+        service_metrics_.store_group(records);
+      };
+      auto opened = audit::open_store(
+          config_.database_url.empty() ? config_.data_dir : config_.database_url, store_options);
+      if (!opened) return refuse("audit store: " + opened.error().to_string());
+      store_ = std::move(*opened);
+    }
+    auto initial_verifier = make_verifier(config_, store_.get());
+    if (!initial_verifier) return refuse(initial_verifier.error().to_string());
+    has_issuers_ = *initial_verifier != nullptr;
+    trust_.emplace(std::move(*initial_verifier));
+    if (!config_.admin_token_sha256.empty()) {
+      auto credential = audit::AdminCredential::from_sha256_hex(config_.admin_token_sha256);
+      if (!credential) return refuse(credential.error().to_string());
+      admin_ = std::move(*credential);
+    }
+    return std::nullopt;
+  }
+
+  // The coverage service, with the FHIR queries for what prefetch did not bring (concurrent,
+  // within the configured budget, so the whole answer stays inside CRD's 5 seconds).
+  void build_service() {
+    cds::ServiceOptions service_options;
+    service_options.limits.max_bytes = server_options_.max_body_bytes;
+    // Stored determinations name the code version and the data that decided (audit_recorder).
+    service_options.service_version = CRYO_VERSION;
+    service_options.dtr_launch_url = config_.dtr_launch_url;
+    // The base URL needs the bound port when none is configured: it is set right after
+    // binding, before any request is served.
+    service_ = std::make_unique<cds::CoverageService>(data_, service_options);
+    if (!config_.query_missing_data) return;
     fhir::client::FetchOptions fetch_options;
-    fetch_options.per_request_timeout = std::chrono::milliseconds(config.fhir_request_timeout_ms);
-    fetch_options.total_budget = std::chrono::milliseconds(config.fhir_total_budget_ms);
-    fetch_options.max_pages = static_cast<size_t>(config.fhir_max_pages);
-    fetcher = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
+    fetch_options.per_request_timeout = std::chrono::milliseconds(config_.fhir_request_timeout_ms);
+    fetch_options.total_budget = std::chrono::milliseconds(config_.fhir_total_budget_ms);
+    fetch_options.max_pages = static_cast<size_t>(config_.fhir_max_pages);
+    fetcher_ = std::make_unique<fhir::client::PrefetchFetcher>(fetch_options);
     // What encounter-start read is kept briefly for the order hooks that follow (per client,
     // FHIR server and patient).
     fhir::client::PatientDataCacheOptions cache_options;
-    cache_options.ttl = std::chrono::seconds(config.cache_ttl_seconds);
-    cache_options.max_entries = static_cast<size_t>(config.cache_max_entries);
-    cache_options.max_bytes = static_cast<size_t>(config.cache_max_bytes);
-    patient_cache = std::make_unique<fhir::client::PatientDataCache>(cache_options);
-    service_holder->set_fetcher([&fetcher, &patient_cache, &service_metrics](
-                                    const cds::HookRequest& request,
-                                    const cds::MissingData& missing, fhir::ResourceIndex& record) {
-      std::vector<fhir::client::QueryTemplate> wanted;
-      for (const auto& t : missing.templates) wanted.push_back({t.key, t.query});
-      const fhir::client::PatientDataCache::Key key{std::string(request.client),
-                                                    std::string(request.fhir_server),
-                                                    std::string(request.patient_id)};
-      std::vector<fhir::client::QueryTemplate> templates =
-          patient_cache->serve(key, wanted, request.context, record);
-      if (patient_cache->enabled()) {
-        for (const auto& t : wanted) {
-          if (!fhir::client::PatientDataCache::cacheable(t.query)) continue;
-          bool fetched = std::any_of(templates.begin(), templates.end(),
-                                     [&t](const auto& f) { return f.key == t.key; });
-          service_metrics.patient_cache_lookup(cds::ServiceMetrics::resource_type_of(t.query),
-                                               !fetched);
-        }
-      }
-      cds::FetchReport out;
-      if (templates.empty() && missing.references.empty()) {
-        out.reached = true;  // everything came from what this client fetched moments ago
-        return out;
-      }
-      fhir::client::FetchRequest fetch;
-      fetch.fhir_server = request.fhir_server;
-      fetch.access_token = request.access_token;
-      fetch.context = request.context;
-      fetch.templates = templates;
-      fetch.references = missing.references;
-      fhir::client::FetchReport report = fetcher->fetch(fetch);
-      for (size_t i = 0; i < report.results.size(); ++i) {
-        const auto& r = report.results[i];
-        std::string type = cds::ServiceMetrics::resource_type_of(
-            i < templates.size() ? std::string_view(templates[i].query) : std::string_view(r.key));
-        service_metrics.observe_fetch(
-            type, static_cast<double>(r.elapsed.count()) / 1000.0,
-            r.error ? fhir::client::to_string(r.error->kind) : std::string_view());
-      }
-      if (request.hook == "encounter-start")
-        patient_cache->keep(key, templates, request.context, report);
-      out.reached = report.reached;
-      out.missing = report.add_to(record);
-      out.problems = report.problems();
-      return out;
+    cache_options.ttl = std::chrono::seconds(config_.cache_ttl_seconds);
+    cache_options.max_entries = static_cast<size_t>(config_.cache_max_entries);
+    cache_options.max_bytes = static_cast<size_t>(config_.cache_max_bytes);
+    patient_cache_ = std::make_unique<fhir::client::PatientDataCache>(cache_options);
+    service_->set_fetcher(make_fetcher(*fetcher_, *patient_cache_, service_metrics_));
+  }
+
+  Step set_up_routes() {
+    server_ = std::make_unique<cds::HttpServer>(*service_, server_options_);
+    if (Step s = set_up_hook_routes()) return s;
+    if (store_) set_up_store_routes();
+    set_up_watch_routes();
+    set_up_reload();
+    return set_up_demo();
+  }
+
+  // Hook calls: authenticated, observed (metrics, log line), CORS as configured.
+  Step set_up_hook_routes() {
+    server_->set_authenticator([this](std::string_view header, std::string_view audience) {
+      cds::AuthDecision d = trust_->verify(header, audience);
+      if (!d.ok) service_metrics_.token_refused(d.reason);
+      return d;
     });
-  }
-  cds::HttpServer server(*service_holder, server_options);
-  server.set_authenticator(
-      [&trust, &service_metrics](std::string_view header, std::string_view audience) {
-        cds::AuthDecision d = trust.verify(header, audience);
-        if (!d.ok) service_metrics.token_refused(d.reason);
-        return d;
-      });
-  server.set_call_observer([&service_metrics](const cds::CallSummary& call) {
-    service_metrics.observe_call(call);
-    cds::log_call(call);
-  });
-  if (!config.cors.allowed_origins.empty()) {
-    auto cors = security::CorsPolicy::create(config.cors);
-    if (!cors) {
-      std::cerr << "cryo-crd: refusing to start: " << cors.error().to_string() << "\n";
-      return 1;
+    server_->set_call_observer([this](const cds::CallSummary& call) {
+      service_metrics_.observe_call(call);
+      cds::log_call(call);
+    });
+    if (!config_.cors.allowed_origins.empty()) {
+      auto cors = security::CorsPolicy::create(config_.cors);
+      if (!cors) return refuse(cors.error().to_string());
+      server_->set_cors(std::move(*cors));
     }
-    server.set_cors(std::move(*cors));
+    return std::nullopt;
   }
-  // Whether the store took its last commit (readiness).
-  std::atomic<bool> store_committing{true};
-  if (store) {
-    cds::HookRecorder recorder = cds::make_recorder(*store, service_options.service_version);
+
+  // What needs the store: recording each call, the admin look-up, DTR, revising assertions.
+  void set_up_store_routes() {
+    cds::HookRecorder recorder = cds::make_recorder(*store_, service_->options().service_version);
     auto record = recorder.record;
-    recorder.record = [record, &service_metrics, &store_committing](
-                          const cds::HookOutcome& outcome, const fhir::Json& request,
-                          std::string_view issuer, std::string_view service_id) {
+    recorder.record = [record, this](const cds::HookOutcome& outcome, const fhir::Json& request,
+                                     std::string_view issuer, std::string_view service_id) {
       auto start = std::chrono::steady_clock::now();
       auto stored = record(outcome, request, issuer, service_id);
       std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
-      service_metrics.store_commit(waited.count(), stored.ok());
-      store_committing.store(stored.ok(), std::memory_order_relaxed);
+      service_metrics_.store_commit(waited.count(), stored.ok());
+      store_committing_.store(stored.ok(), std::memory_order_relaxed);
       return stored;
     };
-    server.set_recorder(std::move(recorder));
-    if (admin) cds::add_assertion_routes(server, *store, *admin);
+    server_->set_recorder(std::move(recorder));
+    if (admin_) cds::add_assertion_routes(*server_, *store_, *admin_);
     // DTR: the questions for conditional determinations (needs the stored hook calls).
-    cds::add_dtr_routes(server, *service_holder, *store,
-                        [&patient_cache](std::string_view client, std::string_view fhir_server,
-                                         std::string_view patient_id) {
-                          // What was kept of the patient's record no longer shows the answers the
-                          // EHR stores next: the next order-sign reads it again.
-                          if (patient_cache)
-                            patient_cache->forget({std::string(client), std::string(fhir_server),
-                                                   std::string(patient_id)});
-                        });
+    cds::add_dtr_routes(
+        *server_, *service_, *store_,
+        [this](std::string_view client, std::string_view fhir_server, std::string_view patient_id) {
+          // What was kept of the patient's record no longer shows the answers the
+          // EHR stores next: the next order-sign reads it again.
+          if (patient_cache_)
+            patient_cache_->forget(
+                {std::string(client), std::string(fhir_server), std::string(patient_id)});
+        });
     // An order-sign with the answers to those questions revises the assertion they answer,
     // when the store confirms it was handed out for that order, patient and client.
-    service_holder->set_assertion_check(
-        [&audit_store = *store](std::string_view id, std::string_view order_ref,
-                                std::string_view patient_id, std::string_view issuer) {
+    service_->set_assertion_check(
+        [&audit_store = *store_](std::string_view id, std::string_view order_ref,
+                                 std::string_view patient_id, std::string_view issuer) {
           auto found = audit_store.find_assertion(id);
           if (!found)
             return false;  // the store does not answer: a new id (the call needs it anyway)
@@ -627,175 +656,227 @@ int serve(int argc, char** argv) {
   }
 
   // Watching it: metrics (admin token), liveness and readiness (no token: for probes).
-  registry.gauge("cryo_crd_build_info", "The running service's version.", {"version"}, [] {
-    return std::vector<metrics::GaugeSample>{{{CRYO_VERSION}, 1}};
-  });
-  registry.gauge("cryo_crd_data_info", "The loaded policy and mapping data, by hash.", {"hash"},
-                 [&service_holder] {
-                   return std::vector<metrics::GaugeSample>{{{service_holder->data()->hash}, 1}};
-                 });
-  registry.gauge("cryo_crd_connections", "Client connections the listener holds, by state.",
-                 {"state"}, [&server] {
-                   cds::ListenerStats st = server.listener_stats();
-                   return std::vector<metrics::GaugeSample>{
-                       {{"open"}, static_cast<double>(st.open_connections)},
-                       {{"idle"}, static_cast<double>(st.idle_connections)}};
-                 });
-  registry.gauge("cryo_crd_connections_refused",
-                 "Connections refused over the connection limit since start.", {}, [&server] {
-                   return std::vector<metrics::GaugeSample>{
-                       {{}, static_cast<double>(server.listener_stats().refused_connections)}};
-                 });
-  if (patient_cache) {
-    registry.gauge("cryo_crd_patient_cache_size",
-                   "What the patient data cache holds: entries (client, FHIR server, patient) "
-                   "and bytes of JSON.",
-                   {"unit"}, [&patient_cache] {
-                     auto st = patient_cache->stats();
-                     return std::vector<metrics::GaugeSample>{
-                         {{"entries"}, static_cast<double>(st.entries)},
-                         {{"bytes"}, static_cast<double>(st.bytes)}};
-                   });
-    registry.gauge("cryo_crd_patient_cache_dropped",
-                   "Patient data cache entries evicted over its bounds and documents expired, "
-                   "since start.",
-                   {"reason"}, [&patient_cache] {
-                     auto st = patient_cache->stats();
-                     return std::vector<metrics::GaugeSample>{
-                         {{"evicted"}, static_cast<double>(st.evictions)},
-                         {{"expired"}, static_cast<double>(st.expired)}};
-                   });
+  void set_up_watch_routes() {
+    add_gauges();
+    server_->add_get("/metrics", [this](const std::string&,
+                                        const std::map<std::string, std::string>&,
+                                        std::string_view authorization, std::string_view) {
+      if (!admin_) {
+        return cds::HttpServer::Reply{
+            404, "application/fhir+json",
+            cds::operation_outcome("not-found", "metrics are off until admin.token_sha256 is set")};
+      }
+      auto token = audit::bearer_token(authorization);
+      if (!token || !admin_->accepts(*token)) {
+        return cds::HttpServer::Reply{401, "application/fhir+json",
+                                      cds::operation_outcome("login", "admin token required")};
+      }
+      return cds::HttpServer::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
+                                    registry_.expose()};
+    });
+    server_->add_get(
+        "/health/live", [](const std::string&, const std::map<std::string, std::string>&,
+                           std::string_view, std::string_view) {
+          return cds::HttpServer::Reply{200, "application/json", R"({"status":"live"})"};
+        });
+    server_->add_get("/health/ready",
+                     [this](const std::string&, const std::map<std::string, std::string>&,
+                            std::string_view, std::string_view) { return readiness(); });
   }
-  server.add_get("/metrics", [&registry, &admin](const std::string&,
-                                                 const std::map<std::string, std::string>&,
-                                                 std::string_view authorization, std::string_view) {
-    if (!admin) {
-      return cds::HttpServer::Reply{
-          404, "application/fhir+json",
-          cds::operation_outcome("not-found", "metrics are off until admin.token_sha256 is set")};
-    }
-    auto token = audit::bearer_token(authorization);
-    if (!token || !admin->accepts(*token)) {
-      return cds::HttpServer::Reply{401, "application/fhir+json",
-                                    cds::operation_outcome("login", "admin token required")};
-    }
-    return cds::HttpServer::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
-                                  registry.expose()};
-  });
-  server.add_get("/health/live", [](const std::string&, const std::map<std::string, std::string>&,
-                                    std::string_view, std::string_view) {
-    return cds::HttpServer::Reply{200, "application/json", R"({"status":"live"})"};
-  });
-  server.add_get("/health/ready", [&service_holder, &store, &store_committing](
-                                      const std::string&, const std::map<std::string, std::string>&,
-                                      std::string_view, std::string_view) {
-    auto current = service_holder->data();
+
+  void add_gauges() {
+    registry_.gauge("cryo_crd_build_info", "The running service's version.", {"version"}, [] {
+      return std::vector<metrics::GaugeSample>{{{CRYO_VERSION}, 1}};
+    });
+    registry_.gauge("cryo_crd_data_info", "The loaded policy and mapping data, by hash.", {"hash"},
+                    [this] {
+                      return std::vector<metrics::GaugeSample>{{{service_->data()->hash}, 1}};
+                    });
+    registry_.gauge("cryo_crd_connections", "Client connections the listener holds, by state.",
+                    {"state"}, [this] {
+                      cds::ListenerStats st = server_->listener_stats();
+                      return std::vector<metrics::GaugeSample>{
+                          {{"open"}, static_cast<double>(st.open_connections)},
+                          {{"idle"}, static_cast<double>(st.idle_connections)}};
+                    });
+    registry_.gauge("cryo_crd_connections_refused",
+                    "Connections refused over the connection limit since start.", {}, [this] {
+                      return std::vector<metrics::GaugeSample>{
+                          {{}, static_cast<double>(server_->listener_stats().refused_connections)}};
+                    });
+    if (!patient_cache_) return;
+    registry_.gauge("cryo_crd_patient_cache_size",
+                    "What the patient data cache holds: entries (client, FHIR server, patient) "
+                    "and bytes of JSON.",
+                    {"unit"}, [this] {
+                      auto st = patient_cache_->stats();
+                      return std::vector<metrics::GaugeSample>{
+                          {{"entries"}, static_cast<double>(st.entries)},
+                          {{"bytes"}, static_cast<double>(st.bytes)}};
+                    });
+    registry_.gauge("cryo_crd_patient_cache_dropped",
+                    "Patient data cache entries evicted over its bounds and documents expired, "
+                    "since start.",
+                    {"reason"}, [this] {
+                      auto st = patient_cache_->stats();
+                      return std::vector<metrics::GaugeSample>{
+                          {{"evicted"}, static_cast<double>(st.evictions)},
+                          {{"expired"}, static_cast<double>(st.expired)}};
+                    });
+  }
+
+  // GET /health/ready: policies and mappings loaded, store writable, not draining.
+  cds::HttpServer::Reply readiness() const {
+    auto current = service_->data();
     bool policies_ok = current && current->library && !current->library->summaries().empty();
     bool mappings_ok = current && current->mappings;
     bool store_ok = true;
-    if (store)
-      store_ok = store_committing.load(std::memory_order_relaxed) &&
-                 store->card_exists("health-probe").ok();
+    if (store_)
+      store_ok = store_committing_.load(std::memory_order_relaxed) &&
+                 store_->card_exists("health-probe").ok();
     bool draining = g_draining.load();
     auto word = [](bool ok) { return ok ? std::string("\"ok\"") : std::string("\"failing\""); };
     std::string body =
         std::string(R"({"status":")") +
         (policies_ok && mappings_ok && store_ok && !draining ? "ready" : "not-ready") +
         R"(","checks":{"policies":)" + word(policies_ok) + R"(,"mappings":)" + word(mappings_ok) +
-        R"(,"store":)" + (store ? word(store_ok) : std::string("\"off\"")) + R"(,"draining":)" +
+        R"(,"store":)" + (store_ ? word(store_ok) : std::string("\"off\"")) + R"(,"draining":)" +
         (draining ? "true" : "false") + "}}";
     return cds::HttpServer::Reply{policies_ok && mappings_ok && store_ok && !draining ? 200 : 503,
                                   "application/json", body};
-  });
+  }
 
   // Reload (SIGHUP): policies, mappings and trust from the same files; a broken file keeps
   // the running set and is logged. Calls in flight finish on the data they started with.
-  Mutex reload_mutex;  // one reload at a time
-  reload_action = [&] {
-    MutexLock lock(reload_mutex);
+  void set_up_reload() {
+    reload_action_ = [this] { reload(); };
+  }
+
+  void reload() {
+    MutexLock lock(reload_mutex_);
     cds::notify_systemd("RELOADING=1");
     log::info("reloading policies, mappings and trust");
     auto fail = [&](const Error& e) {
       log::error("reload failed; still serving the previous set", {{"error", e.to_string()}});
-      service_metrics.reload(false);
+      service_metrics_.reload(false);
       cds::notify_systemd("READY=1\nSTATUS=reload failed: still serving the previous set");
     };
-    auto fresh = serve_config(*args);
+    auto fresh = serve_config(args_);
     if (!fresh) return fail(fresh.error());
     auto fresh_paths = data_paths(fresh->policies_dir, fresh->mappings_dir);
     if (!fresh_paths) return fail(fresh_paths.error());
     auto fresh_data = load_data(*fresh_paths);
     if (!fresh_data) return fail(fresh_data.error());
-    fresh->bind = config.bind;  // the listener stays where it is
-    auto fresh_verifier = make_verifier(*fresh, store.get());
+    fresh->bind = config_.bind;  // the listener stays where it is
+    auto fresh_verifier = make_verifier(*fresh, store_.get());
     if (!fresh_verifier) return fail(fresh_verifier.error());
     const std::string hash = (*fresh_data)->hash;
     const size_t count = (*fresh_data)->library->summaries().size();
-    service_holder->replace_data(std::move(*fresh_data));
-    trust.replace(std::move(*fresh_verifier),
-                  fresh->trust.max_token_lifetime + 2 * fresh->trust.clock_skew);
-    service_metrics.reload(true);
+    service_->replace_data(std::move(*fresh_data));
+    trust_->replace(std::move(*fresh_verifier),
+                    fresh->trust.max_token_lifetime + 2 * fresh->trust.clock_skew);
+    service_metrics_.reload(true);
     log::info("reloaded", {{"policies", std::to_string(count)}, {"data_hash", hash}});
     cds::notify_systemd("READY=1\nSTATUS=serving (reloaded)");
-  };
+  }
 
-  // The /demo try-it page: on by default only on loopback with unsigned calls (cds/demo_routes.h).
-  const bool demo =
-      config.demo_enabled.value_or(security::is_loopback_address(config.bind) && !has_issuers);
-  if (demo) {
+  // The /demo try-it page: on by default only on loopback with unsigned calls
+  // (cds/demo_routes.h).
+  Step set_up_demo() {
+    demo_ =
+        config_.demo_enabled.value_or(security::is_loopback_address(config_.bind) && !has_issuers_);
+    if (!demo_) return std::nullopt;
     auto demo_dir = find_data_dir("demo");
     auto scenario_dir = find_data_dir("scenarios");
     if (!demo_dir || !scenario_dir) {
-      std::cerr << "cryo-crd: refusing to start: demo: "
-                << (demo_dir ? scenario_dir.error() : demo_dir.error()).to_string() << "\n";
-      return 1;
+      return refuse("demo: " + (demo_dir ? scenario_dir.error() : demo_dir.error()).to_string());
     }
-    if (auto s = cds::add_demo_routes(server, *demo_dir, *scenario_dir); !s) {
-      std::cerr << "cryo-crd: refusing to start: demo: " << s.error().to_string() << "\n";
-      return 1;
+    if (auto s = cds::add_demo_routes(*server_, *demo_dir, *scenario_dir); !s) {
+      return refuse("demo: " + s.error().to_string());
     }
+    return std::nullopt;
   }
-  if (auto s = server.bind(); !s) {
-    std::cerr << "cryo-crd: " << s.error().to_string() << "\n";
-    return 1;
-  }
-  service_holder->set_base_url(cds::effective_base_url(config, server.bound_port()));
-  std::optional<RetentionPurger> purger;
-  if (store) purger.emplace(*store, config.retention_days);
 
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  // A full disk or `ulimit -f` makes a store write fail (answered 503), never kills the server.
-  std::signal(SIGXFSZ, SIG_IGN);
-  std::signal(SIGPIPE, SIG_IGN);
-  // Large request bodies are mapped and returned to the system when freed, so a burst of them
-  // does not leave the process holding their memory.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  hangups.start();
-  if (!has_issuers) {
-    log::warn(
-        "NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
-        "Configure trust.issuers before exposing this service.");
+  // Binds, then serves until SIGTERM or SIGINT; returns once the listener has drained.
+  Step run_listener() {
+    if (auto s = server_->bind(); !s) {
+      std::cerr << "cryo-crd: " << s.error().to_string() << "\n";
+      return 1;
+    }
+    service_->set_base_url(cds::effective_base_url(config_, server_->bound_port()));
+    if (store_) purger_.emplace(*store_, config_.retention_days);
+    g_server = server_.get();
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    // A full disk or `ulimit -f` makes a store write fail (answered 503), never kills the
+    // server.
+    std::signal(SIGXFSZ, SIG_IGN);
+    std::signal(SIGPIPE, SIG_IGN);
+    // Large request bodies are mapped and returned to the system when freed, so a burst of
+    // them does not leave the process holding their memory.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    hangups_.start();
+    if (!has_issuers_) {
+      log::warn(
+          "NO TRUSTED CDS CLIENT IS CONFIGURED: accepting unsigned calls (loopback only). "
+          "Configure trust.issuers before exposing this service.");
+    }
+    log::info("cryo-crd serving",
+              {{"bind", server_options_.bind},
+               {"port", std::to_string(server_->bound_port())},
+               {"base_url", service_->options().base_url},
+               {"tls", server_options_.tls_cert_file.empty() ? "off" : "on"},
+               {"store", store_ ? std::string(store_->backend()) : std::string("off")},
+               {"policies", std::to_string(data_->library->summaries().size())},
+               {"data_hash", data_->hash},
+               {"version", CRYO_VERSION},
+               {"demo", demo_ ? "/demo" : "off"}});
+    cds::notify_systemd("READY=1\nSTATUS=serving on " + server_options_.bind + ":" +
+                        std::to_string(server_->bound_port()));
+    server_->serve();
+    return std::nullopt;
   }
-  log::info("cryo-crd serving",
-            {{"bind", server_options.bind},
-             {"port", std::to_string(server.bound_port())},
-             {"base_url", service_holder->options().base_url},
-             {"tls", server_options.tls_cert_file.empty() ? "off" : "on"},
-             {"store", store ? std::string(store->backend()) : std::string("off")},
-             {"policies", std::to_string((*data)->library->summaries().size())},
-             {"data_hash", (*data)->hash},
-             {"version", CRYO_VERSION},
-             {"demo", demo ? "/demo" : "off"}});
-  cds::notify_systemd("READY=1\nSTATUS=serving on " + server_options.bind + ":" +
-                      std::to_string(server.bound_port()));
-  server.serve();
-  cds::notify_systemd("STOPPING=1");
-  hangups.stop();
-  g_server = nullptr;
-  log::info("cryo-crd stopped");
-  return 0;
+
+  // After the listener drained: no reload runs any more.
+  void drain() {
+    cds::notify_systemd("STOPPING=1");
+    hangups_.stop();
+    g_server = nullptr;
+    log::info("cryo-crd stopped");
+  }
+
+  // Before any thread exists: SIGHUP is taken by the reload thread only.
+  std::function<void()> reload_action_;
+  HangupListener hangups_{[this] {
+    if (reload_action_) reload_action_();
+  }};
+  Args args_;
+  cds::ServerConfig config_;
+  std::shared_ptr<const cds::ServiceData> data_;
+  metrics::Registry registry_;
+  cds::ServiceMetrics service_metrics_{registry_};
+  cds::ServerOptions server_options_;
+  std::unique_ptr<audit::AuditStore> store_;
+  bool has_issuers_ = false;
+  std::optional<Trust> trust_;
+  std::optional<audit::AdminCredential> admin_;
+  std::unique_ptr<cds::CoverageService> service_;
+  std::unique_ptr<fhir::client::PrefetchFetcher> fetcher_;
+  std::unique_ptr<fhir::client::PatientDataCache> patient_cache_;
+  std::unique_ptr<cds::HttpServer> server_;
+  std::atomic<bool> store_committing_{true};  // whether the store took its last commit
+  Mutex reload_mutex_;                        // one reload at a time
+  bool demo_ = false;
+  std::optional<RetentionPurger> purger_;
+};
+
+int serve(int argc, char** argv) {
+  if (wants_help(argc, argv, 2)) {
+    std::cout << kServeHelp;
+    return 0;
+  }
+  Serve process;
+  return process.run(argc, argv);
 }
 
 int evaluate(int argc, char** argv) {
@@ -821,8 +902,8 @@ int evaluate(int argc, char** argv) {
   }
   cds::CoverageService service(*data, {});
   fhir::JsonDocument doc;
-  if (auto err = fhir::parse_in_place(body, doc, service.options().limits)) {
-    std::cerr << "cryo-crd evaluate: " << err->message << "\n";
+  if (auto refused = cds::parse_hook_body(body, doc, {.parse = service.options().limits})) {
+    std::cerr << "cryo-crd evaluate: " << refused->message << "\n";
     return 1;
   }
   std::string_view hook = fhir::string_or_empty(fhir::member(doc, "hook"));

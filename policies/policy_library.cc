@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "base/text.h"
+#include "fhir/datetime.h"
 #include "policies/policy.h"
 
 namespace cryo::policies {
@@ -42,6 +44,22 @@ bool is_test_file(const std::filesystem::path& p) {
 void collect_facts(const Criterion& c, std::string_view fact, std::set<std::string>& out) {
   if (c.fact == fact) out.insert(c.members.begin(), c.members.end());
   for (const Criterion& child : c.children) collect_facts(child, fact, out);
+}
+
+// What the context of the call adds to a determination: the data the record lacks, and no
+// documentation request from an advisory answer.
+void qualify(Determination& d, const DecisionContext& context) {
+  for (const std::string& p : context.unreadable)
+    d.notices.push_back("Data the EHR could not supply: " + p);
+  if (!context.unreadable.empty() && d.covered == "conditional") {
+    d.reasons.push_back("Part of the record could not be read from the EHR's FHIR server (" +
+                        join({context.unreadable.begin(), context.unreadable.end()}, "; ") + ").");
+  }
+  if (!context.asks_for_documentation) {
+    // Secondary hooks never ask for clinical or administrative documentation (CRD).
+    d.doc_needed.clear();
+    d.doc_purpose.clear();
+  }
 }
 
 }  // namespace
@@ -224,6 +242,34 @@ Determination PolicyLibrary::evaluate(const Policy& policy, const Payer& payer,
   Determination d = evaluate_policy(policy, payer, lob, order, facts, documents);
   d.data_hash = data_->data_hash;
   return d;
+}
+
+std::optional<OrderDecision> PolicyLibrary::decide(const fhir::Json& order,
+                                                   const DecisionContext& context,
+                                                   const RecordFacts& record) const {
+  // The plan: the policy revision in force on the date of service, for the first billing code
+  // the payer has a policy for.
+  OrderDecision out;
+  out.context.order = &order;
+  out.context.date_of_service = mappings::MappingSet::date_of_service(order, context.received);
+  const std::string day = fhir::day_text(out.context.date_of_service.begin);
+  const Policy* policy = nullptr;
+  for (const std::string& code : mappings::MappingSet::billing_codes(order)) {
+    if ((policy = policy_for(*context.payer, code, day)) != nullptr) {
+      out.context.billing_code = code;
+      break;
+    }
+  }
+  if (policy == nullptr) return std::nullopt;
+  // What the policy reads from the record, then the evaluation.
+  out.facts = record.facts(out.context, facts_used(*policy));
+  std::vector<mappings::DocumentFinding> documents;
+  if (int months = document_window_months(*policy); months > 0)
+    documents = record.documents(out.context, document_codes(*policy), months);
+  out.determination = evaluate(*policy, *context.payer, context.line_of_business, out.context,
+                               out.facts, documents);
+  qualify(out.determination, context);
+  return out;
 }
 
 std::vector<std::string> PolicyLibrary::members_named(const Policy& policy,

@@ -10,14 +10,18 @@
 // with file, line, column, field and reason, load() refuses a directory with any. A policy file
 // may hold several revisions: policy_for() picks the one in force on the date of service.
 //
+// A hook call's orders are decided through one entry point, decide(): it plans the order (the
+// policy revision in force on the date of service, for the first billing code a policy lists;
+// the facts and documents that policy reads), asks the caller's RecordFacts for them, and
+// evaluates:
+//
 //   Result<PolicyLibrary> lib = PolicyLibrary::load("policies/data", mappings);
 //   const Payer* payer = lib->payer_for(coverage.payer_identifiers);
-//   const Policy* policy = lib->policy_for(*payer, "47383");
 //   std::string lob = lib->line_of_business(*payer, coverage.plan_codes, coverage.coverage_type);
-//   FactSheet facts = mappings.extract(record, order, lib->facts_used(*policy));
-//   auto window = fhir::months_before(order.date_of_service, lib->document_window_months(*policy));
-//   auto documents = mappings.find_documents(record, lib->document_codes(*policy), window);
-//   Determination d = lib->evaluate(*policy, *payer, lob, order, facts, documents);
+//   std::optional<OrderDecision> d = lib->decide(order, {payer, lob, received}, record_facts);
+//
+// The steps are public too (policy_for, facts_used, document_codes, document_window_months,
+// evaluate), for the analyst's tools and tests that decide on given facts.
 //
 // Thread safety: immutable after load(); all methods may be called concurrently.
 #pragma once
@@ -25,12 +29,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.h"
+#include "fhir/datetime.h"
 #include "mappings/coverage_reader.h"
 #include "mappings/mapping_set.h"
 #include "policies/determination.h"
@@ -58,6 +64,41 @@ struct Payer {
 };
 
 class Policy;  // opaque: the parsed policy document (policies/policy.h is internal)
+
+// What the record says about an order, as decide() asks for it. The caller reads its record
+// (the mappings over the call's FHIR resources); the library never reads FHIR.
+class RecordFacts {
+ public:
+  virtual ~RecordFacts() = default;
+  // The facts with these ids for the order (MappingSet::extract).
+  virtual mappings::FactSheet facts(const mappings::OrderContext& order,
+                                    std::span<const std::string> fact_ids) const = 0;
+  // For each document type in `codes`, whether the record holds one dated within `months`
+  // calendar months before the order's date of service (MappingSet::find_documents).
+  virtual std::vector<mappings::DocumentFinding> documents(const mappings::OrderContext& order,
+                                                           std::span<const std::string> codes,
+                                                           int months) const = 0;
+};
+
+// What an order is decided under besides the order itself.
+struct DecisionContext {
+  const Payer* payer = nullptr;
+  std::string_view line_of_business;
+  fhir::Instant received;  // the hook's arrival: the date of service of an undated order
+  // An advisory answer (CRD secondary hooks) asks for no documentation: doc-needed and
+  // doc-purpose stay empty.
+  bool asks_for_documentation = true;
+  // What the record could not get from the EHR ("coverage: timed out after 1500 ms"): each is
+  // a notice, and a conditional determination says the record was incomplete.
+  std::span<const std::string> unreadable;
+};
+
+// The decision for one order.
+struct OrderDecision {
+  mappings::OrderContext context;  // the order, the billing code that decided, date of service
+  mappings::FactSheet facts;       // what the record showed
+  Determination determination;
+};
 
 // One problem in a policy or payer file, located.
 struct PolicyProblem {
@@ -131,6 +172,12 @@ class PolicyLibrary {
   // every Determination carries it. "" until set.
   void set_data_hash(std::string hash);
   const std::string& data_hash() const;
+
+  // Decides one order of a hook call: the policy in force on its date of service for the first
+  // of its billing codes that one lists, evaluated on what `record` says. nullopt when no
+  // policy applies (the order is out of scope: no card, no annotation).
+  std::optional<OrderDecision> decide(const fhir::Json& order, const DecisionContext& context,
+                                      const RecordFacts& record) const;
 
   // Evaluates one order. `documents` are the findings for document_codes(policy).
   Determination evaluate(const Policy& policy, const Payer& payer, std::string_view lob,

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <optional>
+#include <span>
 
 #include "policies/data_hash.h"
 #include "support.h"
@@ -165,6 +168,142 @@ TEST(Revisions, TheDateOfServicePicksTheRevision) {
                 .policy_page_html("florida-blue-02-40000-22")
                 .find("2001-08-15 (2001-08-15 to 2024-09-14)"),
             std::string::npos);
+}
+
+// --- decide(): the one entry point of a hook call --------------------------------------------
+
+// A record that shows nothing, and remembers what it was asked.
+class EmptyRecord : public RecordFacts {
+ public:
+  mutable std::vector<std::string> facts_asked;
+  mutable std::vector<std::string> codes_asked;
+  mutable int months_asked = 0;
+  mutable std::string code_seen;
+
+  mappings::FactSheet facts(const mappings::OrderContext& order,
+                            std::span<const std::string> ids) const override {
+    code_seen = order.billing_code;
+    facts_asked.assign(ids.begin(), ids.end());
+    return {};
+  }
+  std::vector<mappings::DocumentFinding> documents(const mappings::OrderContext&,
+                                                   std::span<const std::string> codes,
+                                                   int months) const override {
+    codes_asked.assign(codes.begin(), codes.end());
+    months_asked = months;
+    return {};
+  }
+};
+
+struct Order {
+  explicit Order(std::string text) : text_(std::move(text)) {
+    EXPECT_FALSE(fhir::parse_copy(text_, doc, {}));
+  }
+  std::string text_;
+  fhir::JsonDocument doc;
+};
+
+Order liver_order(std::string_view date, std::string_view codes = R"("47383")") {
+  std::string coding;
+  for (size_t at = 0; at < codes.size();) {
+    size_t end = codes.find(',', at);
+    std::string_view code = codes.substr(at, end == std::string_view::npos ? end : end - at);
+    if (!coding.empty()) coding += ",";
+    coding += R"({"system":"http://www.ama-assn.org/go/cpt","code":)" + std::string(code) + "}";
+    at = end == std::string_view::npos ? codes.size() : end + 1;
+  }
+  return Order(
+      R"({"resourceType":"ServiceRequest","id":"sr-1","status":"draft","code":{"coding":[)" +
+      coding + R"(]},"occurrenceDateTime":")" + std::string(date) + R"("})");
+}
+
+DecisionContext context_for(const Payer& payer) {
+  DecisionContext c;
+  c.payer = &payer;
+  c.line_of_business = "commercial";
+  c.received = std::chrono::sys_days{std::chrono::year{2026} / 2 / 20};
+  return c;
+}
+
+TEST(Decide, PlansTheOrderAsksTheRecordForWhatThePolicyReadsAndEvaluates) {
+  const Payer& fb = payer("florida-blue");
+  const Policy* policy = library().policy_for(fb, "47383", "2026-03-01");
+  ASSERT_NE(policy, nullptr);
+  Order order = liver_order("2026-03-01", R"("47382","47383")");  // radiofrequency first
+  EmptyRecord record;
+  std::optional<OrderDecision> d = library().decide(order.doc, context_for(fb), record);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(record.code_seen, "47383");  // the first code a policy lists
+  EXPECT_EQ(d->context.billing_code, "47383");
+  EXPECT_EQ(d->context.order, &order.doc);
+  auto facts = library().facts_used(*policy);
+  EXPECT_EQ(record.facts_asked, std::vector<std::string>(facts.begin(), facts.end()));
+  auto codes = library().document_codes(*policy);
+  EXPECT_EQ(record.codes_asked, std::vector<std::string>(codes.begin(), codes.end()));
+  EXPECT_EQ(record.months_asked, 6);
+  EXPECT_EQ(d->determination.policy_id, "florida-blue-02-40000-22");
+  EXPECT_EQ(d->determination.billing_code, "47383");
+  EXPECT_EQ(d->determination.payer_id, "florida-blue");
+  EXPECT_EQ(d->determination.covered, "conditional");  // the record shows nothing
+  EXPECT_TRUE(d->determination.notices.empty());
+}
+
+TEST(Decide, TheRevisionInForceOnTheDateOfServiceDecides) {
+  const Payer& fb = payer("florida-blue");
+  EmptyRecord record;
+  auto before = library().decide(liver_order("2024-09-14").doc, context_for(fb), record);
+  auto from = library().decide(liver_order("2024-09-15").doc, context_for(fb), record);
+  ASSERT_TRUE(before && from);
+  EXPECT_NE(before->determination.policy_revision, from->determination.policy_revision);
+  EXPECT_EQ(from->determination.policy_revision, "2024-09-15");
+  // Before the first revision: no policy was in force, the order is out of scope.
+  EXPECT_FALSE(library().decide(liver_order("2001-08-14").doc, context_for(fb), record));
+}
+
+TEST(Decide, AnOrderNoPolicyListsIsOutOfScopeAndNothingIsRead) {
+  EmptyRecord record;
+  auto d = library().decide(liver_order("2026-03-01", R"("47382")").doc,
+                            context_for(payer("florida-blue")), record);
+  EXPECT_FALSE(d);
+  EXPECT_TRUE(record.facts_asked.empty());
+  EXPECT_TRUE(record.codes_asked.empty());
+}
+
+TEST(Decide, AnAdvisoryAnswerAsksForNoDocumentation) {
+  const Payer& fb = payer("florida-blue");
+  EmptyRecord record;
+  Order order = liver_order("2026-03-01");
+  DecisionContext primary = context_for(fb);
+  auto asked = library().decide(order.doc, primary, record);
+  ASSERT_TRUE(asked);
+  ASSERT_FALSE(asked->determination.doc_needed.empty());
+  ASSERT_FALSE(asked->determination.doc_purpose.empty());
+  DecisionContext advisory = context_for(fb);
+  advisory.asks_for_documentation = false;
+  auto quiet = library().decide(order.doc, advisory, record);
+  ASSERT_TRUE(quiet);
+  EXPECT_EQ(quiet->determination.doc_needed, "");
+  EXPECT_EQ(quiet->determination.doc_purpose, "");
+  EXPECT_EQ(quiet->determination.covered, asked->determination.covered);
+}
+
+TEST(Decide, WhatTheRecordCouldNotGetIsNoticedAndQualifiesAConditionalAnswer) {
+  const Payer& fb = payer("florida-blue");
+  EmptyRecord record;
+  const std::vector<std::string> unreadable = {"conditions: timed out after 1500 ms",
+                                               "observations: HTTP 500"};
+  DecisionContext context = context_for(fb);
+  context.unreadable = unreadable;
+  auto d = library().decide(liver_order("2026-03-01").doc, context, record);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->determination.covered, "conditional");
+  EXPECT_EQ(d->determination.notices,
+            (std::vector<std::string>{
+                "Data the EHR could not supply: conditions: timed out after 1500 ms",
+                "Data the EHR could not supply: observations: HTTP 500"}));
+  EXPECT_EQ(d->determination.reasons.back(),
+            "Part of the record could not be read from the EHR's FHIR server (conditions: timed "
+            "out after 1500 ms; observations: HTTP 500).");
 }
 
 }  // namespace
