@@ -30,28 +30,16 @@ constexpr std::string_view kCovered = "covered";
 constexpr std::string_view kNotCovered = "not-covered";
 constexpr std::string_view kConditional = "conditional";
 
-std::string show_interval(const fhir::Interval& v, const std::string& unit) {
-  std::string u = unit.empty() || unit == "1" ? "" : " " + unit;
-  auto num = [](double d) { return fhir::format_number(d); };
-  if (v.is_point()) return num(v.low) + u;
-  bool low_inf = v.low == -std::numeric_limits<double>::infinity();
-  bool high_inf = v.high == std::numeric_limits<double>::infinity();
-  if (low_inf && high_inf) return "any value";
-  if (low_inf) return (v.high_closed ? "≤ " : "< ") + num(v.high) + u;
-  if (high_inf) return (v.low_closed ? "≥ " : "> ") + num(v.low) + u;
-  return num(v.low) + "–" + num(v.high) + u;
-}
-
 // What the record showed for a fact, for people.
 std::string observed(const Fact* f) {
   if (f == nullptr) return "not found";
   if (!f->display.empty()) return f->display;
   switch (f->kind) {
     case FactKind::kBoolean:
-      return f->truth == Truth::kTrue ? "yes" : f->truth == Truth::kFalse ? "no" : "not found";
+      return f->truth == Truth::kUnknown ? "not found" : std::string(mappings::yes_no(f->truth));
     case FactKind::kMeasure:
     case FactKind::kOrdinal:
-      return f->measure ? show_interval(*f->measure, f->unit) : "no usable value";
+      return f->measure ? fhir::format_interval(*f->measure, f->unit) : "no usable value";
     case FactKind::kCategory: {
       std::vector<std::string> yes;
       for (const auto& [member, t] : f->categories) {

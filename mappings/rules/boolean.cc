@@ -42,17 +42,6 @@ Findings gather(RecordView& x, const FactDef& f) {
   return found;
 }
 
-std::string yes_no(Truth t) {
-  switch (t) {
-    case Truth::kTrue:
-      return "yes";
-    case Truth::kFalse:
-      return "no";
-    default:
-      return "not documented";
-  }
-}
-
 // An active diagnosis decides over the Observations; the latest Observation over an
 // unconfirmed diagnosis unless it says no; then the classification; then the closed world.
 void decide(const RecordView& x, const FactDef& f, const Findings& found,
@@ -96,7 +85,7 @@ Fact boolean_fact(RecordView& x, const FactDef& f) {
   const ObservedBoolean latest =
       found.has_observation_sources ? latest_observed_boolean(x, f, fact) : ObservedBoolean{};
   decide(x, f, found, latest, fact);
-  fact.display = yes_no(fact.truth);
+  fact.display = std::string(yes_no(fact.truth));
   return fact;
 }
 
