@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "audit/store.h"
+#include "base/json_writer.h"
 
 namespace cryo::audit {
 namespace json {
@@ -137,8 +138,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void field(Writer& w, const char* name, const std::string& value, bool omit_empty = true) {
   if (omit_empty && value.empty()) return;
-  w.Key(name);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  write_json_member(w, name, value);
 }
 
 void write_assertion(Writer& w, const AssertionRecord& a) {

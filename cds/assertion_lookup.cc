@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/json_writer.h"
 #include "fhir/coding.h"
 
 namespace cryo::cds {
@@ -14,8 +15,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void kv(Writer& w, const char* key, std::string_view value) {
   if (value.empty()) return;
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  write_json_member(w, key, value);
 }
 
 std::string day(std::string_view s) {

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "base/json_writer.h"
 #include "cds/crd_version.h"
 
 #include <rapidjson/stringbuffer.h>
@@ -90,10 +91,6 @@ constexpr std::array<ConfigurationOption, 5> kConfigurationOptions = {{
      false},
 }};
 
-void write(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 }  // namespace
 
 std::span<const ServiceDefinition> services() {
@@ -120,7 +117,7 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto field = [&w](const char* name, std::string_view value) {
     w.Key(name);
-    write(w, value);
+    write_json_string(w, value);
   };
   w.StartObject();
   w.Key("services");
@@ -134,23 +131,24 @@ std::string discovery_json(std::span<const mappings::PrefetchTemplate> prefetch,
     w.Key("prefetch");
     w.StartObject();
     for (const auto& t : prefetch) {
-      write(w, t.key);
-      write(w, t.query);
+      write_json_string(w, t.key);
+      write_json_string(w, t.query);
     }
     for (const auto& t : s.own_prefetch) {
-      write(w, t.key);
-      write(w, t.query);
+      write_json_string(w, t.key);
+      write_json_string(w, t.query);
     }
     w.EndObject();
     w.Key("usageRequirements");
-    write(w,
-          "Send a JWT signed by a client this payer trusts. Provide the prefetch keys, or a "
-          "fhirServer the service may query.");
+    write_json_string(
+        w,
+        "Send a JWT signed by a client this payer trusts. Provide the prefetch keys, or a "
+        "fhirServer the service may query.");
     w.Key("extension");
     w.StartObject();
     w.Key("davinci-crd.version");
     w.StartArray();
-    for (const auto& v : crd_versions()) write(w, v.label);
+    for (const auto& v : crd_versions()) write_json_string(w, v.label);
     w.EndArray();
     w.Key("davinci-crd.configuration-options");
     w.StartArray();

@@ -3,27 +3,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/json_writer.h"
+
 namespace cryo::cds {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-const char* truth(mappings::Truth t) {
-  switch (t) {
-    case mappings::Truth::kTrue:
-      return "true";
-    case mappings::Truth::kFalse:
-      return "false";
-    case mappings::Truth::kUnknown:
-      return "unknown";
-  }
-  return "unknown";
-}
-
-void str(Writer& w, const char* key, const std::string& v) {
-  w.Key(key);
-  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
 
 }  // namespace
 
@@ -33,45 +18,44 @@ std::string criteria_json(const policies::Determination& d) {
   w.StartArray();
   for (const policies::SectionResult& s : d.sections) {
     w.StartObject();
-    str(w, "section", s.id);
-    str(w, "title", s.title);
+    write_json_member(w, "section", s.id);
+    write_json_member(w, "title", s.title);
     w.Key("indication");
-    w.String(truth(s.indication));
+    write_json_string(w, mappings::to_string(s.indication));
     w.Key("codeListed");
     w.Bool(s.code_listed);
     w.Key("criteria");
-    w.String(truth(s.criteria));
+    write_json_string(w, mappings::to_string(s.criteria));
     w.Key("result");
-    w.String(truth(s.result));
+    write_json_string(w, mappings::to_string(s.result));
     w.Key("rows");
     w.StartArray();
     for (const policies::CriterionResult& row : s.rows) {
       w.StartObject();
       w.Key("depth");
       w.Int(row.depth);
-      str(w, "label", row.label);
-      str(w, "fact", row.fact);
-      if (!row.role.empty()) str(w, "role", row.role);
-      if (!row.condition.empty()) str(w, "condition", row.condition);
+      write_json_member(w, "label", row.label);
+      write_json_member(w, "fact", row.fact);
+      if (!row.role.empty()) write_json_member(w, "role", row.role);
+      if (!row.condition.empty()) write_json_member(w, "condition", row.condition);
       w.Key("value");
-      w.String(truth(row.value));
-      str(w, "observed", row.observed);
+      write_json_string(w, mappings::to_string(row.value));
+      write_json_member(w, "observed", row.observed);
       if (!row.notes.empty()) {
         w.Key("notes");
         w.StartArray();
-        for (const std::string& n : row.notes)
-          w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
+        for (const std::string& n : row.notes) write_json_string(w, n);
         w.EndArray();
       }
       w.Key("evidence");
       w.StartArray();
       for (const mappings::Evidence& e : row.evidence) {
         w.StartObject();
-        str(w, "reference", e.reference);
-        str(w, "date", e.date);
+        write_json_member(w, "reference", e.reference);
+        write_json_member(w, "date", e.date);
         if (!e.code.empty()) {
-          str(w, "system", e.system);
-          str(w, "code", e.code);
+          write_json_member(w, "system", e.system);
+          write_json_member(w, "code", e.code);
         }
         w.EndObject();
       }
@@ -83,9 +67,9 @@ std::string criteria_json(const policies::Determination& d) {
   }
   if (d.sections.empty() && !d.basis.empty()) {
     w.StartObject();
-    str(w, "section", std::string());
-    str(w, "title", d.basis);
-    str(w, "result", d.covered);
+    write_json_member(w, "section", std::string());
+    write_json_member(w, "title", d.basis);
+    write_json_member(w, "result", d.covered);
     w.Key("rows");
     w.StartArray();
     w.EndArray();

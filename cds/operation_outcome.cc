@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/json_writer.h"
+
 namespace cryo::cds {
 
 std::string operation_outcome(std::string_view code, std::string_view diagnostics) {
@@ -17,9 +19,9 @@ std::string operation_outcome(std::string_view code, std::string_view diagnostic
   w.Key("severity");
   w.String("error");
   w.Key("code");
-  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  write_json_string(w, code);
   w.Key("diagnostics");
-  w.String(diagnostics.data(), static_cast<rapidjson::SizeType>(diagnostics.size()));
+  write_json_string(w, diagnostics);
   w.EndObject();
   w.EndArray();
   w.EndObject();

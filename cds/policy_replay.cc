@@ -10,8 +10,9 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
-#include "cds/determination_record.h"
+#include "base/json_writer.h"
 #include "cds/catalog.h"
+#include "cds/determination_record.h"
 #include "cds/dtr.h"
 
 namespace cryo::cds {
@@ -240,15 +241,12 @@ std::string replay_json(const ReplayReport& r) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
   w.SetIndent(' ', 1);
-  auto s = [&](const char* key, const std::string& v) {
-    w.Key(key);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  };
+  auto s = [&](const char* key, const std::string& v) { write_json_member(w, key, v); };
   auto counts = [&](const char* key, const std::map<std::string, std::int64_t>& m) {
     w.Key(key);
     w.StartObject();
     for (const auto& [k, v] : m) {
-      w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+      write_json_key(w, k);
       w.Int64(v);
     }
     w.EndObject();
@@ -285,8 +283,7 @@ std::string replay_json(const ReplayReport& r) {
     s("coveredTo", c.to_covered);
     w.Key("sections");
     w.StartArray();
-    for (const std::string& x : c.sections)
-      w.String(x.data(), static_cast<rapidjson::SizeType>(x.size()));
+    for (const std::string& x : c.sections) write_json_string(w, x);
     w.EndArray();
     w.Key("flipped");
     w.StartArray();

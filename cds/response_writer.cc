@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "base/ids.h"
+#include "base/json_writer.h"
 #include "base/text.h"
 #include "cds/card_text.h"
 #include "cds/catalog.h"
@@ -27,14 +28,9 @@ constexpr std::string_view kCoverageInformationUrl =
 constexpr size_t kMaxSummaryChars = 139;
 constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 
-void str(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void key_str(Writer& w, std::string_view key, std::string_view value) {
-  str(w, key);
-  str(w, value);
-}
+// base's JSON string writers, by the short names this file uses.
+constexpr auto& str = write_json_string<Writer>;
+constexpr auto& key_str = write_json_member<Writer>;
 
 // Truncates to at most `max_chars` Unicode characters, ending with "…" when cut.
 std::string truncate_chars(std::string_view s, size_t max_chars) {

@@ -96,4 +96,15 @@ std::string format_number(double v) {
   return s;
 }
 
+std::string format_interval(const Interval& v, std::string_view unit) {
+  const std::string u = unit.empty() || unit == "1" ? "" : " " + std::string(unit);
+  const bool low_open_end = v.low == -std::numeric_limits<double>::infinity();
+  const bool high_open_end = v.high == std::numeric_limits<double>::infinity();
+  if (v.is_point()) return format_number(v.low) + u;
+  if (low_open_end && high_open_end) return "any value";
+  if (low_open_end) return (v.high_closed ? "≤ " : "< ") + format_number(v.high) + u;
+  if (high_open_end) return (v.low_closed ? "≥ " : "> ") + format_number(v.low) + u;
+  return format_number(v.low) + "–" + format_number(v.high) + u;
+}
+
 }  // namespace cryo::fhir

@@ -54,4 +54,8 @@ QuantityReading read_quantity(const Json& quantity, std::string_view target_unit
 // Formats a number without trailing zeros ("3", "4.25").
 std::string format_number(double v);
 
+// An interval for people, with its unit ("" or "1": none): "4.2 cm", "< 3 cm", "≤ 5 cm",
+// "≥ 10 ng/mL", "> 2", "2–4 cm", "any value".
+std::string format_interval(const Interval& v, std::string_view unit);
+
 }  // namespace cryo::fhir

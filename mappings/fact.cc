@@ -25,6 +25,17 @@ Truth truth_not(Truth a) {
   }
 }
 
+std::string_view yes_no(Truth t) {
+  switch (t) {
+    case Truth::kTrue:
+      return "yes";
+    case Truth::kFalse:
+      return "no";
+    default:
+      return "not documented";
+  }
+}
+
 std::string_view to_string(Truth t) {
   switch (t) {
     case Truth::kTrue:
@@ -134,16 +145,7 @@ Truth FactSheet::category(std::string_view id, std::string_view member) const {
 namespace cryo::mappings {
 
 std::string format_measure(const std::optional<fhir::Interval>& value, std::string_view unit) {
-  if (!value) return "not documented";
-  const fhir::Interval& v = *value;
-  const std::string u = unit.empty() || unit == "1" ? "" : " " + std::string(unit);
-  const bool low_open_end = v.low == -std::numeric_limits<double>::infinity();
-  const bool high_open_end = v.high == std::numeric_limits<double>::infinity();
-  if (v.is_point()) return fhir::format_number(v.low) + u;
-  if (low_open_end && high_open_end) return "any value";
-  if (low_open_end) return (v.high_closed ? "≤ " : "< ") + fhir::format_number(v.high) + u;
-  if (high_open_end) return (v.low_closed ? "≥ " : "> ") + fhir::format_number(v.low) + u;
-  return fhir::format_number(v.low) + "–" + fhir::format_number(v.high) + u;
+  return value ? fhir::format_interval(*value, unit) : "not documented";
 }
 
 std::string coding_label(std::string_view system, std::string_view code) {

@@ -38,6 +38,8 @@ Truth truth_and(Truth a, Truth b);
 Truth truth_or(Truth a, Truth b);
 Truth truth_not(Truth a);
 std::string_view to_string(Truth t);  // "true" | "false" | "unknown"
+// A boolean fact's value for people: "yes" | "no" | "not documented".
+std::string_view yes_no(Truth t);
 
 enum class FactKind : unsigned char { kBoolean, kMeasure, kOrdinal, kCategory };
 
@@ -46,7 +48,8 @@ enum class FactKind : unsigned char { kBoolean, kMeasure, kOrdinal, kCategory };
 enum class Comparison : unsigned char { kLess, kLessOrEqual, kGreater, kGreaterOrEqual, kEqual };
 Truth compare(const std::optional<fhir::Interval>& value, Comparison op, double threshold);
 
-// A measure for people: "4.2 cm", "< 3 cm", "≥ 5 ng/mL", "3" (unit "1"), "not documented".
+// A measure for people: "4.2 cm", "< 3 cm", "≥ 5 ng/mL", "3" (unit "1"), "not documented"
+// (fhir::format_interval, or "not documented" when there is none).
 std::string format_measure(const std::optional<fhir::Interval>& value, std::string_view unit);
 
 struct Evidence {

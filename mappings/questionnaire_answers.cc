@@ -83,7 +83,7 @@ std::optional<Fact> from_answer(const MappingSet::Data& d, const FactDef& f, con
       } else {
         return std::nullopt;
       }
-      fact.display = fact.truth == Truth::kTrue ? "yes" : "no";
+      fact.display = std::string(yes_no(fact.truth));
       return fact;
     }
     case FactKind::kMeasure: {

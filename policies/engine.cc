@@ -30,28 +30,16 @@ constexpr std::string_view kCovered = "covered";
 constexpr std::string_view kNotCovered = "not-covered";
 constexpr std::string_view kConditional = "conditional";
 
-std::string show_interval(const fhir::Interval& v, const std::string& unit) {
-  std::string u = unit.empty() || unit == "1" ? "" : " " + unit;
-  auto num = [](double d) { return fhir::format_number(d); };
-  if (v.is_point()) return num(v.low) + u;
-  bool low_inf = v.low == -std::numeric_limits<double>::infinity();
-  bool high_inf = v.high == std::numeric_limits<double>::infinity();
-  if (low_inf && high_inf) return "any value";
-  if (low_inf) return (v.high_closed ? "≤ " : "< ") + num(v.high) + u;
-  if (high_inf) return (v.low_closed ? "≥ " : "> ") + num(v.low) + u;
-  return num(v.low) + "–" + num(v.high) + u;
-}
-
 // What the record showed for a fact, for people.
 std::string observed(const Fact* f) {
   if (f == nullptr) return "not found";
   if (!f->display.empty()) return f->display;
   switch (f->kind) {
     case FactKind::kBoolean:
-      return f->truth == Truth::kTrue ? "yes" : f->truth == Truth::kFalse ? "no" : "not found";
+      return f->truth == Truth::kUnknown ? "not found" : std::string(mappings::yes_no(f->truth));
     case FactKind::kMeasure:
     case FactKind::kOrdinal:
-      return f->measure ? show_interval(*f->measure, f->unit) : "no usable value";
+      return f->measure ? fhir::format_interval(*f->measure, f->unit) : "no usable value";
     case FactKind::kCategory: {
       std::vector<std::string> yes;
       for (const auto& [member, t] : f->categories) {
@@ -275,11 +263,9 @@ void finish_positive(const Policy& policy, const FactSheet& facts,
   }
 }
 
-}  // namespace
-
-Determination evaluate_policy(const Policy& policy, const Payer& payer, std::string_view lob,
-                              const mappings::OrderContext& order, const FactSheet& facts,
-                              std::span<const mappings::DocumentFinding> documents) {
+// Who and what a determination is about: the policy, the payer and plan, the order's code.
+Determination identify(const Policy& policy, const Payer& payer, std::string_view lob,
+                       const mappings::OrderContext& order, const Procedure* procedure) {
   Determination d;
   d.policy_id = policy.id;
   d.policy_title = policy.title;
@@ -289,9 +275,113 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
   d.payer_name = payer.name;
   d.line_of_business = std::string(lob);
   d.billing_code = order.billing_code;
-  const Procedure* procedure = policy.procedure(order.billing_code);
   if (procedure != nullptr) d.procedure = procedure->display;
   d.notices = policy.notices;
+  return d;
+}
+
+// Evaluates every section that applies to the order (its rows into `d.sections`) and returns
+// the three-valued OR of their results; `indications` gets the title of each section that
+// has an indication.
+Truth evaluate_sections(const Policy& policy, const Procedure& procedure,
+                        std::string_view billing_code, const FactSheet& facts, Determination& d,
+                        std::vector<std::string>& indications) {
+  Evaluator evaluator(facts);
+  Truth overall = Truth::kFalse;
+  for (const Section& s : policy.sections) {
+    if (!s.organ.empty() && s.organ != procedure.organ) continue;
+    bool listed = std::find(s.codes.begin(), s.codes.end(), billing_code) != s.codes.end();
+    SectionResult r;
+    r.id = s.id;
+    r.title = s.title;
+    r.code_listed = listed;
+    if (s.has_indication) {
+      indications.push_back(s.title);
+      r.indication = evaluator.eval(s.indication, 0, "indication", &r.rows);
+      if (r.indication == Truth::kFalse) continue;  // does not apply to this patient
+    } else {
+      if (!listed) continue;  // applies only to the codes it lists
+      r.indication = Truth::kTrue;
+    }
+    r.criteria = evaluator.eval(s.criteria, 0, "criteria", &r.rows);
+    r.result = mappings::truth_and(
+        r.indication, mappings::truth_and(listed ? Truth::kTrue : Truth::kFalse, r.criteria));
+    overall = mappings::truth_or(overall, r.result);
+    if (!s.interpretation.empty()) add_unique(d.notes, s.interpretation);
+    d.sections.push_back(std::move(r));
+  }
+  return overall;
+}
+
+// Conditional: the facts the record does not show that leave each undecided section open, and
+// the reason asking for them.
+void ask_for_missing_facts(Determination& d) {
+  for (const SectionResult& r : d.sections) {
+    if (r.result != Truth::kUnknown) continue;
+    std::vector<const CriterionResult*> unknown;
+    size_t ind = root_of(r.rows, "indication");
+    if (r.indication == Truth::kUnknown && ind < r.rows.size()) {
+      causes(r.rows, ind, Truth::kUnknown, unknown);
+    }
+    size_t crit = root_of(r.rows, "criteria");
+    if (r.criteria == Truth::kUnknown && crit < r.rows.size()) {
+      causes(r.rows, crit, Truth::kUnknown, unknown);
+    }
+    for (const CriterionResult* row : unknown) {
+      add_unique(d.missing_facts,
+                 row->role == "indication" ? "Diagnosis: " + row->label : row->label);
+    }
+  }
+  d.reasons.push_back(
+      "Coverage depends on information the record does not show. Please "
+      "document: " +
+      join(d.missing_facts, "; ") + ".");
+}
+
+// Not covered, no indication applying: the diagnosis the record shows and those covered.
+void explain_no_indication(const Policy& policy, const FactSheet& facts,
+                           const std::vector<std::string>& indications, Determination& d) {
+  std::string shown;
+  for (const Section& s : policy.sections) {
+    if (!s.has_indication || s.indication.fact.empty()) continue;
+    const Fact* f = facts.find(s.indication.fact);
+    if (f != nullptr && !f->display.empty()) {
+      shown = " (the record shows: " + f->display + ")";
+      break;
+    }
+  }
+  d.reasons.push_back("The diagnosis is not among the indications " + policy.document + " covers" +
+                      shown + ". Covered indications: " + join(indications, "; ") + ".");
+}
+
+// Not covered under sections that apply: per section, the code not listed or the criteria
+// not met (with what the record shows).
+void explain_unmet(const Policy& policy, std::string_view billing_code, Determination& d) {
+  for (const SectionResult& r : d.sections) {
+    if (!r.code_listed) {
+      d.reasons.push_back("CPT " + std::string(billing_code) + " is not listed for " + r.title +
+                          " in " + policy.document + ".");
+      continue;
+    }
+    std::vector<const CriterionResult*> unmet;
+    size_t crit = root_of(r.rows, "criteria");
+    if (crit < r.rows.size()) causes(r.rows, crit, Truth::kFalse, unmet);
+    std::vector<std::string> texts;
+    for (const CriterionResult* row : unmet) {
+      texts.push_back(row->fact.empty() ? row->label
+                                        : row->label + " (record: " + row->observed + ")");
+    }
+    d.reasons.push_back(r.title + ": criteria not met: " + join(texts, "; ") + ".");
+  }
+}
+
+}  // namespace
+
+Determination evaluate_policy(const Policy& policy, const Payer& payer, std::string_view lob,
+                              const mappings::OrderContext& order, const FactSheet& facts,
+                              std::span<const mappings::DocumentFinding> documents) {
+  const Procedure* procedure = policy.procedure(order.billing_code);
+  Determination d = identify(policy, payer, lob, order, procedure);
 
   if (procedure == nullptr) {
     d.covered = kNotCovered;
@@ -324,31 +414,9 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
   }
 
   d.basis = "criteria";
-  Evaluator evaluator(facts);
-  Truth overall = Truth::kFalse;
   std::vector<std::string> indications;
-  for (const Section& s : policy.sections) {
-    if (!s.organ.empty() && s.organ != procedure->organ) continue;
-    bool listed = std::find(s.codes.begin(), s.codes.end(), order.billing_code) != s.codes.end();
-    SectionResult r;
-    r.id = s.id;
-    r.title = s.title;
-    r.code_listed = listed;
-    if (s.has_indication) {
-      indications.push_back(s.title);
-      r.indication = evaluator.eval(s.indication, 0, "indication", &r.rows);
-      if (r.indication == Truth::kFalse) continue;  // does not apply to this patient
-    } else {
-      if (!listed) continue;  // applies only to the codes it lists
-      r.indication = Truth::kTrue;
-    }
-    r.criteria = evaluator.eval(s.criteria, 0, "criteria", &r.rows);
-    r.result = mappings::truth_and(
-        r.indication, mappings::truth_and(listed ? Truth::kTrue : Truth::kFalse, r.criteria));
-    overall = mappings::truth_or(overall, r.result);
-    if (!s.interpretation.empty()) add_unique(d.notes, s.interpretation);
-    d.sections.push_back(std::move(r));
-  }
+  const Truth overall =
+      evaluate_sections(policy, *procedure, order.billing_code, facts, d, indications);
 
   if (overall == Truth::kTrue) {
     d.covered = kCovered;
@@ -358,26 +426,7 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
 
   if (overall == Truth::kUnknown) {
     d.covered = kConditional;
-    for (const SectionResult& r : d.sections) {
-      if (r.result != Truth::kUnknown) continue;
-      std::vector<const CriterionResult*> unknown;
-      size_t ind = root_of(r.rows, "indication");
-      if (r.indication == Truth::kUnknown && ind < r.rows.size()) {
-        causes(r.rows, ind, Truth::kUnknown, unknown);
-      }
-      size_t crit = root_of(r.rows, "criteria");
-      if (r.criteria == Truth::kUnknown && crit < r.rows.size()) {
-        causes(r.rows, crit, Truth::kUnknown, unknown);
-      }
-      for (const CriterionResult* row : unknown) {
-        add_unique(d.missing_facts,
-                   row->role == "indication" ? "Diagnosis: " + row->label : row->label);
-      }
-    }
-    d.reasons.push_back(
-        "Coverage depends on information the record does not show. Please "
-        "document: " +
-        join(d.missing_facts, "; ") + ".");
+    ask_for_missing_facts(d);
     finish_positive(policy, facts, documents, d);
     return d;
   }
@@ -385,36 +434,10 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
   // Not covered.
   d.covered = kNotCovered;
   if (d.sections.empty()) {
-    std::string shown;
-    for (const Section& s : policy.sections) {
-      if (!s.has_indication || s.indication.fact.empty()) continue;
-      const Fact* f = facts.find(s.indication.fact);
-      if (f != nullptr && !f->display.empty()) {
-        shown = " (the record shows: " + f->display + ")";
-        break;
-      }
-    }
-    d.reasons.push_back("The diagnosis is not among the indications " + policy.document +
-                        " covers" + shown + ". Covered indications: " + join(indications, "; ") +
-                        ".");
+    explain_no_indication(policy, facts, indications, d);
     return d;
   }
-  for (const SectionResult& r : d.sections) {
-    if (!r.code_listed) {
-      d.reasons.push_back("CPT " + order.billing_code + " is not listed for " + r.title + " in " +
-                          policy.document + ".");
-      continue;
-    }
-    std::vector<const CriterionResult*> unmet;
-    size_t crit = root_of(r.rows, "criteria");
-    if (crit < r.rows.size()) causes(r.rows, crit, Truth::kFalse, unmet);
-    std::vector<std::string> texts;
-    for (const CriterionResult* row : unmet) {
-      texts.push_back(row->fact.empty() ? row->label
-                                        : row->label + " (record: " + row->observed + ")");
-    }
-    d.reasons.push_back(r.title + ": criteria not met: " + join(texts, "; ") + ".");
-  }
+  explain_unmet(policy, order.billing_code, d);
   return d;
 }
 

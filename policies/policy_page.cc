@@ -30,15 +30,6 @@ class Page {
   std::string out_;
 };
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const std::string& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
-
 void criterion(Page& page, const Criterion& c) {
   page.raw("<li>");
   page.text(c.label);
@@ -100,10 +91,8 @@ std::string outcome_text(const LobRule& r) {
   return "";
 }
 
-}  // namespace
-
-std::string render_policy_page(const Policy& p, const std::vector<Payer>& payers) {
-  Page page;
+// The page's head and the policy's identity: title, payers, revision, source document.
+void heading(Page& page, const Policy& p, const std::vector<Payer>& payers) {
   page.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
   page.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
   page.element("title", p.title + " | " + p.document);
@@ -134,7 +123,10 @@ std::string render_policy_page(const Policy& p, const std::vector<Payer>& payers
   page.raw("</span> · policy id <span class=\"fact\">");
   page.text(p.id);
   page.raw("</span></p>\n");
+}
 
+// Each procedure code: the indications that list it and whether it needs prior authorization.
+void procedures(Page& page, const Policy& p) {
   page.element("h2", "Procedure codes");
   page.raw(
       "<table>\n<tr><th>CPT</th><th>Procedure</th><th>Listed for</th><th>Prior "
@@ -159,112 +151,125 @@ std::string render_policy_page(const Policy& p, const std::vector<Payer>& payers
   }
   page.raw("</table>\n");
   if (!p.prior_auth_note.empty()) page.element("p", "Prior authorization: " + p.prior_auth_note);
+}
 
-  if (!p.lob_rules.empty()) {
-    page.element("h2", "Lines of business");
-    page.raw(
-        "<table>\n<tr><th>Payer</th><th>Line of business</th><th>Codes</th><th>Result</th>"
-        "<th>Why</th></tr>\n");
-    for (const LobRule& r : p.lob_rules) {
-      std::vector<std::string> lobs;
-      for (const std::string& l : r.lines_of_business) {
-        lobs.push_back(l == "*" ? "any other line of business" : l);
-      }
+// The line-of-business rules that decide before the criteria.
+void lines_of_business(Page& page, const Policy& p) {
+  if (p.lob_rules.empty()) return;
+  page.element("h2", "Lines of business");
+  page.raw(
+      "<table>\n<tr><th>Payer</th><th>Line of business</th><th>Codes</th><th>Result</th>"
+      "<th>Why</th></tr>\n");
+  for (const LobRule& r : p.lob_rules) {
+    std::vector<std::string> lobs;
+    for (const std::string& l : r.lines_of_business) {
+      lobs.push_back(l == "*" ? "any other line of business" : l);
+    }
+    page.raw("<tr><td>");
+    page.text(r.payer.empty() ? "all" : r.payer);
+    page.raw("</td><td>");
+    page.text(join(lobs, ", "));
+    page.raw("</td><td>");
+    page.text(r.codes.empty() ? "all" : join(r.codes, ", "));
+    page.raw("</td><td>");
+    page.text(outcome_text(r));
+    page.raw("</td><td>");
+    page.text(r.reason.empty() ? r.note : r.reason);
+    if (!r.interpretation.empty()) {
+      page.raw("<div class=\"note\">Interpretation: ");
+      page.text(r.interpretation);
+      page.raw("</div>");
+    }
+    page.raw("</td></tr>\n");
+  }
+  page.raw("</table>\n");
+  page.element("p", "Lines of business not named here follow the criteria below.");
+}
+
+// Each indication: its codes, its indication and criteria trees, how it is read.
+void coverage_criteria(Page& page, const Policy& p) {
+  if (p.sections.empty()) return;
+  page.element("h2", "Coverage criteria");
+  page.element("p",
+               "Covered when the criteria of at least one indication are met for a code listed "
+               "for that indication. A fact the record does not show leaves the result "
+               "conditional until it is documented.");
+  for (const Section& s : p.sections) {
+    page.raw("<section>\n");
+    page.element("h3", s.title);
+    page.element("p", "Codes: " + join(s.codes, ", "));
+    if (s.has_indication) {
+      page.raw("<p>Indication:</p>\n");
+      tree(page, s.indication);
+    } else {
+      page.element("p", "Applies to orders for the codes above.");
+    }
+    page.raw("<p>Criteria:</p>\n");
+    tree(page, s.criteria);
+    if (!s.interpretation.empty()) {
+      page.raw("<div class=\"note\">Interpretation: ");
+      page.text(s.interpretation);
+      page.raw("</div>\n");
+    }
+    page.raw("</section>\n");
+  }
+}
+
+// The documents the payer wants, when each is needed, and what the request must include.
+void documentation(Page& page, const Documentation& doc) {
+  if (doc.required_documents.empty() && doc.request_must_include.empty()) return;
+  page.element("h2", "Documentation");
+  if (!doc.window_note.empty()) page.element("p", doc.window_note);
+  if (!doc.required_documents.empty()) {
+    page.raw("<table>\n<tr><th>Document</th><th>LOINC document types</th><th>When</th></tr>\n");
+    for (const RequiredDocument& d : doc.required_documents) {
       page.raw("<tr><td>");
-      page.text(r.payer.empty() ? "all" : r.payer);
+      page.text(d.title);
       page.raw("</td><td>");
-      page.text(join(lobs, ", "));
+      page.text(join(d.codes, " or "));
       page.raw("</td><td>");
-      page.text(r.codes.empty() ? "all" : join(r.codes, ", "));
-      page.raw("</td><td>");
-      page.text(outcome_text(r));
-      page.raw("</td><td>");
-      page.text(r.reason.empty() ? r.note : r.reason);
-      if (!r.interpretation.empty()) {
-        page.raw("<div class=\"note\">Interpretation: ");
-        page.text(r.interpretation);
+      if (d.has_condition) {
+        page.text("not needed when: " + d.required_unless.label);
+      } else {
+        page.text("always");
+      }
+      if (!d.note.empty()) {
+        page.raw("<div class=\"note\">");
+        page.text(d.note);
         page.raw("</div>");
       }
       page.raw("</td></tr>\n");
     }
     page.raw("</table>\n");
-    page.element("p", "Lines of business not named here follow the criteria below.");
   }
-
-  if (!p.sections.empty()) {
-    page.element("h2", "Coverage criteria");
-    page.element("p",
-                 "Covered when the criteria of at least one indication are met for a code listed "
-                 "for that indication. A fact the record does not show leaves the result "
-                 "conditional until it is documented.");
-    for (const Section& s : p.sections) {
-      page.raw("<section>\n");
-      page.element("h3", s.title);
-      page.element("p", "Codes: " + join(s.codes, ", "));
-      if (s.has_indication) {
-        page.raw("<p>Indication:</p>\n");
-        tree(page, s.indication);
-      } else {
-        page.element("p", "Applies to orders for the codes above.");
-      }
-      page.raw("<p>Criteria:</p>\n");
-      tree(page, s.criteria);
-      if (!s.interpretation.empty()) {
-        page.raw("<div class=\"note\">Interpretation: ");
-        page.text(s.interpretation);
-        page.raw("</div>\n");
-      }
-      page.raw("</section>\n");
-    }
-  }
-
-  const Documentation& doc = p.documentation;
-  if (!doc.required_documents.empty() || !doc.request_must_include.empty()) {
-    page.element("h2", "Documentation");
-    if (!doc.window_note.empty()) page.element("p", doc.window_note);
-    if (!doc.required_documents.empty()) {
-      page.raw("<table>\n<tr><th>Document</th><th>LOINC document types</th><th>When</th></tr>\n");
-      for (const RequiredDocument& d : doc.required_documents) {
-        page.raw("<tr><td>");
-        page.text(d.title);
-        page.raw("</td><td>");
-        page.text(join(d.codes, " or "));
-        page.raw("</td><td>");
-        if (d.has_condition) {
-          page.text("not needed when: " + d.required_unless.label);
-        } else {
-          page.text("always");
-        }
-        if (!d.note.empty()) {
-          page.raw("<div class=\"note\">");
-          page.text(d.note);
-          page.raw("</div>");
-        }
-        page.raw("</td></tr>\n");
-      }
-      page.raw("</table>\n");
-    }
-    if (!doc.request_must_include.empty()) {
-      page.raw("<p>The request must include:</p>\n<ul>\n");
-      for (const std::string& item : doc.request_must_include) page.element("li", item);
-      page.raw("</ul>\n");
-    }
-    if (!doc.note.empty()) page.element("p", doc.note);
-  }
-
-  if (!p.notices.empty()) {
-    page.element("h2", "Notices");
-    page.raw("<ul>\n");
-    for (const std::string& n : p.notices) page.element("li", n);
+  if (!doc.request_must_include.empty()) {
+    page.raw("<p>The request must include:</p>\n<ul>\n");
+    for (const std::string& item : doc.request_must_include) page.element("li", item);
     page.raw("</ul>\n");
   }
+  if (!doc.note.empty()) page.element("p", doc.note);
+}
 
-  if (!p.interpretation.empty()) {
-    page.element("h2", "How this policy is read");
-    page.raw("<ul>\n");
-    for (const std::string& n : p.interpretation) page.element("li", n);
-    page.raw("</ul>\n");
-  }
+// A titled bulleted list (notices, how the policy is read); nothing when empty.
+void bullets(Page& page, std::string_view title, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  page.element("h2", title);
+  page.raw("<ul>\n");
+  for (const std::string& n : items) page.element("li", n);
+  page.raw("</ul>\n");
+}
+
+}  // namespace
+
+std::string render_policy_page(const Policy& p, const std::vector<Payer>& payers) {
+  Page page;
+  heading(page, p, payers);
+  procedures(page, p);
+  lines_of_business(page, p);
+  coverage_criteria(page, p);
+  documentation(page, p.documentation);
+  bullets(page, "Notices", p.notices);
+  bullets(page, "How this policy is read", p.interpretation);
   page.raw("</body>\n</html>\n");
   return page.take();
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/json_writer.h"
 #include "security/base64url.h"
 #include "security/jwk_import.h"
 #include "security/openssl_util.h"
@@ -58,15 +59,6 @@ Result<std::string> bn_param(EVP_PKEY* pkey, const char* name, size_t pad) {
     return Error{"", "key parameter too large"};
   }
   return out;
-}
-
-void write_string(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_member(Writer& w, std::string_view name, std::string_view value) {
-  write_string(w, name);
-  write_string(w, value);
 }
 
 Result<SigningKey> from_jwk_value(const rapidjson::Value& jwk, std::string_view alg,
@@ -138,25 +130,27 @@ std::string SigningKey::public_jwk_json() const {
   Writer w(buf);
   w.StartObject();
   if (EVP_PKEY_is_a(pkey_.get(), "RSA") == 1) {
-    write_member(w, "kty", "RSA");
-    write_member(w, "n", base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_N, 0).value()));
-    write_member(w, "e", base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_E, 0).value()));
+    write_json_member(w, "kty", "RSA");
+    write_json_member(w, "n",
+                      base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_N, 0).value()));
+    write_json_member(w, "e",
+                      base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_E, 0).value()));
   } else {
     bool p384 = key_suits(pkey_.get(), "ES384");
     size_t size = p384 ? 48 : 32;
-    write_member(w, "kty", "EC");
-    write_member(w, "crv", p384 ? "P-384" : "P-256");
-    write_member(w, "x",
-                 base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X, size).value()));
-    write_member(w, "y",
-                 base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, size).value()));
+    write_json_member(w, "kty", "EC");
+    write_json_member(w, "crv", p384 ? "P-384" : "P-256");
+    write_json_member(
+        w, "x", base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X, size).value()));
+    write_json_member(
+        w, "y", base64url_encode(bn_param(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, size).value()));
   }
-  write_member(w, "kid", kid_);
-  write_member(w, "alg", alg_);
-  write_member(w, "use", "sig");
-  write_string(w, "key_ops");
+  write_json_member(w, "kid", kid_);
+  write_json_member(w, "alg", alg_);
+  write_json_member(w, "use", "sig");
+  write_json_string(w, "key_ops");
   w.StartArray();
-  write_string(w, "verify");
+  write_json_string(w, "verify");
   w.EndArray();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
@@ -239,10 +233,10 @@ std::string client_token_header_json(const SigningKey& key, const ClientTokenCla
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  write_member(w, "alg", key.alg());
-  write_member(w, "typ", "JWT");
-  write_member(w, "kid", key.kid());
-  if (claims.jku) write_member(w, "jku", *claims.jku);
+  write_json_member(w, "alg", key.alg());
+  write_json_member(w, "typ", "JWT");
+  write_json_member(w, "kid", key.kid());
+  if (claims.jku) write_json_member(w, "jku", *claims.jku);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -258,25 +252,25 @@ std::string client_token_payload_json(const ClientTokenClaims& claims) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  write_member(w, "iss", claims.iss);
-  write_string(w, "aud");
+  write_json_member(w, "iss", claims.iss);
+  write_json_string(w, "aud");
   if (claims.aud.size() == 1) {
-    write_string(w, claims.aud[0]);
+    write_json_string(w, claims.aud[0]);
   } else {
     w.StartArray();
-    for (const auto& a : claims.aud) write_string(w, a);
+    for (const auto& a : claims.aud) write_json_string(w, a);
     w.EndArray();
   }
-  write_string(w, "exp");
+  write_json_string(w, "exp");
   w.Int64(exp);
-  write_string(w, "iat");
+  write_json_string(w, "iat");
   w.Int64(iat);
   if (claims.nbf) {
-    write_string(w, "nbf");
+    write_json_string(w, "nbf");
     w.Int64(*claims.nbf);
   }
-  write_member(w, "jti", claims.jti.empty() ? random_jti() : claims.jti);
-  if (claims.tenant) write_member(w, "tenant", *claims.tenant);
+  write_json_member(w, "jti", claims.jti.empty() ? random_jti() : claims.jti);
+  if (claims.tenant) write_json_member(w, "tenant", *claims.tenant);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -295,7 +289,7 @@ std::string public_jwk_set_json(const std::vector<const SigningKey*>& keys) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  write_string(w, "keys");
+  write_json_string(w, "keys");
   w.StartArray();
   for (const SigningKey* k : keys) {
     std::string jwk = k->public_jwk_json();  // a complete object written by rapidjson

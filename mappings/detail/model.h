@@ -1,7 +1,8 @@
 // The parsed form of mappings/data: fact definitions and shared reading rules.
 //
 // Internal to mappings/: built once by MappingSet::load() (loader.cc), read by extraction
-// (extract.cc), document search and coverage reading. Every code set is built at load time.
+// (extract.cc and mappings/rules/), document search and coverage reading. Every code set is built
+// at load time.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +23,8 @@ namespace cryo::mappings::detail {
 
 inline constexpr size_t kNone = static_cast<size_t>(-1);
 
-// The kinds of rule a fact source may use; each is implemented once in extract.cc.
+// The kinds of rule a fact source may use; each is implemented once, in its own file under
+// mappings/rules/ (mappings/detail/extraction.h).
 enum class Rule : unsigned char {
   kBooleanObservation,       // Observation with the code: valueBoolean or yes/no answer
   kCodedObservation,         // Observation with the code: valueCodeableConcept in true/false

@@ -80,5 +80,28 @@ TEST(Quantity, FormatNumber) {
   EXPECT_EQ(format_number(-0.0), "0");
 }
 
+// The one interval formatter: measures on cards and in explanations, thresholds, ranks.
+TEST(FormatInterval, EveryShapeForPeople) {
+  EXPECT_EQ(format_interval(Interval::point(4.2), "cm"), "4.2 cm");
+  EXPECT_EQ(format_interval(Interval::point(3), "1"), "3");
+  EXPECT_EQ(format_interval(Interval::point(3), ""), "3");
+  EXPECT_EQ(format_interval(Interval::point(0.25), "ng/mL"), "0.25 ng/mL");
+  EXPECT_EQ(
+      format_interval(Interval{-std::numeric_limits<double>::infinity(), 3, false, false}, "cm"),
+      "< 3 cm");
+  EXPECT_EQ(
+      format_interval(Interval{-std::numeric_limits<double>::infinity(), 5, false, true}, "cm"),
+      "≤ 5 cm");
+  EXPECT_EQ(
+      format_interval(Interval{10, std::numeric_limits<double>::infinity(), true, false}, "ng/mL"),
+      "≥ 10 ng/mL");
+  EXPECT_EQ(
+      format_interval(Interval{2, std::numeric_limits<double>::infinity(), false, false}, "1"),
+      "> 2");
+  EXPECT_EQ(format_interval(Interval{2, 4, true, true}, "cm"), "2–4 cm");
+  EXPECT_EQ(format_interval(Interval{1, 3.5, false, true}, "1"), "1–3.5");
+  EXPECT_EQ(format_interval(Interval{}, "cm"), "any value");
+}
+
 }  // namespace
 }  // namespace cryo::fhir

@@ -88,6 +88,22 @@ TEST(FormatMeasure, ForPeople) {
   below3.high = 3;
   EXPECT_EQ(format_measure(below3, "cm"), "< 3 cm");
   EXPECT_EQ(format_measure(std::nullopt, "cm"), "not documented");
+  fhir::Interval two_to_four{2, 4, true, true};
+  EXPECT_EQ(format_measure(two_to_four, "cm"), "2–4 cm");
+  fhir::Interval from5;
+  from5.low = 5;
+  from5.low_closed = true;
+  EXPECT_EQ(format_measure(from5, "ng/mL"), "≥ 5 ng/mL");
+}
+
+// The words for a truth value: in stored records and explanations, and on a boolean fact.
+TEST(TruthText, RecordsAndPeople) {
+  EXPECT_EQ(to_string(Truth::kTrue), "true");
+  EXPECT_EQ(to_string(Truth::kFalse), "false");
+  EXPECT_EQ(to_string(Truth::kUnknown), "unknown");
+  EXPECT_EQ(yes_no(Truth::kTrue), "yes");
+  EXPECT_EQ(yes_no(Truth::kFalse), "no");
+  EXPECT_EQ(yes_no(Truth::kUnknown), "not documented");
 }
 
 }  // namespace
