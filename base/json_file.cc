@@ -266,7 +266,7 @@ Error File::locate(const Error& error) const {
 
 namespace {
 
-std::string expected_list(std::initializer_list<std::string_view> keys) {
+std::string expected_list(std::span<const std::string_view> keys) {
   std::string known;
   for (std::string_view k : keys) known += (known.empty() ? "" : ", ") + std::string(k);
   return known;
@@ -327,14 +327,14 @@ Result<Node> Node::array() const {
   return *this;
 }
 
-Result<Object> Object::of(const Node& node, std::initializer_list<std::string_view> keys) {
+Result<Object> Object::of(const Node& node, std::span<const std::string_view> keys) {
   std::vector<Error> unknown;
   Result<Object> o = of(node, keys, unknown);
   if (!unknown.empty()) return unknown.front();
   return o;
 }
 
-Result<Object> Object::of(const Node& node, std::initializer_list<std::string_view> keys,
+Result<Object> Object::of(const Node& node, std::span<const std::string_view> keys,
                           std::vector<Error>& unknown) {
   if (!node->IsObject()) return node.error("expected an object");
   for (auto it = node->MemberBegin(); it != node->MemberEnd(); ++it) {

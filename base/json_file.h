@@ -31,6 +31,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,10 +110,17 @@ class Object {
  public:
   // Fails on a value that is not an object ("expected an object") or on its first key outside
   // `keys` ("unknown key 'x' (expected one of: …)", where = the key's path).
-  static Result<Object> of(const Node& node, std::initializer_list<std::string_view> keys);
+  static Result<Object> of(const Node& node, std::initializer_list<std::string_view> keys) {
+    return of(node, std::span<const std::string_view>(keys.begin(), keys.size()));
+  }
+  static Result<Object> of(const Node& node, std::span<const std::string_view> keys);
   // Same, but every unknown key goes to `unknown` and the object is still returned (for
   // readers that report every problem of a file).
   static Result<Object> of(const Node& node, std::initializer_list<std::string_view> keys,
+                           std::vector<Error>& unknown) {
+    return of(node, std::span<const std::string_view>(keys.begin(), keys.size()), unknown);
+  }
+  static Result<Object> of(const Node& node, std::span<const std::string_view> keys,
                            std::vector<Error>& unknown);
 
   const Node& node() const { return node_; }
