@@ -3,7 +3,8 @@
 // origins may call). The schema, with a worked example, is in docs/security.md.
 //
 //   Result<json::File> file = json::File::read("config.json");  // base/json_file.h
-//   Result<TrustConfig> trust = parse_trust_config(json::Node(member, "trust"), file_dir);
+//   auto root = json::Object::of(file->root(), {"trust", ...});
+//   Result<TrustConfig> trust = parse_trust_config(*root->get("trust"), config_dir);
 //   if (!trust) return file->locate(trust.error());
 //   // e.g. "config.json:7:9: trust.issuers[0].jwks_url: must be an https:// URL ..."
 //

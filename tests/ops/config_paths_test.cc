@@ -148,6 +148,8 @@ TEST_F(ConfigPaths, RefusalsNameFileLineColumnAndField) {
   EXPECT_EQ(refusal("{\"server\": {\"port\": 99999}}"),
             file + ":1:13: server.port: must be an integer from 0 to 65535");
   // The trust section.
+  EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [\n  {\"iss\": \"a\" \"jwks_file\": \"k.json\"}]}}"),
+            file + ":2:15: invalid JSON: Missing a comma or '}' after an object member.");
   EXPECT_EQ(refusal("{\n  \"trust\": {\"algorithms\": [\"ES384\"]}}"),
             file + ":2:3: trust.issuers: missing required key 'issuers'");
   EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [],\n  \"skew\": 5}}"),
