@@ -340,9 +340,9 @@ Result<Object> Object::of(const Node& node, std::span<const std::string_view> ke
   for (auto it = node->MemberBegin(); it != node->MemberEnd(); ++it) {
     std::string_view key(it->name.GetString(), it->name.GetStringLength());
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-      unknown.push_back(
-          Error{join_path(node.path(), key),
-                "unknown key " + in_quotes(key) + " (expected one of: " + expected_list(keys) + ")"});
+      unknown.push_back(Error{
+          join_path(node.path(), key),
+          "unknown key " + in_quotes(key) + " (expected one of: " + expected_list(keys) + ")"});
     }
   }
   return Object(node);
