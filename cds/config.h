@@ -29,10 +29,11 @@
 // the directory of that file; a path on the command line is relative to the working
 // directory. Both are made absolute here, so nothing later depends on the working directory.
 //
-// Every section is optional. Unknown keys are errors (a typo must not silently weaken
-// security); errors name the file, the field and the problem, e.g.
-// "crd.json: server.port: must be an integer from 0 to 65535". Command-line options given
-// to `serve` override the file.
+// Every section is optional. Unknown and repeated keys are errors (a typo must not silently
+// weaken security). The file is read by base/json_file.h, like every file people write:
+// errors name the file, the line and column, the field and the problem, e.g.
+// "crd.json:2:15: server.port: must be an integer from 0 to 65535". Command-line options
+// given to `serve` override the file.
 //
 // Thread safety: plain values.
 #pragma once

@@ -610,8 +610,7 @@ void run_fact_case(const Case& k, const policies::Payer& payer,
                          policies::PolicyLibrary::policy_id(*policy) + " lists " + k.code);
     return;
   }
-  if (payer.plan(k.lob) == nullptr && k.lob != "commercial" && k.lob != "medicare-advantage" &&
-      k.lob != "medicare" && k.lob != "medicaid") {
+  if (payer.plan(k.lob) == nullptr && !mappings.is_coverage_type(k.lob)) {
     r.failures.push_back("line of business '" + k.lob +
                          "' is neither a coverage type nor a plan of '" + payer.id + "'");
     return;

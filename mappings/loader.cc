@@ -1,20 +1,27 @@
-// MappingSet::load: reads and validates mappings/data/*.json.
+// MappingSet::load: reads and validates mappings/data/*.json (format: docs/mappings-format.md).
+//
+// Every file is read by base/json_file.h: a syntax error, a duplicate key, a misspelt or
+// missing key is refused with the file, line, column and field. Reading stops at the first
+// problem. Each function below reads one part of the format and returns the problem with the
+// JSON path of its field; run() locates it in its file.
 #include <algorithm>
-#include <fstream>
-#include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
-#include <sstream>
+#include <span>
 
+#include "base/json_file.h"
 #include "mappings/detail/model.h"
 #include "mappings/mapping_set.h"
 
 namespace cryo::mappings {
 namespace {
 
-using fhir::Json;
-using fhir::member;
-using fhir::string_or_empty;
+using json::index_path;
+using json::into;
+using json::join_path;
+using json::Node;
+using json::Object;
 
 struct System {
   std::string url;
@@ -22,83 +29,45 @@ struct System {
   std::vector<std::string> also;  // other URLs of the same system (e.g. its OID)
 };
 
-// Validation context for one file: records the first problem with its JSON path.
-class FileReader {
- public:
-  explicit FileReader(std::string file) : file_(std::move(file)) {}
+// An object of a mapping file: its keys checked; an "about" text for readers is allowed
+// everywhere.
+Result<Object> object(const Node& node, std::initializer_list<std::string_view> keys) {
+  std::vector<std::string_view> all(keys);
+  all.push_back("about");
+  return Object::of(node, all);
+}
 
-  bool fail(const std::string& path, std::string message) {
-    if (!error_) error_ = Error{path.empty() ? file_ : file_ + ": " + path, std::move(message)};
-    return false;
+// The first failure of steps already run in order.
+Status first_error(std::initializer_list<Status> steps) {
+  for (const Status& s : steps) {
+    if (!s) return s;
   }
-  bool failed() const { return error_.has_value(); }
-  const Error& error() const { return *error_; }
+  return Status::Ok();
+}
 
-  // Rejects members other than `allowed` (catches misspelt field names).
-  bool only(const Json& object, const std::string& path,
-            std::initializer_list<std::string_view> allowed) {
-    if (!object.IsObject()) return fail(path, "expected an object");
-    for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-      std::string_view name(it->name.GetString(), it->name.GetStringLength());
-      if (name == "about") continue;  // free text for readers, everywhere
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        return fail(join(path, name), "unknown field '" + std::string(name) + "'");
-      }
-    }
-    return true;
-  }
-
-  bool string(const Json& object, const std::string& path, std::string_view name, std::string& out,
-              bool required = true) {
-    const Json* v = member(object, name);
-    if (v == nullptr) return required ? fail(join(path, name), "missing") : true;
-    if (!v->IsString() || v->GetStringLength() == 0) {
-      return fail(join(path, name), "must be a non-empty string");
-    }
-    out.assign(v->GetString(), v->GetStringLength());
-    return true;
-  }
-
-  const Json* array(const Json& object, const std::string& path, std::string_view name,
-                    bool required = true) {
-    const Json* v = member(object, name);
-    if (v == nullptr) {
-      if (required) fail(join(path, name), "missing");
-      return nullptr;
-    }
-    if (!v->IsArray()) {
-      fail(join(path, name), "must be an array");
-      return nullptr;
-    }
-    return v;
-  }
-
-  bool strings(const Json& object, const std::string& path, std::string_view name,
-               std::vector<std::string>& out, bool required = true) {
-    const Json* a = array(object, path, name, required);
-    if (a == nullptr) return !failed();
-    size_t i = 0;
-    for (const Json& v : fhir::items(a)) {
-      if (!v.IsString() || v.GetStringLength() == 0) {
-        return fail(index(join(path, name), i), "must be a non-empty string");
-      }
-      out.emplace_back(v.GetString(), v.GetStringLength());
-      ++i;
-    }
-    return true;
-  }
-
-  static std::string join(const std::string& path, std::string_view name) {
-    return path.empty() ? std::string(name) : path + "." + std::string(name);
-  }
-  static std::string index(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-  }
-
- private:
-  std::string file_;
-  std::optional<Error> error_;
-};
+// The sections a mapping file may hold, each defined by one file only ("facts" may be split).
+constexpr std::string_view kSections[] = {"about",
+                                          "systems",
+                                          "status_rules",
+                                          "boolean_answers",
+                                          "unit_conversions",
+                                          "document_type_system",
+                                          "organs",
+                                          "coverage",
+                                          "prefetch",
+                                          "facts",
+                                          "other_locations",
+                                          "morphology_extension",
+                                          "document_categories",
+                                          "questionnaire_answers"};
+constexpr std::string_view kSystems[] = {"systems"};
+constexpr std::string_view kOrgans[] = {"organs"};  // other_locations is read with it
+constexpr std::string_view kCoverage[] = {"coverage"};
+constexpr std::string_view kPrefetch[] = {"prefetch"};
+// The sections of the reading rules file: any may appear without the others.
+constexpr std::string_view kReadingRules[] = {
+    "status_rules",         "boolean_answers",     "unit_conversions",     "document_type_system",
+    "morphology_extension", "document_categories", "questionnaire_answers"};
 
 class Loader {
  public:
@@ -108,95 +77,119 @@ class Loader {
 
  private:
   struct File {
-    std::string name;  // shown in errors
-    std::string text;
-    fhir::JsonDocument doc;
+    json::File json;
+    bool codesystem = false;  // the criteria CodeSystem: FHIR, not this format
+  };
+  // A check that waits for every file: a crit code used before the CodeSystem was read, a
+  // size_fact naming a fact of another file.
+  struct PendingCrit {
+    size_t file;
+    std::string path, code;
+  };
+  struct PendingFactRef {
+    size_t file;
+    std::string path, id;
+    size_t fact, source;
   };
 
-  bool code(FileReader& r, const std::string& path, std::string_view text, fhir::Code& out);
-  bool codes(FileReader& r, const Json& object, const std::string& path, std::string_view name,
-             fhir::CodeSet& out, bool required = true);
+  Status read_files(const std::filesystem::path& dir);
+  Status check_sections() const;
+  Status load_sections(const std::filesystem::path& dir);
+  Status load_codesystems(const std::filesystem::path& dir);
+  Status load_all_facts(const std::filesystem::path& dir);
+  Status resolve_pending(const std::filesystem::path& dir);
+  Error located(size_t file, const Error& e) const { return files_[file].json.locate(e); }
+
+  Status code(const Node& node, fhir::Code& out);
+  Status codes(const Object& o, std::string_view key, fhir::CodeSet& out, bool required = true);
   // Adds `c` and its copies under the system's other URLs (systems.json `also`).
   void add_code(fhir::CodeSet& out, fhir::Code c) const;
-  bool pattern(FileReader& r, const Json& object, const std::string& path,
-               std::vector<detail::ConditionPattern>& out);
-  bool load_systems(FileReader& r, const Json& root);
-  bool load_reading_rules(FileReader& r, const Json& root);
-  bool load_organs(FileReader& r, const Json& root);
-  bool load_coverage(FileReader& r, const Json& root);
-  bool load_prefetch(FileReader& r, const Json& root);
+  Status pattern(const Object& o, std::vector<detail::ConditionPattern>& out);
+  Status load_systems(const Object& root);
+  Status field_rules(const Object& o, std::string_view key, std::vector<detail::FieldRule>& out);
+  Status load_reading_rules(const Object& root);
+  Status load_status_rules(const Object& root);
+  Status load_unit_conversions(const Object& root);
+  Status load_document_categories(const Object& root);
+  Status load_questionnaire_answers(const Object& root);
+  Status load_organs(const Object& root);
+  Status load_coverage(const Object& root);
+  Status load_prefetch(const Object& root);
+  Status load_prefetch_template(const Node& node);
   // "system|code,system|code,…": every Observation code a fact source reads, in data order,
   // once each, in the systems' primary URLs (the form FHIR token search takes).
   std::string observation_code_list() const;
-  bool load_codesystem(FileReader& r, const File& file);
-  bool load_facts(FileReader& r, const Json& root);
-  bool load_fact(FileReader& r, const Json& f, const std::string& path);
-  bool load_source(FileReader& r, const Json& s, const std::string& path, detail::FactDef& fact,
-                   detail::Source& out);
-  bool field_rules(FileReader& r, const Json& object, const std::string& path,
-                   std::string_view name, std::vector<detail::FieldRule>& out);
-  bool member_list(FileReader& r, const Json& object, const std::string& path,
-                   std::string_view name, const detail::FactDef& fact,
-                   std::vector<std::string>& out);
+  Status load_codesystem(const File& file);
+  Status load_facts(const Object& root);
+  Status load_fact(const Node& node);
+  Status fact_kind(const Object& f, detail::FactDef& fact);
+  Status fact_members(const Object& f, detail::FactDef& fact);
+  Status fact_scale(const Object& f, detail::FactDef& fact);
+  Status ordinal_value(const Node& node, const detail::FactDef& fact, detail::OrdinalValue& out);
+  Status fact_sources(const Object& f, detail::FactDef& fact);
+  Status load_source(const Node& node, detail::FactDef& fact, detail::Source& out);
+  Status source_organ(const Object& s, detail::Source& out);
+  Status largest_lesion(const Object& s, detail::Source& out);
+  Status lesion_count(const Object& s, const detail::FactDef& fact, detail::Source& out);
+  Status condition_category(const Object& s, const detail::FactDef& fact, detail::Source& out);
+  Status diagnosis(const Node& node, const detail::FactDef& fact, detail::Diagnosis& out);
+  Status metastases(const Node& node, const detail::FactDef& fact, detail::Metastases& out);
+  Status member_list(const Object& o, std::string_view key, const detail::FactDef& fact,
+                     std::vector<std::string>& out);
 
   MappingSet::Data& d_;
+  std::vector<File> files_;
+  std::map<std::string, size_t, std::less<>> section_file_;  // section -> file defining it
   std::map<std::string, System, std::less<>> systems_;
   std::map<std::string, std::vector<std::string>, std::less<>> also_;  // url -> other urls
   std::set<std::string, std::less<>> criteria_codes_;
   bool have_codesystem_ = false;
-  // Deferred checks: crit codes used before the CodeSystem was read; sizeFact references.
-  struct PendingCrit {
-    std::string file, path, code;
-  };
   std::vector<PendingCrit> crit_uses_;
-  struct PendingFactRef {
-    std::string file, path, id;
-    size_t fact, source;
-  };
   std::vector<PendingFactRef> fact_refs_;
   std::vector<size_t> pending_code_queries_;  // prefetch templates that get the code= list
-  std::string current_file_;
+  size_t current_file_ = 0;
 };
 
-bool Loader::code(FileReader& r, const std::string& path, std::string_view text, fhir::Code& out) {
+// ---------------------------------------------------------------------------------------------
+// Codes
+
+Status Loader::code(const Node& node, fhir::Code& out) {
+  if (!node->IsString()) return node.error("must be a string 'system:code'");
+  std::string_view text(node->GetString(), node->GetStringLength());
   size_t colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    return r.fail(path, "'" + std::string(text) + "' is not of the form 'system:code'");
+    return node.error("'" + std::string(text) + "' is not of the form 'system:code'");
   }
   std::string_view alias = text.substr(0, colon);
   std::string_view value = text.substr(colon + 1);
   auto it = systems_.find(alias);
   if (it == systems_.end()) {
-    return r.fail(path, "unknown code system '" + std::string(alias) + "' (see systems.json)");
+    return node.error("unknown code system '" + std::string(alias) + "' (see systems.json)");
   }
   out.system = it->second.url;
   out.prefix = it->second.families;
   if (value.ends_with('*')) {
     value.remove_suffix(1);
     out.prefix = true;
-    if (value.empty()) return r.fail(path, "a '*' family needs a code before it");
+    if (value.empty()) return node.error("a '*' family needs a code before it");
   }
   out.code = std::string(value);
   if (out.system == d_.criteria_system && !d_.criteria_system.empty()) {
-    crit_uses_.push_back({current_file_, path, out.code});
+    crit_uses_.push_back({current_file_, node.path(), out.code});
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::codes(FileReader& r, const Json& object, const std::string& path,
-                   std::string_view name, fhir::CodeSet& out, bool required) {
-  const Json* a = r.array(object, path, name, required);
-  if (a == nullptr) return !r.failed();
-  if (a->Empty() && required) return r.fail(FileReader::join(path, name), "must not be empty");
-  size_t i = 0;
-  for (const Json& v : fhir::items(a)) {
-    std::string p = FileReader::index(FileReader::join(path, name), i++);
-    if (!v.IsString()) return r.fail(p, "must be a string 'system:code'");
+Status Loader::codes(const Object& o, std::string_view key, fhir::CodeSet& out, bool required) {
+  Result<Node> list = required ? o.array(key) : o.optional_array(key);
+  if (!list) return list.error();
+  if (list->size() == 0 && required) return list->error("must not be empty");
+  for (const Node& n : list->elements()) {
     fhir::Code c;
-    if (!code(r, p, std::string_view(v.GetString(), v.GetStringLength()), c)) return false;
+    if (Status s = code(n, c); !s) return s;
     add_code(out, std::move(c));
   }
-  return true;
+  return Status::Ok();
 }
 
 void Loader::add_code(fhir::CodeSet& out, fhir::Code c) const {
@@ -207,290 +200,324 @@ void Loader::add_code(fhir::CodeSet& out, fhir::Code c) const {
   out.add(std::move(c));
 }
 
-bool Loader::pattern(FileReader& r, const Json& object, const std::string& path,
-                     std::vector<detail::ConditionPattern>& out) {
-  const Json* list = r.array(object, path, "postCoordinated", false);
-  if (list == nullptr) return !r.failed();
-  size_t i = 0;
-  for (const Json& pj : fhir::items(list)) {
-    std::string pp = FileReader::index(path + ".postCoordinated", i++);
+Status Loader::pattern(const Object& o, std::vector<detail::ConditionPattern>& out) {
+  Result<Node> list = o.optional_array("post_coordinated");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto pj = object(n, {"codes", "morphology", "body_sites", "body_site_organ"});
+    if (!pj) return pj.error();
     detail::ConditionPattern cp;
-    if (!r.only(pj, pp, {"codes", "morphology", "bodySites", "bodySiteOrgan"}) ||
-        !codes(r, pj, pp, "codes", cp.codes) ||
-        !codes(r, pj, pp, "morphology", cp.morphology, false) ||
-        !codes(r, pj, pp, "bodySites", cp.body_sites, false)) {
-      return false;
+    if (Status s = first_error({codes(*pj, "codes", cp.codes),
+                                codes(*pj, "morphology", cp.morphology, false),
+                                codes(*pj, "body_sites", cp.body_sites, false)});
+        !s) {
+      return s;
     }
-    if (member(pj, "bodySiteOrgan") != nullptr) {
-      std::string id;
-      if (!r.string(pj, pp, "bodySiteOrgan", id)) return false;
+    if (pj->has("body_site_organ")) {
+      auto id = pj->string("body_site_organ");
+      if (!id) return id.error();
       const detail::Organ* organ = nullptr;
-      for (const auto& o : d_.organs) {
-        if (o.id == id) organ = &o;
+      for (const auto& candidate : d_.organs) {
+        if (candidate.id == *id) organ = &candidate;
       }
       if (organ == nullptr) {
-        return r.fail(pp + ".bodySiteOrgan", "unknown organ '" + id + "' (see organs.json)");
+        return pj->error("body_site_organ", "unknown organ '" + *id + "' (see organs.json)");
       }
       for (const fhir::Code& c : organ->locations.codes()) cp.body_sites.add(c);
     }
     if (cp.morphology.empty() && cp.body_sites.empty()) {
-      return r.fail(
-          pp, "needs 'morphology' or 'bodySites'/'bodySiteOrgan' (else list the code in 'codes')");
+      return pj->error(
+          "needs 'morphology' or 'body_sites'/'body_site_organ' (else list the code in 'codes')");
     }
     out.push_back(std::move(cp));
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_systems(FileReader& r, const Json& root) {
-  const Json* list = r.array(root, "", "systems");
-  if (list == nullptr) return false;
-  size_t i = 0;
-  for (const Json& s : fhir::items(list)) {
-    std::string p = FileReader::index("systems", i++);
+// ---------------------------------------------------------------------------------------------
+// systems.json, reading-rules.json, organs.json, coverage.json, prefetch.json
+
+Status Loader::load_systems(const Object& root) {
+  auto list = root.array("systems");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto s = object(n, {"alias", "url", "families", "also"});
+    if (!s) return s.error();
     std::string alias;
     System sys;
-    if (!r.only(s, p, {"alias", "url", "families", "also"}) || !r.string(s, p, "alias", alias) ||
-        !r.string(s, p, "url", sys.url) || !r.strings(s, p, "also", sys.also, false)) {
-      return false;
+    if (Status st = first_error({into(s->string("alias"), alias), into(s->string("url"), sys.url),
+                                 into(s->optional_strings("also"), sys.also),
+                                 into(s->optional_bool("families", false), sys.families)});
+        !st) {
+      return st;
     }
     if (!sys.also.empty()) also_[sys.url] = sys.also;
     d_.known_systems.push_back(sys.url);
     d_.known_systems.insert(d_.known_systems.end(), sys.also.begin(), sys.also.end());
-    if (const Json* f = member(s, "families")) {
-      if (!f->IsBool()) return r.fail(p + ".families", "must be true or false");
-      sys.families = f->GetBool();
-    }
-    if (alias.find(':') != std::string::npos) return r.fail(p + ".alias", "must not contain ':'");
+    if (alias.find(':') != std::string::npos) return s->error("alias", "must not contain ':'");
     if (!systems_.emplace(alias, sys).second) {
-      return r.fail(p + ".alias", "alias '" + alias + "' defined twice");
+      return s->error("alias", "alias '" + alias + "' defined twice");
     }
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::field_rules(FileReader& r, const Json& object, const std::string& path,
-                         std::string_view name, std::vector<detail::FieldRule>& out) {
-  const Json* list = r.array(object, path, name, false);
-  if (list == nullptr) return !r.failed();
-  size_t i = 0;
-  for (const Json& f : fhir::items(list)) {
-    std::string p = FileReader::index(FileReader::join(path, name), i++);
+Status Loader::field_rules(const Object& o, std::string_view key,
+                           std::vector<detail::FieldRule>& out) {
+  auto list = o.optional_array(key);
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto f = object(n, {"field", "values"});
+    if (!f) return f.error();
     detail::FieldRule rule;
-    if (!r.only(f, p, {"field", "values"}) || !r.string(f, p, "field", rule.field) ||
-        !r.strings(f, p, "values", rule.values)) {
-      return false;
+    if (Status s = first_error(
+            {into(f->string("field"), rule.field), into(f->strings("values"), rule.values)});
+        !s) {
+      return s;
     }
-    if (rule.values.empty()) return r.fail(p + ".values", "must not be empty");
+    if (rule.values.empty()) return f->error("values", "must not be empty");
     out.push_back(std::move(rule));
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_reading_rules(FileReader& r, const Json& root) {
-  if (const Json* list = r.array(root, "", "statusRules", false)) {
-    size_t i = 0;
-    for (const Json& s : fhir::items(list)) {
-      std::string p = FileReader::index("statusRules", i++);
-      detail::StatusRule rule;
-      if (!r.only(s, p, {"resourceType", "use", "voidWhen", "validOnly", "unconfirmedWhen"}) ||
-          !r.string(s, p, "resourceType", rule.resource_type) ||
-          !r.string(s, p, "use", rule.use, false) ||
-          !field_rules(r, s, p, "voidWhen", rule.void_when) ||
-          !field_rules(r, s, p, "validOnly", rule.valid_only) ||
-          !field_rules(r, s, p, "unconfirmedWhen", rule.unconfirmed_when)) {
-        return false;
-      }
-      if (rule.void_when.empty() && rule.valid_only.empty() && rule.unconfirmed_when.empty()) {
-        return r.fail(p, "needs 'voidWhen', 'validOnly' or 'unconfirmedWhen'");
-      }
-      d_.status_rules.push_back(std::move(rule));
+Status Loader::load_status_rules(const Object& root) {
+  auto list = root.optional_array("status_rules");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto s = object(n, {"resource_type", "use", "void_when", "valid_only", "unconfirmed_when"});
+    if (!s) return s.error();
+    detail::StatusRule rule;
+    if (Status st = first_error({into(s->string("resource_type"), rule.resource_type),
+                                 into(s->optional_nonempty_string("use"), rule.use),
+                                 field_rules(*s, "void_when", rule.void_when),
+                                 field_rules(*s, "valid_only", rule.valid_only),
+                                 field_rules(*s, "unconfirmed_when", rule.unconfirmed_when)});
+        !st) {
+      return st;
     }
-  }
-  if (r.failed()) return false;
-  if (const Json* answers = member(root, "booleanAnswers")) {
-    if (!r.only(*answers, "booleanAnswers", {"yes", "no"}) ||
-        !codes(r, *answers, "booleanAnswers", "yes", d_.yes) ||
-        !codes(r, *answers, "booleanAnswers", "no", d_.no)) {
-      return false;
+    if (rule.void_when.empty() && rule.valid_only.empty() && rule.unconfirmed_when.empty()) {
+      return s->error("needs 'void_when', 'valid_only' or 'unconfirmed_when'");
     }
+    d_.status_rules.push_back(std::move(rule));
   }
-  if (const Json* list = r.array(root, "", "unitConversions", false)) {
-    size_t i = 0;
-    for (const Json& c : fhir::items(list)) {
-      std::string p = FileReader::index("unitConversions", i++);
-      fhir::UnitConversion conv;
-      if (!r.only(c, p, {"from", "to", "factor"}) || !r.string(c, p, "from", conv.from) ||
-          !r.string(c, p, "to", conv.to)) {
-        return false;
-      }
-      const Json* factor = member(c, "factor");
-      if (factor == nullptr || !factor->IsNumber() || factor->GetDouble() <= 0) {
-        return r.fail(p + ".factor", "must be a positive number");
-      }
-      conv.factor = factor->GetDouble();
-      d_.conversions.push_back(std::move(conv));
+  return Status::Ok();
+}
+
+Status Loader::load_unit_conversions(const Object& root) {
+  auto list = root.optional_array("unit_conversions");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto c = object(n, {"from", "to", "factor"});
+    if (!c) return c.error();
+    fhir::UnitConversion conv;
+    if (Status s =
+            first_error({into(c->string("from"), conv.from), into(c->string("to"), conv.to)});
+        !s) {
+      return s;
     }
-  }
-  if (r.failed()) return false;
-  if (member(root, "morphologyExtension") != nullptr &&
-      !r.string(root, "", "morphologyExtension", d_.morphology_extension)) {
-    return false;
-  }
-  if (const Json* list = r.array(root, "", "documentCategories", false)) {
-    size_t i = 0;
-    for (const Json& c : fhir::items(list)) {
-      std::string p = FileReader::index("documentCategories", i++);
-      detail::DocumentCategory dc;
-      fhir::CodeSet type;
-      if (!r.only(c, p, {"resourceType", "categories", "documentType"}) ||
-          !r.string(c, p, "resourceType", dc.resource_type) ||
-          !codes(r, c, p, "categories", dc.categories)) {
-        return false;
-      }
-      if (dc.resource_type != "DiagnosticReport") {
-        return r.fail(p + ".resourceType", "only DiagnosticReport categories are read");
-      }
-      const Json* t = member(c, "documentType");
-      fhir::Code tc;
-      if (t == nullptr || !t->IsString())
-        return r.fail(p + ".documentType", "must be a code 'loinc:…'");
-      if (!code(r, p + ".documentType", t->GetString(), tc)) return false;
-      dc.document_type = tc.code;
-      d_.document_categories.push_back(std::move(dc));
+    const json::Value* factor = c->find("factor");
+    if (factor == nullptr || !factor->IsNumber() || factor->GetDouble() <= 0) {
+      return c->error("factor", "must be a positive number");
     }
+    conv.factor = factor->GetDouble();
+    d_.conversions.push_back(std::move(conv));
   }
-  if (r.failed()) return false;
-  if (const Json* qa = member(root, "questionnaireAnswers")) {
-    const std::string p = "questionnaireAnswers";
-    detail::QuestionnaireAnswers& q = d_.questionnaire_answers;
-    if (!r.only(*qa, p, {"statuses", "documentLinkIdPrefix"}) ||
-        !r.strings(*qa, p, "statuses", q.statuses) ||
-        !r.string(*qa, p, "documentLinkIdPrefix", q.document_prefix)) {
-      return false;
+  return Status::Ok();
+}
+
+Status Loader::load_document_categories(const Object& root) {
+  auto list = root.optional_array("document_categories");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto c = object(n, {"resource_type", "categories", "document_type"});
+    if (!c) return c.error();
+    detail::DocumentCategory dc;
+    if (Status s = first_error({into(c->string("resource_type"), dc.resource_type),
+                                codes(*c, "categories", dc.categories)});
+        !s) {
+      return s;
     }
-    if (q.statuses.empty()) return r.fail(p + ".statuses", "must not be empty");
-    for (const std::string& s : q.statuses) {
-      if (s != "completed" && s != "amended" && s != "in-progress")
-        return r.fail(p + ".statuses", "'" + s + "' is not a QuestionnaireResponse status to read");
+    if (dc.resource_type != "DiagnosticReport") {
+      return c->error("resource_type", "only DiagnosticReport categories are read");
     }
-    q.enabled = true;
+    std::optional<Node> type = c->get("document_type");
+    if (!type || !(*type)->IsString()) {
+      return c->error("document_type", "must be a code 'loinc:…'");
+    }
+    fhir::Code tc;
+    if (Status s = code(*type, tc); !s) return s;
+    dc.document_type = tc.code;
+    d_.document_categories.push_back(std::move(dc));
   }
-  if (member(root, "documentTypeSystem") != nullptr) {
-    std::string alias;
-    if (!r.string(root, "", "documentTypeSystem", alias)) return false;
-    auto it = systems_.find(alias);
+  return Status::Ok();
+}
+
+Status Loader::load_questionnaire_answers(const Object& root) {
+  std::optional<Node> node = root.get("questionnaire_answers");
+  if (!node) return Status::Ok();
+  auto qa = object(*node, {"statuses", "document_link_id_prefix"});
+  if (!qa) return qa.error();
+  detail::QuestionnaireAnswers& q = d_.questionnaire_answers;
+  if (Status s = first_error({into(qa->strings("statuses"), q.statuses),
+                              into(qa->string("document_link_id_prefix"), q.document_prefix)});
+      !s) {
+    return s;
+  }
+  if (q.statuses.empty()) return qa->error("statuses", "must not be empty");
+  for (const std::string& s : q.statuses) {
+    if (s != "completed" && s != "amended" && s != "in-progress")
+      return qa->error("statuses", "'" + s + "' is not a QuestionnaireResponse status to read");
+  }
+  q.enabled = true;
+  return Status::Ok();
+}
+
+Status Loader::load_reading_rules(const Object& root) {
+  if (Status s = load_status_rules(root); !s) return s;
+  if (std::optional<Node> answers = root.get("boolean_answers")) {
+    auto a = object(*answers, {"yes", "no"});
+    if (!a) return a.error();
+    if (Status s = first_error({codes(*a, "yes", d_.yes), codes(*a, "no", d_.no)}); !s) return s;
+  }
+  if (Status s = first_error(
+          {load_unit_conversions(root),
+           into(root.optional_nonempty_string("morphology_extension"), d_.morphology_extension),
+           load_document_categories(root), load_questionnaire_answers(root)});
+      !s) {
+    return s;
+  }
+  if (root.has("document_type_system")) {
+    auto alias = root.string("document_type_system");
+    if (!alias) return alias.error();
+    auto it = systems_.find(*alias);
     if (it == systems_.end()) {
-      return r.fail("documentTypeSystem", "unknown code system '" + alias + "'");
+      return root.error("document_type_system", "unknown code system '" + *alias + "'");
     }
     d_.document_system = it->second.url;
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_organs(FileReader& r, const Json& root) {
-  const Json* list = r.array(root, "", "organs");
-  if (list == nullptr) return false;
-  size_t i = 0;
-  for (const Json& o : fhir::items(list)) {
-    std::string p = FileReader::index("organs", i++);
+Status Loader::load_organs(const Object& root) {
+  auto list = root.array("organs");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    auto o = object(n, {"id", "label", "billing_codes", "lesion_locations"});
+    if (!o) return o.error();
     detail::Organ organ;
-    if (!r.only(o, p, {"id", "label", "billingCodes", "lesionLocations"}) ||
-        !r.string(o, p, "id", organ.id) || !r.string(o, p, "label", organ.label) ||
-        !codes(r, o, p, "billingCodes", organ.billing) ||
-        !codes(r, o, p, "lesionLocations", organ.locations, false)) {
-      return false;
+    if (Status s =
+            first_error({into(o->string("id"), organ.id), into(o->string("label"), organ.label),
+                         codes(*o, "billing_codes", organ.billing),
+                         codes(*o, "lesion_locations", organ.locations, false)});
+        !s) {
+      return s;
     }
     for (const auto& other : d_.organs) {
-      if (other.id == organ.id) return r.fail(p + ".id", "organ '" + organ.id + "' defined twice");
+      if (other.id == organ.id) return o->error("id", "organ '" + organ.id + "' defined twice");
     }
     d_.organs.push_back(std::move(organ));
   }
-  return codes(r, root, "", "otherLocations", d_.other_locations, false);
+  return codes(root, "other_locations", d_.other_locations, false);
 }
 
-bool Loader::load_coverage(FileReader& r, const Json& root) {
-  const Json* c = member(root, "coverage");
-  const std::string p = "coverage";
-  if (!r.only(*c, p, {"planClass", "typeSystems", "typePrefixes", "default"})) return false;
-  const Json* plan = member(*c, "planClass");
-  if (plan == nullptr) return r.fail(p + ".planClass", "missing");
-  if (!r.only(*plan, p + ".planClass", {"system", "code"}) ||
-      !r.string(*plan, p + ".planClass", "system", d_.coverage.plan_system) ||
-      !r.string(*plan, p + ".planClass", "code", d_.coverage.plan_code) ||
-      !r.strings(*c, p, "typeSystems", d_.coverage.type_systems) ||
-      !r.string(*c, p, "default", d_.coverage.default_line)) {
-    return false;
+Status Loader::load_coverage(const Object& root) {
+  auto c = root.object(
+      "coverage", {"plan_class", "type_systems", "type_prefixes", "default", "coverage_types"});
+  if (!c) return c.error();
+  detail::CoverageRules& rules = d_.coverage;
+  auto plan = c->object("plan_class", {"system", "code"});
+  if (!plan) return plan.error();
+  if (Status s = first_error({into(plan->string("system"), rules.plan_system),
+                              into(plan->string("code"), rules.plan_code),
+                              into(c->strings("coverage_types"), rules.types),
+                              into(c->strings("type_systems"), rules.type_systems),
+                              into(c->string("default"), rules.default_line)});
+      !s) {
+    return s;
   }
-  const Json* prefixes = r.array(*c, p, "typePrefixes");
-  if (prefixes == nullptr) return false;
-  size_t i = 0;
-  for (const Json& e : fhir::items(prefixes)) {
-    std::string ep = FileReader::index(p + ".typePrefixes", i++);
+  if (rules.types.empty()) return c->error("coverage_types", "must not be empty");
+  auto known = [&](const std::string& line) {
+    return std::find(rules.types.begin(), rules.types.end(), line) != rules.types.end();
+  };
+  if (!known(rules.default_line)) {
+    return c->error("default", "'" + rules.default_line + "' is not one of 'coverage_types'");
+  }
+  auto prefixes = c->array("type_prefixes");
+  if (!prefixes) return prefixes.error();
+  for (const Node& n : prefixes->elements()) {
+    auto e = object(n, {"prefix", "line_of_business"});
+    if (!e) return e.error();
     std::string prefix, line;
-    if (!r.only(e, ep, {"prefix", "lineOfBusiness"}) || !r.string(e, ep, "prefix", prefix) ||
-        !r.string(e, ep, "lineOfBusiness", line)) {
-      return false;
+    if (Status s = first_error(
+            {into(e->string("prefix"), prefix), into(e->string("line_of_business"), line)});
+        !s) {
+      return s;
     }
-    d_.coverage.type_prefixes.emplace_back(prefix, line);
+    if (!known(line)) {
+      return e->error("line_of_business", "'" + line + "' is not one of 'coverage_types'");
+    }
+    rules.type_prefixes.emplace_back(prefix, line);
   }
   // Longest prefix first, so "11" (Medicare Advantage) is tried before "1" (Medicare).
-  std::stable_sort(d_.coverage.type_prefixes.begin(), d_.coverage.type_prefixes.end(),
+  std::stable_sort(rules.type_prefixes.begin(), rules.type_prefixes.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_prefetch(FileReader& r, const Json& root) {
+Status Loader::load_prefetch_template(const Node& node) {
   static constexpr std::string_view kTokens[] = {
       "context.patientId",      "context.userId", "context.encounterId", "userPractitionerId",
       "userPractitionerRoleId", "userPatientId",  "userRelatedPersonId"};
-  const Json* list = r.array(root, "", "prefetch");
-  if (list == nullptr) return false;
-  size_t i = 0;
-  for (const Json& t : fhir::items(list)) {
-    std::string p = FileReader::index("prefetch", i++);
-    PrefetchTemplate tpl;
-    if (!r.only(t, p, {"key", "query", "codesRead", "optional"}) ||
-        !r.string(t, p, "key", tpl.key) || !r.string(t, p, "query", tpl.query)) {
-      return false;
-    }
-    if (const Json* optional = fhir::member(t, "optional")) {
-      if (!optional->IsBool()) return r.fail(p + ".optional", "must be true or false");
-      tpl.optional = optional->GetBool();
-    }
-    std::string codes_read;
-    if (!r.string(t, p, "codesRead", codes_read, false)) return false;
-    if (!codes_read.empty()) {
-      if (codes_read != "Observation") {
-        return r.fail(p + ".codesRead", "only 'Observation' codes are generated");
-      }
-      if (!tpl.query.starts_with("Observation?")) {
-        return r.fail(p + ".query", "'codesRead' needs an Observation search");
-      }
-      pending_code_queries_.push_back(d_.prefetch.size());
-    } else if (tpl.query.starts_with("Observation?") &&
-               tpl.query.find("code=") == std::string::npos &&
-               tpl.query.find("category=") == std::string::npos) {
-      return r.fail(p + ".query",
-                    "an Observation search needs 'code=' or 'category=' (EHRs such as Epic refuse "
-                    "patient-only Observation searches); or set \"codesRead\": \"Observation\"");
-    }
-    for (size_t pos = tpl.query.find("{{"); pos != std::string::npos;
-         pos = tpl.query.find("{{", pos + 2)) {
-      size_t end = tpl.query.find("}}", pos);
-      if (end == std::string::npos) return r.fail(p + ".query", "unclosed '{{'");
-      std::string_view token(tpl.query.data() + pos + 2, end - pos - 2);
-      if (std::find(std::begin(kTokens), std::end(kTokens), token) == std::end(kTokens)) {
-        return r.fail(p + ".query",
-                      "'{{" + std::string(token) + "}}' is not a CDS Hooks 2.0 prefetch token");
-      }
-    }
-    for (const auto& other : d_.prefetch) {
-      if (other.key == tpl.key) return r.fail(p + ".key", "key '" + tpl.key + "' used twice");
-    }
-    d_.prefetch.push_back(std::move(tpl));
+  auto t = object(node, {"key", "query", "codes_read", "optional"});
+  if (!t) return t.error();
+  PrefetchTemplate tpl;
+  std::string codes_read;
+  if (Status s = first_error({into(t->string("key"), tpl.key), into(t->string("query"), tpl.query),
+                              into(t->optional_bool("optional", false), tpl.optional),
+                              into(t->optional_nonempty_string("codes_read"), codes_read)});
+      !s) {
+    return s;
   }
-  return true;
+  if (!codes_read.empty()) {
+    if (codes_read != "Observation") {
+      return t->error("codes_read", "only 'Observation' codes are generated");
+    }
+    if (!tpl.query.starts_with("Observation?")) {
+      return t->error("query", "'codes_read' needs an Observation search");
+    }
+    pending_code_queries_.push_back(d_.prefetch.size());
+  } else if (tpl.query.starts_with("Observation?") &&
+             tpl.query.find("code=") == std::string::npos &&
+             tpl.query.find("category=") == std::string::npos) {
+    return t->error("query",
+                    "an Observation search needs 'code=' or 'category=' (EHRs such as Epic refuse "
+                    "patient-only Observation searches); or set \"codes_read\": \"Observation\"");
+  }
+  for (size_t pos = tpl.query.find("{{"); pos != std::string::npos;
+       pos = tpl.query.find("{{", pos + 2)) {
+    size_t end = tpl.query.find("}}", pos);
+    if (end == std::string::npos) return t->error("query", "unclosed '{{'");
+    std::string_view token(tpl.query.data() + pos + 2, end - pos - 2);
+    if (std::find(std::begin(kTokens), std::end(kTokens), token) == std::end(kTokens)) {
+      return t->error("query",
+                      "'{{" + std::string(token) + "}}' is not a CDS Hooks 2.0 prefetch token");
+    }
+  }
+  for (const auto& other : d_.prefetch) {
+    if (other.key == tpl.key) return t->error("key", "key '" + tpl.key + "' used twice");
+  }
+  d_.prefetch.push_back(std::move(tpl));
+  return Status::Ok();
+}
+
+Status Loader::load_prefetch(const Object& root) {
+  auto list = root.array("prefetch");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    if (Status s = load_prefetch_template(n); !s) return s;
+  }
+  return Status::Ok();
 }
 
 std::string Loader::observation_code_list() const {
@@ -532,358 +559,403 @@ std::string Loader::observation_code_list() const {
   return out;
 }
 
-bool Loader::load_codesystem(FileReader& r, const File& file) {
-  const Json& root = file.doc;
+// The criteria CodeSystem is a FHIR resource, served as written: only what is read is checked.
+Status Loader::load_codesystem(const File& file) {
+  std::vector<Error> elements;  // any FHIR element may appear
+  auto root = Object::of(file.json.root(), std::span<const std::string_view>(), elements);
+  if (!root) return root.error();
   std::string url;
-  if (!r.string(root, "", "url", url)) return false;
+  if (Status s = into(root->string("url"), url); !s) return s;
   if (url != d_.criteria_system) {
-    return r.fail("url", "'" + url + "' differs from the 'crit' system in systems.json ('" +
-                             d_.criteria_system + "')");
+    return root->error("url", "'" + url + "' differs from the 'crit' system in systems.json ('" +
+                                  d_.criteria_system + "')");
   }
-  const Json* concepts = r.array(root, "", "concept");
-  if (concepts == nullptr) return false;
-  size_t i = 0;
-  for (const Json& c : fhir::items(concepts)) {
-    std::string p = FileReader::index("concept", i++);
+  auto concepts = root->array("concept");
+  if (!concepts) return concepts.error();
+  for (const Node& n : concepts->elements()) {
+    auto c = Object::of(n, std::span<const std::string_view>(), elements);
+    if (!c) return c.error();
     CriteriaConcept item;
-    if (!r.string(c, p, "code", item.code) || !r.string(c, p, "display", item.display) ||
-        !r.string(c, p, "definition", item.definition)) {
-      return false;
+    if (Status s = first_error({into(c->string("code"), item.code),
+                                into(c->string("display"), item.display),
+                                into(c->string("definition"), item.definition)});
+        !s) {
+      return s;
     }
     if (!criteria_codes_.insert(item.code).second) {
-      return r.fail(p + ".code", "code '" + item.code + "' defined twice");
+      return c->error("code", "code '" + item.code + "' defined twice");
     }
     d_.concepts.push_back(std::move(item));
   }
-  d_.criteria_codesystem_json = file.text;
+  d_.criteria_codesystem_json = file.json.text();
   have_codesystem_ = true;
-  return true;
+  return Status::Ok();
 }
 
-bool is_member(FileReader& r, const std::string& path, const detail::FactDef& fact,
-               const std::string& id) {
-  bool known = std::any_of(fact.members.begin(), fact.members.end(),
-                           [&](const detail::Member& m) { return m.id == id; });
-  return known || r.fail(path, "'" + id + "' is not a member of fact '" + fact.id + "'");
-}
+// ---------------------------------------------------------------------------------------------
+// Facts
 
-bool Loader::member_list(FileReader& r, const Json& object, const std::string& path,
-                         std::string_view name, const detail::FactDef& fact,
-                         std::vector<std::string>& out) {
-  if (!r.strings(object, path, name, out, false)) return false;
+Status Loader::member_list(const Object& o, std::string_view key, const detail::FactDef& fact,
+                           std::vector<std::string>& out) {
+  if (Status s = into(o.optional_strings(key), out); !s) return s;
   for (size_t i = 0; i < out.size(); ++i) {
     bool known = std::any_of(fact.members.begin(), fact.members.end(),
                              [&](const detail::Member& m) { return m.id == out[i]; });
     if (!known) {
-      return r.fail(FileReader::index(FileReader::join(path, name), i),
-                    "'" + out[i] + "' is not a member of fact '" + fact.id + "'");
+      return Error{index_path(o.at(key), i),
+                   "'" + out[i] + "' is not a member of fact '" + fact.id + "'"};
     }
   }
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_source(FileReader& r, const Json& s, const std::string& p, detail::FactDef& fact,
-                         detail::Source& out) {
-  using detail::Rule;
-  static const std::map<std::string, Rule, std::less<>> kRules = {
-      {"boolean-observation", Rule::kBooleanObservation},
-      {"coded-observation", Rule::kCodedObservation},
-      {"finding-observation", Rule::kFindingObservation},
-      {"condition-presence", Rule::kConditionPresence},
-      {"order-reason", Rule::kOrderReason},
-      {"condition-classification", Rule::kConditionClassification},
-      {"latest-quantity", Rule::kLatestQuantity},
-      {"largest-lesion", Rule::kLargestLesion},
-      {"lesion-count", Rule::kLesionCount},
-      {"ordinal-observation", Rule::kOrdinalObservation},
-      {"condition-category", Rule::kConditionCategory},
-  };
-  std::string rule_name;
-  if (!r.string(s, p, "rule", rule_name)) return false;
-  auto it = kRules.find(rule_name);
-  if (it == kRules.end()) return r.fail(p + ".rule", "unknown rule '" + rule_name + "'");
-  out.rule = it->second;
+Status is_member(const Object& o, std::string_view key, const detail::FactDef& fact,
+                 const std::string& id) {
+  bool known = std::any_of(fact.members.begin(), fact.members.end(),
+                           [&](const detail::Member& m) { return m.id == id; });
+  if (known) return Status::Ok();
+  return o.error(key, "'" + id + "' is not a member of fact '" + fact.id + "'");
+}
 
-  auto kind_is = [&](FactKind k, const char* what) {
-    if (fact.kind == k) return true;
-    return r.fail(p + ".rule", "rule '" + rule_name + "' needs a " + what + " fact");
-  };
-  auto organ = [&]() {
-    std::string id;
-    if (!r.string(s, p, "organ", id)) return false;
-    for (size_t i = 0; i < d_.organs.size(); ++i) {
-      if (d_.organs[i].id == id) {
-        out.organ = i;
-        return true;
-      }
+Status Loader::source_organ(const Object& s, detail::Source& out) {
+  auto id = s.string("organ");
+  if (!id) return id.error();
+  for (size_t i = 0; i < d_.organs.size(); ++i) {
+    if (d_.organs[i].id == *id) {
+      out.organ = i;
+      return Status::Ok();
     }
-    return r.fail(p + ".organ", "unknown organ '" + id + "' (see organs.json)");
-  };
+  }
+  return s.error("organ", "unknown organ '" + *id + "' (see organs.json)");
+}
 
+Status Loader::largest_lesion(const Object& s, detail::Source& out) {
+  if (Status st = source_organ(s, out); !st) return st;
+  auto sizes = s.array("size_observations");
+  if (!sizes) return sizes.error();
+  if (sizes->size() == 0) return sizes->error("must not be empty");
+  for (const Node& n : sizes->elements()) {
+    auto z = object(n, {"code", "component"});
+    if (!z) return z.error();
+    detail::SizePattern pattern;
+    auto code_node = z->require("code");
+    if (!code_node) return code_node.error();
+    fhir::Code c;
+    if (Status st = code(*code_node, c); !st) return st;
+    add_code(pattern.code, std::move(c));
+    if (std::optional<Node> component = z->get("component")) {
+      fhir::Code cc;
+      if (Status st = code(*component, cc); !st) return st;
+      add_code(pattern.component, std::move(cc));
+    }
+    out.sizes.push_back(std::move(pattern));
+  }
+  return Status::Ok();
+}
+
+Status Loader::lesion_count(const Object& s, const detail::FactDef& fact, detail::Source& out) {
+  std::string size_fact;
+  if (Status st =
+          first_error({source_organ(s, out), codes(s, "count_observations", out.count_codes),
+                       into(s.string("size_fact"), size_fact)});
+      !st) {
+    return st;
+  }
+  fact_refs_.push_back(
+      {current_file_, s.at("size_fact"), size_fact, d_.facts.size(), fact.sources.size()});
+  return Status::Ok();
+}
+
+Status Loader::diagnosis(const Node& node, const detail::FactDef& fact, detail::Diagnosis& dx) {
+  auto d = object(node, {"codes", "member", "unknown", "yields_to_definite", "post_coordinated"});
+  if (!d) return d.error();
+  if (Status s = first_error(
+          {codes(*d, "codes", dx.codes), into(d->optional_nonempty_string("member"), dx.member),
+           member_list(*d, "unknown", fact, dx.unknown), pattern(*d, dx.post_coordinated)});
+      !s) {
+    return s;
+  }
+  if (dx.member.empty() == dx.unknown.empty()) {
+    return d->error("needs exactly one of 'member' (definite) or 'unknown'");
+  }
+  if (!dx.member.empty()) {
+    if (Status s = is_member(*d, "member", fact, dx.member); !s) return s;
+  }
+  return into(d->optional_bool("yields_to_definite", dx.yields_to_definite), dx.yields_to_definite);
+}
+
+Status Loader::metastases(const Node& node, const detail::FactDef& fact, detail::Metastases& mets) {
+  auto m = object(node, {"codes", "primary_extensions", "primaries", "unknown_primary",
+                         "undetermined_yields_to_definite", "post_coordinated"});
+  if (!m) return m.error();
+  mets.present = true;
+  if (Status s = first_error({codes(*m, "codes", mets.codes),
+                              into(m->strings("primary_extensions"), mets.extension_urls),
+                              member_list(*m, "unknown_primary", fact, mets.unknown_primary),
+                              pattern(*m, mets.post_coordinated)});
+      !s) {
+    return s;
+  }
+  if (mets.extension_urls.empty()) return m->error("primary_extensions", "must not be empty");
+  if (Status s = into(m->optional_bool("undetermined_yields_to_definite", mets.undetermined_yields),
+                      mets.undetermined_yields);
+      !s) {
+    return s;
+  }
+  auto primaries = m->array("primaries");
+  if (!primaries) return primaries.error();
+  for (const Node& n : primaries->elements()) {
+    auto p = object(n, {"member", "codes"});
+    if (!p) return p.error();
+    detail::PrimaryClass pc;
+    if (Status s =
+            first_error({into(p->string("member"), pc.member), codes(*p, "codes", pc.codes)});
+        !s) {
+      return s;
+    }
+    if (Status s = is_member(*p, "member", fact, pc.member); !s) return s;
+    mets.primaries.push_back(std::move(pc));
+  }
+  return Status::Ok();
+}
+
+Status Loader::condition_category(const Object& s, const detail::FactDef& fact,
+                                  detail::Source& out) {
+  auto diagnoses = s.array("diagnoses");
+  if (!diagnoses) return diagnoses.error();
+  for (const Node& n : diagnoses->elements()) {
+    detail::Diagnosis dx;
+    if (Status st = diagnosis(n, fact, dx); !st) return st;
+    out.diagnoses.push_back(std::move(dx));
+  }
+  if (std::optional<Node> m = s.get("metastases")) return metastases(*m, fact, out.metastases);
+  return Status::Ok();
+}
+
+Status Loader::load_source(const Node& node, detail::FactDef& fact, detail::Source& out) {
+  using detail::Rule;
+  // Each rule: the fact kind it needs and the keys its source takes.
+  struct RuleInfo {
+    Rule rule;
+    FactKind kind;
+    std::vector<std::string_view> keys;
+  };
+  static const std::map<std::string, RuleInfo, std::less<>> kRules = {
+      {"boolean-observation", {Rule::kBooleanObservation, FactKind::kBoolean, {"rule", "codes"}}},
+      {"coded-observation",
+       {Rule::kCodedObservation, FactKind::kBoolean, {"rule", "codes", "true", "false"}}},
+      {"finding-observation", {Rule::kFindingObservation, FactKind::kBoolean, {"rule", "codes"}}},
+      {"condition-presence",
+       {Rule::kConditionPresence, FactKind::kBoolean, {"rule", "codes", "post_coordinated"}}},
+      {"order-reason", {Rule::kOrderReason, FactKind::kBoolean, {"rule", "codes"}}},
+      {"condition-classification",
+       {Rule::kConditionClassification, FactKind::kBoolean, {"rule", "family", "true", "false"}}},
+      {"latest-quantity", {Rule::kLatestQuantity, FactKind::kMeasure, {"rule", "codes"}}},
+      {"largest-lesion",
+       {Rule::kLargestLesion, FactKind::kMeasure, {"rule", "organ", "size_observations"}}},
+      {"lesion-count",
+       {Rule::kLesionCount,
+        FactKind::kMeasure,
+        {"rule", "organ", "count_observations", "size_fact"}}},
+      {"ordinal-observation", {Rule::kOrdinalObservation, FactKind::kOrdinal, {"rule", "codes"}}},
+      {"condition-category",
+       {Rule::kConditionCategory, FactKind::kCategory, {"rule", "diagnoses", "metastases"}}},
+  };
+  if (!node->IsObject()) return node.error("expected an object");
+  std::vector<Error> unknown;  // reported once the rule says which keys it takes
+  auto first = Object::of(node, std::span<const std::string_view>(), unknown);
+  auto rule_name = first->string("rule");
+  if (!rule_name) return rule_name.error();
+  auto it = kRules.find(*rule_name);
+  if (it == kRules.end()) return first->error("rule", "unknown rule '" + *rule_name + "'");
+  const RuleInfo& info = it->second;
+  out.rule = info.rule;
+  std::vector<std::string_view> keys = info.keys;
+  keys.push_back("about");
+  auto s = Object::of(node, keys);
+  if (!s) return s.error();
+  static const std::map<FactKind, const char*> kKindNames = {{FactKind::kBoolean, "boolean"},
+                                                             {FactKind::kMeasure, "measure"},
+                                                             {FactKind::kOrdinal, "ordinal"},
+                                                             {FactKind::kCategory, "category"}};
+  if (fact.kind != info.kind) {
+    return s->error("rule",
+                    "rule '" + *rule_name + "' needs a " + kKindNames.at(info.kind) + " fact");
+  }
   switch (out.rule) {
     case Rule::kConditionPresence:
-      return r.only(s, p, {"rule", "codes", "postCoordinated"}) &&
-             kind_is(FactKind::kBoolean, "boolean") && codes(r, s, p, "codes", out.codes) &&
-             pattern(r, s, p, out.post_coordinated);
-    case Rule::kBooleanObservation:
-    case Rule::kFindingObservation:
-    case Rule::kOrderReason:
-      return r.only(s, p, {"rule", "codes"}) && kind_is(FactKind::kBoolean, "boolean") &&
-             codes(r, s, p, "codes", out.codes);
+      return first_error({codes(*s, "codes", out.codes), pattern(*s, out.post_coordinated)});
     case Rule::kCodedObservation:
-      return r.only(s, p, {"rule", "codes", "true", "false"}) &&
-             kind_is(FactKind::kBoolean, "boolean") && codes(r, s, p, "codes", out.codes) &&
-             codes(r, s, p, "true", out.true_codes) && codes(r, s, p, "false", out.false_codes);
+      return first_error({codes(*s, "codes", out.codes), codes(*s, "true", out.true_codes),
+                          codes(*s, "false", out.false_codes)});
     case Rule::kConditionClassification:
-      return r.only(s, p, {"rule", "family", "true", "false"}) &&
-             kind_is(FactKind::kBoolean, "boolean") && codes(r, s, p, "family", out.family) &&
-             codes(r, s, p, "true", out.true_codes) && codes(r, s, p, "false", out.false_codes);
-    case Rule::kLatestQuantity:
-      return r.only(s, p, {"rule", "codes"}) && kind_is(FactKind::kMeasure, "measure") &&
-             codes(r, s, p, "codes", out.codes);
-    case Rule::kOrdinalObservation:
-      return r.only(s, p, {"rule", "codes"}) && kind_is(FactKind::kOrdinal, "ordinal") &&
-             codes(r, s, p, "codes", out.codes);
-    case Rule::kLargestLesion: {
-      if (!r.only(s, p, {"rule", "organ", "sizeObservations"}) ||
-          !kind_is(FactKind::kMeasure, "measure") || !organ()) {
-        return false;
-      }
-      const Json* sizes = r.array(s, p, "sizeObservations");
-      if (sizes == nullptr) return false;
-      if (sizes->Empty()) return r.fail(p + ".sizeObservations", "must not be empty");
-      size_t i = 0;
-      for (const Json& z : fhir::items(sizes)) {
-        std::string zp = FileReader::index(p + ".sizeObservations", i++);
-        detail::SizePattern pattern;
-        if (!r.only(z, zp, {"code", "component"})) return false;
-        for (const char* name : {"code", "component"}) {
-          const Json* v = member(z, name);
-          if (v == nullptr) {
-            if (std::string_view(name) == "code") return r.fail(zp + ".code", "missing");
-            continue;
-          }
-          if (!v->IsString()) return r.fail(zp + "." + name, "must be a string 'system:code'");
-          fhir::Code c;
-          if (!code(r, zp + "." + name, v->GetString(), c)) return false;
-          add_code(std::string_view(name) == "code" ? pattern.code : pattern.component,
-                   std::move(c));
-        }
-        out.sizes.push_back(std::move(pattern));
-      }
-      return true;
-    }
-    case Rule::kLesionCount: {
-      if (!r.only(s, p, {"rule", "organ", "countObservations", "sizeFact"}) ||
-          !kind_is(FactKind::kMeasure, "measure") || !organ() ||
-          !codes(r, s, p, "countObservations", out.count_codes)) {
-        return false;
-      }
-      std::string size_fact;
-      if (!r.string(s, p, "sizeFact", size_fact)) return false;
-      fact_refs_.push_back(
-          {current_file_, p + ".sizeFact", size_fact, d_.facts.size(), fact.sources.size()});
-      return true;
-    }
-    case Rule::kConditionCategory: {
-      if (!r.only(s, p, {"rule", "diagnoses", "metastases"}) ||
-          !kind_is(FactKind::kCategory, "category")) {
-        return false;
-      }
-      const Json* diagnoses = r.array(s, p, "diagnoses");
-      if (diagnoses == nullptr) return false;
-      size_t i = 0;
-      for (const Json& dj : fhir::items(diagnoses)) {
-        std::string dp = FileReader::index(p + ".diagnoses", i++);
-        detail::Diagnosis dx;
-        if (!r.only(dj, dp,
-                    {"codes", "member", "unknown", "yieldsToDefinite", "postCoordinated"}) ||
-            !codes(r, dj, dp, "codes", dx.codes) || !r.string(dj, dp, "member", dx.member, false) ||
-            !member_list(r, dj, dp, "unknown", fact, dx.unknown) ||
-            !pattern(r, dj, dp, dx.post_coordinated)) {
-          return false;
-        }
-        if (dx.member.empty() == dx.unknown.empty()) {
-          return r.fail(dp, "needs exactly one of 'member' (definite) or 'unknown'");
-        }
-        if (!dx.member.empty() && !is_member(r, dp + ".member", fact, dx.member)) return false;
-        if (const Json* y = member(dj, "yieldsToDefinite")) {
-          if (!y->IsBool()) return r.fail(dp + ".yieldsToDefinite", "must be true or false");
-          dx.yields_to_definite = y->GetBool();
-        }
-        out.diagnoses.push_back(std::move(dx));
-      }
-      if (const Json* m = member(s, "metastases")) {
-        std::string mp = p + ".metastases";
-        detail::Metastases& mets = out.metastases;
-        mets.present = true;
-        if (!r.only(*m, mp,
-                    {"codes", "primaryExtensions", "primaries", "unknownPrimary",
-                     "undeterminedYieldsToDefinite", "postCoordinated"}) ||
-            !codes(r, *m, mp, "codes", mets.codes) ||
-            !r.strings(*m, mp, "primaryExtensions", mets.extension_urls) ||
-            !member_list(r, *m, mp, "unknownPrimary", fact, mets.unknown_primary) ||
-            !pattern(r, *m, mp, mets.post_coordinated)) {
-          return false;
-        }
-        if (mets.extension_urls.empty()) {
-          return r.fail(mp + ".primaryExtensions", "must not be empty");
-        }
-        if (const Json* y = member(*m, "undeterminedYieldsToDefinite")) {
-          if (!y->IsBool()) {
-            return r.fail(mp + ".undeterminedYieldsToDefinite", "must be true or false");
-          }
-          mets.undetermined_yields = y->GetBool();
-        }
-        const Json* primaries = r.array(*m, mp, "primaries");
-        if (primaries == nullptr) return false;
-        size_t j = 0;
-        for (const Json& pj : fhir::items(primaries)) {
-          std::string pp = FileReader::index(mp + ".primaries", j++);
-          detail::PrimaryClass pc;
-          if (!r.only(pj, pp, {"member", "codes"}) || !r.string(pj, pp, "member", pc.member) ||
-              !codes(r, pj, pp, "codes", pc.codes)) {
-            return false;
-          }
-          if (!is_member(r, pp + ".member", fact, pc.member)) return false;
-          mets.primaries.push_back(std::move(pc));
-        }
-      }
-      return true;
-    }
+      return first_error({codes(*s, "family", out.family), codes(*s, "true", out.true_codes),
+                          codes(*s, "false", out.false_codes)});
+    case Rule::kLargestLesion:
+      return largest_lesion(*s, out);
+    case Rule::kLesionCount:
+      return lesion_count(*s, fact, out);
+    case Rule::kConditionCategory:
+      return condition_category(*s, fact, out);
+    default:  // the rules that read `codes` only
+      return codes(*s, "codes", out.codes);
   }
-  return false;
 }
 
-bool Loader::load_fact(FileReader& r, const Json& f, const std::string& p) {
-  detail::FactDef fact;
+Status Loader::fact_kind(const Object& f, detail::FactDef& fact) {
   std::string kind;
-  if (!r.only(f, p,
-              {"id", "label", "kind", "unit", "closedWorld", "members", "scale", "values",
-               "sources"}) ||
-      !r.string(f, p, "id", fact.id) || !r.string(f, p, "label", fact.label) ||
-      !r.string(f, p, "kind", kind)) {
-    return false;
-  }
-  if (d_.fact_index.count(fact.id) != 0) {
-    return r.fail(p + ".id", "fact '" + fact.id + "' defined twice");
-  }
+  if (Status s = into(f.string("kind"), kind); !s) return s;
   if (kind == "boolean") {
     fact.kind = FactKind::kBoolean;
   } else if (kind == "measure") {
     fact.kind = FactKind::kMeasure;
-    if (!r.string(f, p, "unit", fact.unit)) return false;
+    if (Status s = into(f.string("unit"), fact.unit); !s) return s;
   } else if (kind == "ordinal") {
     fact.kind = FactKind::kOrdinal;
   } else if (kind == "category") {
     fact.kind = FactKind::kCategory;
   } else {
-    return r.fail(p + ".kind", "'" + kind + "' is not one of boolean, measure, ordinal, category");
+    return f.error("kind", "'" + kind + "' is not one of boolean, measure, ordinal, category");
   }
-  if (fact.kind != FactKind::kMeasure && member(f, "unit") != nullptr) {
-    return r.fail(p + ".unit", "only measure facts have a unit");
+  if (fact.kind != FactKind::kMeasure && f.has("unit")) {
+    return f.error("unit", "only measure facts have a unit");
   }
-  if (const Json* cw = member(f, "closedWorld")) {
-    if (!cw->IsBool()) return r.fail(p + ".closedWorld", "must be true or false");
-    if (fact.kind != FactKind::kBoolean && cw->GetBool()) {
-      return r.fail(p + ".closedWorld", "only boolean facts can be closed-world");
+  if (Status s = into(f.optional_bool("closed_world", false), fact.closed_world); !s) return s;
+  if (fact.kind != FactKind::kBoolean && fact.closed_world) {
+    return f.error("closed_world", "only boolean facts can be closed-world");
+  }
+  return Status::Ok();
+}
+
+Status Loader::fact_members(const Object& f, detail::FactDef& fact) {
+  if (fact.kind != FactKind::kCategory) {
+    if (f.has("members")) return f.error("members", "only category facts have members");
+    return Status::Ok();
+  }
+  auto members = f.array("members");
+  if (!members) return members.error();
+  if (members->size() == 0) return members->error("must not be empty");
+  for (const Node& n : members->elements()) {
+    auto m = object(n, {"id", "label"});
+    if (!m) return m.error();
+    detail::Member mem;
+    if (Status s =
+            first_error({into(m->string("id"), mem.id), into(m->string("label"), mem.label)});
+        !s) {
+      return s;
     }
-    fact.closed_world = cw->GetBool();
+    fact.members.push_back(std::move(mem));
   }
-  if (fact.kind == FactKind::kCategory) {
-    const Json* members = r.array(f, p, "members");
-    if (members == nullptr) return false;
-    if (members->Empty()) return r.fail(p + ".members", "must not be empty");
-    size_t i = 0;
-    for (const Json& m : fhir::items(members)) {
-      std::string mp = FileReader::index(p + ".members", i++);
-      detail::Member mem;
-      if (!r.only(m, mp, {"id", "label"}) || !r.string(m, mp, "id", mem.id) ||
-          !r.string(m, mp, "label", mem.label)) {
-        return false;
-      }
-      fact.members.push_back(std::move(mem));
+  return Status::Ok();
+}
+
+Status Loader::ordinal_value(const Node& node, const detail::FactDef& fact,
+                             detail::OrdinalValue& ov) {
+  auto rank = [&](const std::string& v) -> std::optional<double> {
+    auto it = std::find(fact.scale.begin(), fact.scale.end(), v);
+    if (it == fact.scale.end()) return std::nullopt;
+    return static_cast<double>(it - fact.scale.begin());
+  };
+  auto v = object(node, {"value", "codes", "range", "unknown"});
+  if (!v) return v.error();
+  bool unknown = false;
+  if (Status s = first_error({into(v->string("value"), ov.value), codes(*v, "codes", ov.codes),
+                              into(v->optional_bool("unknown", false), unknown)});
+      !s) {
+    return s;
+  }
+  if (unknown) {
+    if (v->has("range")) return v->error("'unknown' and 'range' exclude each other");
+  } else if (v->has("range")) {
+    std::vector<std::string> range;
+    if (Status s = into(v->strings("range"), range); !s) return s;
+    if (range.size() != 2) return v->error("range", "must name [lowest, highest]");
+    auto lo = rank(range[0]);
+    auto hi = rank(range[1]);
+    if (!lo || !hi || *lo > *hi) {
+      return v->error("range", "must name two values of 'scale', lowest first");
     }
-  } else if (member(f, "members") != nullptr) {
-    return r.fail(p + ".members", "only category facts have members");
-  }
-  if (fact.kind == FactKind::kOrdinal) {
-    if (!r.strings(f, p, "scale", fact.scale)) return false;
-    if (fact.scale.empty()) return r.fail(p + ".scale", "must not be empty");
-    auto rank = [&](const std::string& v) -> std::optional<double> {
-      auto it = std::find(fact.scale.begin(), fact.scale.end(), v);
-      if (it == fact.scale.end()) return std::nullopt;
-      return static_cast<double>(it - fact.scale.begin());
-    };
-    const Json* values = r.array(f, p, "values");
-    if (values == nullptr) return false;
-    size_t i = 0;
-    for (const Json& v : fhir::items(values)) {
-      std::string vp = FileReader::index(p + ".values", i++);
-      detail::OrdinalValue ov;
-      if (!r.only(v, vp, {"value", "codes", "range", "unknown"}) ||
-          !r.string(v, vp, "value", ov.value) || !codes(r, v, vp, "codes", ov.codes)) {
-        return false;
-      }
-      const Json* unknown = member(v, "unknown");
-      if (unknown != nullptr && !unknown->IsBool()) {
-        return r.fail(vp + ".unknown", "must be true or false");
-      }
-      if (unknown != nullptr && unknown->GetBool()) {
-        if (member(v, "range") != nullptr)
-          return r.fail(vp, "'unknown' and 'range' exclude each other");
-      } else if (member(v, "range") != nullptr) {
-        std::vector<std::string> range;
-        if (!r.strings(v, vp, "range", range)) return false;
-        if (range.size() != 2) return r.fail(vp + ".range", "must name [lowest, highest]");
-        auto lo = rank(range[0]);
-        auto hi = rank(range[1]);
-        if (!lo || !hi || *lo > *hi) {
-          return r.fail(vp + ".range", "must name two values of 'scale', lowest first");
-        }
-        ov.ranks = fhir::Interval{*lo, *hi, true, true};
-      } else {
-        auto at = rank(ov.value);
-        if (!at) {
-          return r.fail(vp + ".value",
-                        "'" + ov.value + "' is not on the scale; give a 'range' or 'unknown'");
-        }
-        ov.ranks = fhir::Interval::point(*at);
-      }
-      fact.values.push_back(std::move(ov));
+    ov.ranks = fhir::Interval{*lo, *hi, true, true};
+  } else {
+    auto at = rank(ov.value);
+    if (!at) {
+      return v->error("value",
+                      "'" + ov.value + "' is not on the scale; give a 'range' or 'unknown'");
     }
-  } else if (member(f, "scale") != nullptr || member(f, "values") != nullptr) {
-    return r.fail(p, "only ordinal facts have 'scale' and 'values'");
+    ov.ranks = fhir::Interval::point(*at);
   }
-  const Json* sources = r.array(f, p, "sources");
-  if (sources == nullptr) return false;
-  if (sources->Empty()) return r.fail(p + ".sources", "must not be empty");
-  size_t i = 0;
-  for (const Json& s : fhir::items(sources)) {
-    std::string sp = FileReader::index(p + ".sources", i++);
+  return Status::Ok();
+}
+
+Status Loader::fact_scale(const Object& f, detail::FactDef& fact) {
+  if (fact.kind != FactKind::kOrdinal) {
+    if (f.has("scale") || f.has("values")) {
+      return f.error("only ordinal facts have 'scale' and 'values'");
+    }
+    return Status::Ok();
+  }
+  if (Status s = into(f.strings("scale"), fact.scale); !s) return s;
+  if (fact.scale.empty()) return f.error("scale", "must not be empty");
+  auto values = f.array("values");
+  if (!values) return values.error();
+  for (const Node& n : values->elements()) {
+    detail::OrdinalValue ov;
+    if (Status s = ordinal_value(n, fact, ov); !s) return s;
+    fact.values.push_back(std::move(ov));
+  }
+  return Status::Ok();
+}
+
+Status Loader::fact_sources(const Object& f, detail::FactDef& fact) {
+  auto sources = f.array("sources");
+  if (!sources) return sources.error();
+  if (sources->size() == 0) return sources->error("must not be empty");
+  for (const Node& n : sources->elements()) {
     detail::Source source;
-    if (!load_source(r, s, sp, fact, source)) return false;
+    if (Status s = load_source(n, fact, source); !s) return s;
     fact.sources.push_back(std::move(source));
   }
   if (fact.kind == FactKind::kMeasure && fact.sources.size() != 1) {
-    return r.fail(p + ".sources", "a measure fact takes exactly one source");
+    return sources->error("a measure fact takes exactly one source");
+  }
+  return Status::Ok();
+}
+
+Status Loader::load_fact(const Node& node) {
+  auto f = object(node, {"id", "label", "kind", "unit", "closed_world", "members", "scale",
+                         "values", "sources"});
+  if (!f) return f.error();
+  detail::FactDef fact;
+  if (Status s =
+          first_error({into(f->string("id"), fact.id), into(f->string("label"), fact.label)});
+      !s) {
+    return s;
+  }
+  if (d_.fact_index.count(fact.id) != 0) {
+    return f->error("id", "fact '" + fact.id + "' defined twice");
+  }
+  for (auto step :
+       {&Loader::fact_kind, &Loader::fact_members, &Loader::fact_scale, &Loader::fact_sources}) {
+    if (Status s = (this->*step)(*f, fact); !s) return s;
   }
   d_.fact_index.emplace(fact.id, d_.facts.size());
   d_.facts.push_back(std::move(fact));
-  return true;
+  return Status::Ok();
 }
 
-bool Loader::load_facts(FileReader& r, const Json& root) {
-  const Json* list = r.array(root, "", "facts");
-  if (list == nullptr) return false;
-  size_t i = 0;
-  for (const Json& f : fhir::items(list)) {
-    if (!load_fact(r, f, FileReader::index("facts", i++))) return false;
+Status Loader::load_facts(const Object& root) {
+  auto list = root.array("facts");
+  if (!list) return list.error();
+  for (const Node& n : list->elements()) {
+    if (Status s = load_fact(n); !s) return s;
   }
-  return true;
+  return Status::Ok();
 }
 
-Status Loader::run(const std::filesystem::path& dir) {
+// ---------------------------------------------------------------------------------------------
+// The directory
+
+Status Loader::read_files(const std::filesystem::path& dir) {
   std::error_code ec;
   std::vector<std::filesystem::path> paths;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -892,74 +964,61 @@ Status Loader::run(const std::filesystem::path& dir) {
   if (ec) return Error{dir.string(), "cannot read the mappings directory: " + ec.message()};
   std::sort(paths.begin(), paths.end());
   if (paths.empty()) return Error{dir.string(), "no mapping files (*.json)"};
-
-  std::vector<File> files(paths.size());
-  for (size_t i = 0; i < paths.size(); ++i) {
-    File& f = files[i];
-    f.name = paths[i].string();
-    std::ifstream in(paths[i], std::ios::binary);
-    if (!in) return Error{f.name, "cannot open"};
-    std::stringstream ss;
-    ss << in.rdbuf();
-    f.text = ss.str();
-    fhir::ParseLimits limits;
-    limits.max_bytes = 16 * 1024 * 1024;
-    if (auto err = fhir::parse_copy(f.text, f.doc, limits)) return Error{f.name, err->message};
-    if (!f.doc.IsObject()) return Error{f.name, "must hold a JSON object"};
+  for (const std::filesystem::path& p : paths) {
+    Result<json::File> f = json::File::read(p);
+    if (!f) return f.error();
+    File file{std::move(*f)};
+    const json::Value& root = file.json.root().value();
+    if (!root.IsObject()) return file.json.locate(Error{"", "expected an object"});
+    auto type = root.FindMember("resourceType");
+    file.codesystem = type != root.MemberEnd() && type->value == "CodeSystem";
+    files_.push_back(std::move(file));
   }
+  return Status::Ok();
+}
 
-  // Each top-level section is read in dependency order, wherever it is.
-  using Step = bool (Loader::*)(FileReader&, const Json&);
-  const std::pair<const char*, Step> kSections[] = {
-      {"systems", &Loader::load_systems},   {"statusRules", &Loader::load_reading_rules},
-      {"organs", &Loader::load_organs},     {"coverage", &Loader::load_coverage},
-      {"prefetch", &Loader::load_prefetch},
-  };
-  std::map<std::string, std::string> section_file;
-  for (const File& f : files) {
-    for (auto it = f.doc.MemberBegin(); it != f.doc.MemberEnd(); ++it) {
+// Every section is one this format defines, and only "facts" is split over several files.
+Status Loader::check_sections() const {
+  std::map<std::string, std::string, std::less<>> defined;  // section -> file
+  for (const File& f : files_) {
+    if (f.codesystem) continue;
+    if (auto root = Object::of(f.json.root(), kSections); !root) {
+      return f.json.locate(root.error());
+    }
+    const json::Value& root = f.json.root().value();
+    for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
       std::string name(it->name.GetString(), it->name.GetStringLength());
-      static const std::set<std::string> kKnown = {"about",
-                                                   "systems",
-                                                   "statusRules",
-                                                   "booleanAnswers",
-                                                   "unitConversions",
-                                                   "documentTypeSystem",
-                                                   "organs",
-                                                   "coverage",
-                                                   "prefetch",
-                                                   "facts",
-                                                   "otherLocations",
-                                                   "morphologyExtension",
-                                                   "documentCategories",
-                                                   "questionnaireAnswers"};
-      bool codesystem = string_or_empty(member(f.doc, "resourceType")) == "CodeSystem";
-      if (!codesystem && kKnown.count(name) == 0) {
-        return Error{f.name + ": " + name, "unknown section"};
-      }
-      if (name != "facts" && name != "about" && !codesystem &&
-          !section_file.emplace(name, f.name).second) {
-        return Error{f.name + ": " + name, "section also defined in " + section_file[name]};
-      }
+      if (name == "facts" || name == "about") continue;
+      auto [at, fresh] = defined.emplace(name, f.json.name());
+      if (!fresh) return f.json.locate(Error{name, "section also defined in " + at->second});
     }
   }
-  for (const auto& [section, step] : kSections) {
-    for (const File& f : files) {
-      bool present = member(f.doc, section) != nullptr;
-      if (std::string_view(section) == "statusRules") {
-        // The reading rules file: any of its sections may appear without the others.
-        for (const char* also :
-             {"booleanAnswers", "unitConversions", "documentTypeSystem", "morphologyExtension",
-              "documentCategories", "questionnaireAnswers"}) {
-          present = present || member(f.doc, also) != nullptr;
-        }
-      }
+  return Status::Ok();
+}
+
+// systems, the reading rules, organs, coverage and prefetch, in that order wherever they are.
+Status Loader::load_sections(const std::filesystem::path& dir) {
+  using Step = Status (Loader::*)(const Object&);
+  const std::pair<std::span<const std::string_view>, Step> kSteps[] = {
+      {kSystems, &Loader::load_systems},   {kReadingRules, &Loader::load_reading_rules},
+      {kOrgans, &Loader::load_organs},     {kCoverage, &Loader::load_coverage},
+      {kPrefetch, &Loader::load_prefetch},
+  };
+  for (const auto& [sections, step] : kSteps) {
+    for (size_t i = 0; i < files_.size(); ++i) {
+      const File& f = files_[i];
+      if (f.codesystem) continue;
+      auto root = Object::of(f.json.root(), kSections);
+      bool present = std::any_of(sections.begin(), sections.end(),
+                                 [&](std::string_view s) { return root->has(s); });
       if (!present) continue;
-      FileReader r(f.name);
-      current_file_ = f.name;
-      if (!(this->*step)(r, f.doc)) return r.error();
+      current_file_ = i;
+      for (std::string_view s : sections) {
+        if (root->has(s)) section_file_.emplace(std::string(s), i);
+      }
+      if (Status s = (this->*step)(*root); !s) return located(i, s.error());
     }
-    if (std::string_view(section) == "systems") {
+    if (sections.front() == "systems") {
       auto crit = systems_.find("crit");
       if (crit == systems_.end()) {
         return Error{dir.string(), "systems.json must define the 'crit' criteria code system"};
@@ -967,31 +1026,44 @@ Status Loader::run(const std::filesystem::path& dir) {
       d_.criteria_system = crit->second.url;
     }
   }
-  for (const char* required : {"systems", "statusRules", "booleanAnswers", "unitConversions",
+  for (const char* required : {"systems", "status_rules", "boolean_answers", "unit_conversions",
                                "organs", "coverage", "prefetch"}) {
-    if (section_file.count(required) == 0) {
+    if (section_file_.count(required) == 0) {
       return Error{dir.string(), std::string("no file defines '") + required + "'"};
     }
   }
-  for (const File& f : files) {
-    if (string_or_empty(member(f.doc, "resourceType")) != "CodeSystem") continue;
-    FileReader r(f.name);
-    if (!load_codesystem(r, f)) return r.error();
+  return Status::Ok();
+}
+
+Status Loader::load_codesystems(const std::filesystem::path& dir) {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    if (!files_[i].codesystem) continue;
+    if (Status s = load_codesystem(files_[i]); !s) return located(i, s.error());
   }
   if (!have_codesystem_) {
     return Error{dir.string(), "no criteria CodeSystem (resourceType CodeSystem) found"};
   }
-  for (const File& f : files) {
-    if (member(f.doc, "facts") == nullptr) continue;
-    FileReader r(f.name);
-    current_file_ = f.name;
-    if (!load_facts(r, f.doc)) return r.error();
+  return Status::Ok();
+}
+
+Status Loader::load_all_facts(const std::filesystem::path& dir) {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    if (files_[i].codesystem) continue;
+    auto root = Object::of(files_[i].json.root(), kSections);
+    if (!root->has("facts")) continue;
+    current_file_ = i;
+    if (Status s = load_facts(*root); !s) return located(i, s.error());
   }
   if (d_.facts.empty()) return Error{dir.string(), "no facts defined"};
+  return Status::Ok();
+}
+
+Status Loader::resolve_pending(const std::filesystem::path& dir) {
   for (const PendingCrit& use : crit_uses_) {
     if (criteria_codes_.count(use.code) == 0) {
-      return Error{use.file + ": " + use.path,
-                   "'crit:" + use.code + "' is not a concept of the criteria CodeSystem"};
+      return located(
+          use.file,
+          Error{use.path, "'crit:" + use.code + "' is not a concept of the criteria CodeSystem"});
     }
   }
   for (const PendingFactRef& ref : fact_refs_) {
@@ -999,8 +1071,8 @@ Status Loader::run(const std::filesystem::path& dir) {
     bool ok = target != nullptr && target->sources.size() == 1 &&
               target->sources[0].rule == detail::Rule::kLargestLesion;
     if (!ok) {
-      return Error{ref.file + ": " + ref.path,
-                   "'" + ref.id + "' is not a fact with a largest-lesion source"};
+      return located(
+          ref.file, Error{ref.path, "'" + ref.id + "' is not a fact with a largest-lesion source"});
     }
     d_.facts[ref.fact].sources[ref.source].size_fact = d_.fact_index.at(ref.id);
   }
@@ -1009,6 +1081,17 @@ Status Loader::run(const std::filesystem::path& dir) {
     std::string list = observation_code_list();
     if (list.empty()) return Error{dir.string(), "no fact reads Observation codes to query"};
     for (size_t i : pending_code_queries_) d_.prefetch[i].query += "&code=" + list;
+  }
+  return Status::Ok();
+}
+
+Status Loader::run(const std::filesystem::path& dir) {
+  if (Status s = read_files(dir); !s) return s;
+  if (Status s = check_sections(); !s) return s;
+  using Step = Status (Loader::*)(const std::filesystem::path&);
+  for (Step step : {&Loader::load_sections, &Loader::load_codesystems, &Loader::load_all_facts,
+                    &Loader::resolve_pending}) {
+    if (Status s = (this->*step)(dir); !s) return s;
   }
   return Status::Ok();
 }

@@ -165,6 +165,15 @@ std::string MappingSet::fact_label(std::string_view id) const {
   return f == nullptr ? std::string(id) : f->label;
 }
 
+const std::vector<std::string>& MappingSet::coverage_types() const {
+  return data_->coverage.types;
+}
+
+bool MappingSet::is_coverage_type(std::string_view type) const {
+  const std::vector<std::string>& types = data_->coverage.types;
+  return std::find(types.begin(), types.end(), type) != types.end();
+}
+
 const std::vector<PrefetchTemplate>& MappingSet::prefetch_templates() const {
   return data_->prefetch;
 }

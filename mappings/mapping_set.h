@@ -115,6 +115,12 @@ class MappingSet {
   };
   std::vector<AnswerOption> answer_options(std::string_view id) const;
 
+  // The generic coverage types a Coverage is read into ("commercial", "medicare-advantage",
+  // "medicare", "medicaid"; data: mappings/data/coverage.json), which policies may name as
+  // lines of business besides a payer's plan codes.
+  const std::vector<std::string>& coverage_types() const;
+  bool is_coverage_type(std::string_view type) const;
+
   // The prefetch templates to declare in discovery (data: mappings/data/prefetch.json).
   const std::vector<PrefetchTemplate>& prefetch_templates() const;
 

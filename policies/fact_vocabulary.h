@@ -3,7 +3,8 @@
 // Policy criteria name facts ("largest-liver-lesion"), category members ("hcc"), ordinal
 // values ("T2b") and compare in a fact's unit ("cm"). The loader checks every one of them
 // against a vocabulary; in production that is the MappingSet (the facts mappings/ can
-// actually read from FHIR), through MappingVocabulary.
+// actually read from FHIR), through MappingVocabulary. Lines of business are checked against
+// its coverage types (mappings/data/coverage.json).
 //
 //   MappingVocabulary vocabulary(mappings);
 //   Result<PolicyLibrary> lib = PolicyLibrary::load("policies/data", vocabulary);
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fhir/quantity.h"
 #include "mappings/fact.h"
@@ -34,6 +36,9 @@ class FactVocabulary {
                                                       std::string_view value) const = 0;
   // A short label for people ("Largest liver lesion"); "" when none.
   virtual std::string fact_label(std::string_view id) const = 0;
+  // The generic coverage types ("commercial", "medicare-advantage", ...) that a
+  // line-of-business rule and a payer's plan may name besides plan codes.
+  virtual std::vector<std::string> coverage_types() const = 0;
 };
 
 // The vocabulary of a loaded MappingSet (which must outlive it).
@@ -53,6 +58,7 @@ class MappingVocabulary final : public FactVocabulary {
     return mappings_.ordinal_value(id, value);
   }
   std::string fact_label(std::string_view id) const override { return mappings_.fact_label(id); }
+  std::vector<std::string> coverage_types() const override { return mappings_.coverage_types(); }
 
  private:
   const mappings::MappingSet& mappings_;

@@ -122,7 +122,11 @@ class Policy {
 };
 
 // Payer registry entries with their plans, as parsed from payers.json; problems go to `out`.
-std::vector<Payer> parse_payers(const std::filesystem::path& file, std::vector<PolicyProblem>& out);
+// `coverage_types` are the generic lines of business a plan may stand for
+// (FactVocabulary::coverage_types()).
+std::vector<Payer> parse_payers(const std::filesystem::path& file,
+                                const std::vector<std::string>& coverage_types,
+                                std::vector<PolicyProblem>& out);
 
 // Parses and validates one policy file: one Policy per revision, or none when `out` received
 // problems. `payers` are the registry's payers (each policy payer and each plan code it names
@@ -138,8 +142,5 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
 
 // The policy page (policy_page.cc).
 std::string render_policy_page(const Policy& policy, const std::vector<Payer>& payers);
-
-// Generic coverage types a line-of-business rule may name besides plan codes.
-bool is_coverage_type(std::string_view lob);
 
 }  // namespace cryo::policies

@@ -113,7 +113,8 @@ PolicyLibrary PolicyLibrary::load_all(const std::filesystem::path& dir,
     problems.push_back({dir.generic_string(), 0, 0, "", "not a directory of policy files"});
     return lib;
   }
-  std::vector<Payer> payers = parse_payers(dir / "payers.json", problems);
+  std::vector<Payer> payers =
+      parse_payers(dir / "payers.json", vocabulary.coverage_types(), problems);
 
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {

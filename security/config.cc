@@ -1,6 +1,7 @@
 #include "security/config.h"
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "security/bind_address.h"
@@ -9,116 +10,117 @@
 namespace cryo::security {
 namespace {
 
+using json::Node;
+using json::Object;
+
 constexpr std::string_view kConfigurableAlgorithms[] = {"ES384", "RS384", "ES256", "RS256"};
 
-// Builds error locations such as "config.json: trust.issuers[0].jwks_url".
-class Where {
- public:
-  Where(std::string_view source, std::string path) : source_(source), path_(std::move(path)) {}
-  Where member(std::string_view name) const {
-    return Where(source_, path_ + "." + std::string(name));
-  }
-  Where index(size_t i) const { return Where(source_, path_ + "[" + std::to_string(i) + "]"); }
-  Error error(std::string message) const {
-    return Error{source_.empty() ? path_ : std::string(source_) + ": " + path_, std::move(message)};
-  }
-
- private:
-  std::string_view source_;
-  std::string path_;
-};
-
-Status check_members(const rapidjson::Value& object, const Where& where,
-                     std::initializer_list<std::string_view> known) {
-  std::set<std::string_view> seen;
-  for (const auto& m : object.GetObject()) {
-    std::string_view name(m.name.GetString(), m.name.GetStringLength());
-    bool is_known = false;
-    for (auto k : known) is_known = is_known || k == name;
-    if (!is_known) return where.member(name).error("unknown setting");
-    if (!seen.insert(name).second) return where.member(name).error("given more than once");
-  }
-  return Status::Ok();
-}
-
-Result<std::string> get_string(const rapidjson::Value& v, const Where& where) {
-  if (!v.IsString()) return where.error("must be a string");
-  std::string s(v.GetString(), v.GetStringLength());
-  if (s.empty()) return where.error("must not be empty");
-  return s;
-}
-
-Result<std::vector<std::string>> get_string_array(const rapidjson::Value& v, const Where& where) {
-  if (!v.IsArray()) return where.error("must be an array of strings");
-  std::vector<std::string> out;
-  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
-    auto s = get_string(v[i], where.index(i));
-    if (!s) return s.error();
-    out.push_back(std::move(*s));
-  }
-  return out;
-}
-
 // A whole number of seconds within [min, max].
-Result<std::chrono::seconds> get_seconds(const rapidjson::Value& v, const Where& where, int64_t min,
-                                         int64_t max) {
-  if (!v.IsInt64()) return where.error("must be a whole number of seconds");
-  int64_t n = v.GetInt64();
+Result<std::chrono::seconds> get_seconds(const Node& v, int64_t min, int64_t max) {
+  if (!v->IsInt64()) return v.error("must be a whole number of seconds");
+  int64_t n = v->GetInt64();
   if (n < min || n > max) {
-    return where.error("must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return v.error("must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
   return std::chrono::seconds(n);
 }
 
-Result<bool> get_bool(const rapidjson::Value& v, const Where& where) {
-  if (!v.IsBool()) return where.error("must be true or false");
-  return v.GetBool();
-}
-
-Result<IssuerConfig> parse_issuer(const rapidjson::Value& v, const Where& where,
-                                  const std::filesystem::path& base_dir) {
-  if (!v.IsObject()) return where.error("must be an object");
-  if (auto s = check_members(v, where, {"iss", "jwks_file", "jwks_url", "jku_allowlist"}); !s) {
-    return s.error();
-  }
+Result<IssuerConfig> parse_issuer(const Node& v, const std::filesystem::path& base_dir) {
+  auto o = Object::of(v, {"iss", "jwks_file", "jwks_url", "jku_allowlist"});
+  if (!o) return o.error();
   IssuerConfig out;
-  if (!v.HasMember("iss")) return where.member("iss").error("is required");
-  auto iss = get_string(v["iss"], where.member("iss"));
-  if (!iss) return iss.error();
-  out.iss = std::move(*iss);
-
-  bool has_file = v.HasMember("jwks_file");
-  bool has_url = v.HasMember("jwks_url");
-  if (has_file == has_url) {
-    return where.error("needs exactly one of jwks_file and jwks_url");
-  }
+  if (Status s = json::into(o->string("iss"), out.iss); !s) return s.error();
+  bool has_file = o->has("jwks_file");
+  if (has_file == o->has("jwks_url"))
+    return o->error("needs exactly one of jwks_file and jwks_url");
   if (has_file) {
-    auto file = get_string(v["jwks_file"], where.member("jwks_file"));
+    auto file = o->string("jwks_file");
     if (!file) return file.error();
     std::filesystem::path p(*file);
     if (p.is_relative() && !base_dir.empty()) p = base_dir / p;
     out.jwks_file = p.string();
   } else {
-    Where w = where.member("jwks_url");
-    auto url = get_string(v["jwks_url"], w);
+    auto url = o->string("jwks_url");
     if (!url) return url.error();
     if (!is_acceptable_jwks_url(*url)) {
-      return w.error("must be an https:// URL (http:// only for loopback hosts)");
+      return o->error("jwks_url", "must be an https:// URL (http:// only for loopback hosts)");
     }
     out.jwks_url = std::move(*url);
   }
-  if (v.HasMember("jku_allowlist")) {
-    Where w = where.member("jku_allowlist");
-    auto list = get_string_array(v["jku_allowlist"], w);
-    if (!list) return list.error();
-    for (size_t i = 0; i < list->size(); ++i) {
-      if (!is_acceptable_jwks_url((*list)[i])) {
-        return w.index(i).error("must be an https:// URL (http:// only for loopback hosts)");
-      }
+  auto list = o->optional_strings("jku_allowlist");
+  if (!list) return list.error();
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (!is_acceptable_jwks_url((*list)[i])) {
+      return Error{json::index_path(o->at("jku_allowlist"), i),
+                   "must be an https:// URL (http:// only for loopback hosts)"};
     }
-    out.jku_allowlist = std::move(*list);
   }
+  out.jku_allowlist = std::move(*list);
   return out;
+}
+
+Status parse_issuers(const Object& trust, const std::filesystem::path& base_dir, TrustConfig& out) {
+  auto issuers = trust.require("issuers");
+  if (!issuers) return issuers.error();
+  if (!(*issuers)->IsArray()) return issuers->error("must be an array of issuer objects");
+  std::set<std::string> seen;
+  for (const Node& entry : issuers->elements()) {
+    auto issuer = parse_issuer(entry, base_dir);
+    if (!issuer) return issuer.error();
+    if (!seen.insert(issuer->iss).second) {
+      return Error{json::join_path(entry.path(), "iss"),
+                   "issuer '" + issuer->iss + "' is listed twice"};
+    }
+    out.issuers.push_back(std::move(*issuer));
+  }
+  return Status::Ok();
+}
+
+Status parse_algorithms(const Object& trust, TrustConfig& out) {
+  std::optional<Node> node = trust.get("algorithms");
+  if (!node) return Status::Ok();
+  auto algs = node->strings();
+  if (!algs) return algs.error();
+  if (algs->empty()) return node->error("must name at least one algorithm");
+  for (size_t i = 0; i < algs->size(); ++i) {
+    bool known = false;
+    for (auto k : kConfigurableAlgorithms) known = known || k == (*algs)[i];
+    if (!known) {
+      return node->element(i).error("'" + (*algs)[i] +
+                                    "' is not allowed (choose from ES384, RS384, ES256, RS256)");
+    }
+  }
+  out.algorithms = std::move(*algs);
+  return Status::Ok();
+}
+
+Status parse_limits(const Object& trust, TrustConfig& out) {
+  struct SecondsField {
+    const char* name;
+    std::chrono::seconds* target;
+    int64_t min, max;
+  };
+  const SecondsField fields[] = {
+      {"clock_skew_seconds", &out.clock_skew, 0, 600},
+      {"max_token_lifetime_seconds", &out.max_token_lifetime, 1, 86400},
+      {"jwks_min_refresh_interval_seconds", &out.jwks_min_refresh_interval, 0, 86400},
+      {"jwks_max_age_seconds", &out.jwks_max_age, 1, 7 * 86400},
+      {"jwks_fetch_timeout_seconds", &out.jwks_fetch_timeout, 1, 60},
+  };
+  for (const auto& f : fields) {
+    std::optional<Node> v = trust.get(f.name);
+    if (!v) continue;
+    auto seconds = get_seconds(*v, f.min, f.max);
+    if (!seconds) return seconds.error();
+    *f.target = *seconds;
+  }
+  if (std::optional<Node> v = trust.get("replay_cache_capacity")) {
+    if (!(*v)->IsUint64() || (*v)->GetUint64() < 16 || (*v)->GetUint64() > 100'000'000) {
+      return v->error("must be a whole number between 16 and 100000000");
+    }
+    out.replay_cache_capacity = static_cast<size_t>((*v)->GetUint64());
+  }
+  return Status::Ok();
 }
 
 bool is_token(std::string_view s) {  // RFC 9110 token, for method and header names
@@ -154,112 +156,48 @@ bool is_acceptable_jwks_url(std::string_view url) {
   return is_loopback_address(parsed->bare_host());
 }
 
-Result<TrustConfig> parse_trust_config(const rapidjson::Value& trust, std::string_view source,
+Result<TrustConfig> parse_trust_config(const json::Node& trust,
                                        const std::filesystem::path& base_dir) {
-  Where where(source, "trust");
-  if (!trust.IsObject()) return where.error("must be an object");
-  if (auto s = check_members(
-          trust, where,
-          {"issuers", "algorithms", "clock_skew_seconds", "max_token_lifetime_seconds",
-           "replay_cache_capacity", "jwks_min_refresh_interval_seconds", "jwks_max_age_seconds",
-           "jwks_fetch_timeout_seconds"});
-      !s) {
-    return s.error();
-  }
+  auto o = Object::of(
+      trust, {"issuers", "algorithms", "clock_skew_seconds", "max_token_lifetime_seconds",
+              "replay_cache_capacity", "jwks_min_refresh_interval_seconds", "jwks_max_age_seconds",
+              "jwks_fetch_timeout_seconds"});
+  if (!o) return o.error();
   TrustConfig out;
-  if (!trust.HasMember("issuers")) return where.member("issuers").error("is required");
-  const auto& issuers = trust["issuers"];
-  Where wi = where.member("issuers");
-  if (!issuers.IsArray()) return wi.error("must be an array of issuer objects");
-  std::set<std::string> seen;
-  for (rapidjson::SizeType i = 0; i < issuers.Size(); ++i) {
-    auto issuer = parse_issuer(issuers[i], wi.index(i), base_dir);
-    if (!issuer) return issuer.error();
-    if (!seen.insert(issuer->iss).second) {
-      return wi.index(i).member("iss").error("issuer '" + issuer->iss + "' is listed twice");
-    }
-    out.issuers.push_back(std::move(*issuer));
-  }
-  if (trust.HasMember("algorithms")) {
-    Where w = where.member("algorithms");
-    auto algs = get_string_array(trust["algorithms"], w);
-    if (!algs) return algs.error();
-    if (algs->empty()) return w.error("must name at least one algorithm");
-    for (size_t i = 0; i < algs->size(); ++i) {
-      bool known = false;
-      for (auto k : kConfigurableAlgorithms) known = known || k == (*algs)[i];
-      if (!known) {
-        return w.index(i).error("'" + (*algs)[i] +
-                                "' is not allowed (choose from ES384, RS384, ES256, RS256)");
-      }
-    }
-    out.algorithms = std::move(*algs);
-  }
-  struct SecondsField {
-    const char* name;
-    std::chrono::seconds* target;
-    int64_t min, max;
-  };
-  const SecondsField fields[] = {
-      {"clock_skew_seconds", &out.clock_skew, 0, 600},
-      {"max_token_lifetime_seconds", &out.max_token_lifetime, 1, 86400},
-      {"jwks_min_refresh_interval_seconds", &out.jwks_min_refresh_interval, 0, 86400},
-      {"jwks_max_age_seconds", &out.jwks_max_age, 1, 7 * 86400},
-      {"jwks_fetch_timeout_seconds", &out.jwks_fetch_timeout, 1, 60},
-  };
-  for (const auto& f : fields) {
-    if (!trust.HasMember(f.name)) continue;
-    auto v = get_seconds(trust[f.name], where.member(f.name), f.min, f.max);
-    if (!v) return v.error();
-    *f.target = *v;
-  }
-  if (trust.HasMember("replay_cache_capacity")) {
-    Where w = where.member("replay_cache_capacity");
-    const auto& v = trust["replay_cache_capacity"];
-    if (!v.IsUint64() || v.GetUint64() < 16 || v.GetUint64() > 100'000'000) {
-      return w.error("must be a whole number between 16 and 100000000");
-    }
-    out.replay_cache_capacity = static_cast<size_t>(v.GetUint64());
+  for (Status s :
+       {parse_issuers(*o, base_dir, out), parse_algorithms(*o, out), parse_limits(*o, out)}) {
+    if (!s) return s.error();
   }
   return out;
 }
 
-Result<CorsConfig> parse_cors_config(const rapidjson::Value& cors, std::string_view source) {
-  Where where(source, "cors");
-  if (!cors.IsObject()) return where.error("must be an object");
-  if (auto s = check_members(cors, where,
-                             {"allowed_origins", "allowed_methods", "allowed_headers",
-                              "exposed_headers", "allow_credentials", "max_age_seconds"});
-      !s) {
-    return s.error();
-  }
-  CorsConfig out;
-  if (cors.HasMember("allow_credentials")) {
-    auto b = get_bool(cors["allow_credentials"], where.member("allow_credentials"));
-    if (!b) return b.error();
-    out.allow_credentials = *b;
-  }
-  if (cors.HasMember("allowed_origins")) {
-    Where w = where.member("allowed_origins");
-    auto list = get_string_array(cors["allowed_origins"], w);
-    if (!list) return list.error();
-    for (size_t i = 0; i < list->size(); ++i) {
-      const std::string& o = (*list)[i];
-      if (o == "*") {
-        if (list->size() != 1) return w.index(i).error("\"*\" must be the only entry");
-        if (out.allow_credentials) {
-          return w.index(i).error("\"*\" cannot be combined with allow_credentials: true");
-        }
-        continue;
+namespace {
+
+Status parse_origins(const Object& cors, CorsConfig& out) {
+  std::optional<Node> node = cors.get("allowed_origins");
+  if (!node) return Status::Ok();
+  auto list = node->strings();
+  if (!list) return list.error();
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string& o = (*list)[i];
+    Node at = node->element(i);
+    if (o == "*") {
+      if (list->size() != 1) return at.error("\"*\" must be the only entry");
+      if (out.allow_credentials) {
+        return at.error("\"*\" cannot be combined with allow_credentials: true");
       }
-      if (o == "null") return w.index(i).error("the \"null\" origin cannot be allowed");
-      if (!is_origin(o)) {
-        return w.index(i).error("'" + o +
-                                "' is not an origin (scheme://host[:port], lower case, no path)");
-      }
+      continue;
     }
-    out.allowed_origins = std::move(*list);
+    if (o == "null") return at.error("the \"null\" origin cannot be allowed");
+    if (!is_origin(o)) {
+      return at.error("'" + o + "' is not an origin (scheme://host[:port], lower case, no path)");
+    }
   }
+  out.allowed_origins = std::move(*list);
+  return Status::Ok();
+}
+
+Status parse_header_lists(const Object& cors, CorsConfig& out) {
   struct ListField {
     const char* name;
     std::vector<std::string>* target;
@@ -268,20 +206,37 @@ Result<CorsConfig> parse_cors_config(const rapidjson::Value& cors, std::string_v
                              {"allowed_headers", &out.allowed_headers},
                              {"exposed_headers", &out.exposed_headers}};
   for (const auto& f : lists) {
-    if (!cors.HasMember(f.name)) continue;
-    Where w = where.member(f.name);
-    auto list = get_string_array(cors[f.name], w);
+    std::optional<Node> node = cors.get(f.name);
+    if (!node) continue;
+    auto list = node->strings();
     if (!list) return list.error();
     for (size_t i = 0; i < list->size(); ++i) {
-      if ((*list)[i] == "*") return w.index(i).error("wildcards are not allowed; list names");
-      if (!is_token((*list)[i])) return w.index(i).error("not a valid HTTP token");
+      if ((*list)[i] == "*") return node->element(i).error("wildcards are not allowed; list names");
+      if (!is_token((*list)[i])) return node->element(i).error("not a valid HTTP token");
     }
     *f.target = std::move(*list);
   }
-  if (cors.HasMember("max_age_seconds")) {
-    auto v = get_seconds(cors["max_age_seconds"], where.member("max_age_seconds"), 0, 86400);
-    if (!v) return v.error();
-    out.max_age = *v;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CorsConfig> parse_cors_config(const json::Node& cors) {
+  auto o = Object::of(cors, {"allowed_origins", "allowed_methods", "allowed_headers",
+                             "exposed_headers", "allow_credentials", "max_age_seconds"});
+  if (!o) return o.error();
+  CorsConfig out;
+  if (Status s = json::into(o->optional_bool("allow_credentials", false), out.allow_credentials);
+      !s) {
+    return s.error();
+  }
+  for (Status s : {parse_origins(*o, out), parse_header_lists(*o, out)}) {
+    if (!s) return s.error();
+  }
+  if (std::optional<Node> v = o->get("max_age_seconds")) {
+    auto seconds = get_seconds(*v, 0, 86400);
+    if (!seconds) return seconds.error();
+    out.max_age = *seconds;
   }
   return out;
 }

@@ -2,10 +2,15 @@
 // clients may call, and how their tokens are checked) and the "cors" object (which browser
 // origins may call). The schema, with a worked example, is in docs/security.md.
 //
-//   rapidjson::Document doc = ...;  // the whole config.json
-//   Result<TrustConfig> trust = parse_trust_config(doc["trust"], "config.json");
-//   if (!trust) { std::cerr << trust.error().to_string() << "\n"; return 1; }
-//   // e.g. "config.json: trust.issuers[0].jwks_url: must be an https:// URL ..."
+//   Result<json::File> file = json::File::read("config.json");  // base/json_file.h
+//   auto root = json::Object::of(file->root(), {"trust", ...});
+//   Result<TrustConfig> trust = parse_trust_config(*root->get("trust"), config_dir);
+//   if (!trust) return file->locate(trust.error());
+//   // e.g. "config.json:7:9: trust.issuers[0].jwks_url: must be an https:// URL ..."
+//
+// Errors name the JSON path of the field (where = "trust.issuers[0].jwks_url") in the wording
+// of every file people write (base/json_file.h): "unknown key 'x' (expected one of: …)",
+// "missing required key 'iss'", …; the reader of the file adds its name, line and column.
 //
 // Parsing checks shape and values only; it does not read JWKS files or fetch URLs
 // (TokenVerifier::create() loads files). Relative jwks_file paths are resolved against
@@ -21,8 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include <rapidjson/document.h>
-
+#include "base/json_file.h"
 #include "base/result.h"
 
 namespace cryo::security {
@@ -58,13 +62,13 @@ struct CorsConfig {
   std::chrono::seconds max_age{600};  // how long browsers may cache a preflight answer
 };
 
-// Parses the "trust" object. `source` names the file for error locations ("config.json"):
-// errors read "config.json: trust.issuers[0].jwks_url: <what is wrong>".
-Result<TrustConfig> parse_trust_config(const rapidjson::Value& trust, std::string_view source,
+// Parses the "trust" object (its node's path names it: "trust"); errors are located at a
+// field: where = "trust.issuers[0].jwks_url".
+Result<TrustConfig> parse_trust_config(const json::Node& trust,
                                        const std::filesystem::path& base_dir = {});
 
-// Parses the "cors" object; errors read "config.json: cors.allowed_origins[1]: ...".
-Result<CorsConfig> parse_cors_config(const rapidjson::Value& cors, std::string_view source);
+// Parses the "cors" object; errors: where = "cors.allowed_origins[1]".
+Result<CorsConfig> parse_cors_config(const json::Node& cors);
 
 // Whether `url` is acceptable as a JWKS location: https://, or http:// to a loopback host
 // (127.0.0.0/8, ::1, localhost), with a host and no fragment or credentials.

@@ -30,7 +30,7 @@ Result<CorsPolicy> CorsPolicy::create(CorsConfig config) {
   doc.AddMember("exposed_headers", list(config.exposed_headers), a);
   doc.AddMember("allow_credentials", config.allow_credentials, a);
   doc.AddMember("max_age_seconds", static_cast<int64_t>(config.max_age.count()), a);
-  auto checked = parse_cors_config(doc, "");
+  auto checked = parse_cors_config(json::Node(doc, "cors"));
   if (!checked) return checked.error();
   return CorsPolicy(std::move(*checked));
 }

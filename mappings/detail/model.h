@@ -151,6 +151,7 @@ struct QuestionnaireAnswers {
 };
 
 struct CoverageRules {
+  std::vector<std::string> types;  // the generic lines of business ("commercial", ...)
   std::string plan_system;
   std::string plan_code;
   std::vector<std::string> type_systems;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -130,20 +131,29 @@ Error load_broken(const std::string& file, const std::string& from, const std::s
   return r.ok() ? Error{} : r.error();
 }
 
-TEST(Load, ErrorsNameFileFieldAndProblem) {
-  Error e = load_broken("facts-liver.json", R"("closedWorld": true)", R"("closedworld": true)");
-  EXPECT_NE(e.where.find("facts-liver.json: facts[6].closedworld"), std::string::npos) << e.where;
-  EXPECT_NE(e.message.find("unknown field"), std::string::npos);
+// "…/file.json:line:column: field" with a line and column.
+void expect_at(const Error& e, const std::string& file, const std::string& field) {
+  std::regex located(".*/" + std::regex_replace(file, std::regex(R"(\.)"), R"(\.)") +
+                     R"(:[1-9][0-9]*:[1-9][0-9]*: )" +
+                     std::regex_replace(field, std::regex(R"([\[\]\.])"), R"(\$&)"));
+  EXPECT_TRUE(std::regex_match(e.where, located))
+      << e.to_string() << "\nexpected at " << file << ": " << field;
+}
+
+TEST(Load, ErrorsNameFileLineColumnFieldAndProblem) {
+  Error e = load_broken("facts-liver.json", R"("closed_world": true)", R"("closedworld": true)");
+  expect_at(e, "facts-liver.json", "facts[6].closedworld");
+  EXPECT_NE(e.message.find("unknown key 'closedworld' (expected one of: id, label, kind, unit, "
+                           "closed_world, members, scale, values, sources, about)"),
+            std::string::npos)
+      << e.message;
 
   e = load_broken("facts-liver.json", R"("icd10:C22.1")", R"("icd:C22.1")");
-  EXPECT_NE(e.where.find("facts-liver.json: facts[0].sources[0].diagnoses[1].codes[0]"),
-            std::string::npos)
-      << e.where;
+  expect_at(e, "facts-liver.json", "facts[0].sources[0].diagnoses[1].codes[0]");
   EXPECT_NE(e.message.find("unknown code system 'icd'"), std::string::npos);
 
   e = load_broken("facts-other.json", R"("crit:solitary-kidney")", R"("crit:solitary-kidny")");
-  EXPECT_NE(e.where.find("facts-other.json: facts[9].sources[0].codes[0]"), std::string::npos)
-      << e.where;
+  expect_at(e, "facts-other.json", "facts[9].sources[0].codes[0]");
   EXPECT_NE(e.message.find("not a concept"), std::string::npos);
 
   e = load_broken("facts-other.json", R"("rule": "latest-quantity", "codes": ["loinc:2857-1"])",
@@ -151,25 +161,62 @@ TEST(Load, ErrorsNameFileFieldAndProblem) {
   EXPECT_NE(e.message.find("unknown rule 'latest-quantty'"), std::string::npos);
 
   e = load_broken("facts-liver.json", R"("organ": "liver",
-          "countObservations")",
+          "count_observations")",
                   R"("organ": "spleen",
-          "countObservations")");
+          "count_observations")");
   EXPECT_NE(e.message.find("unknown organ 'spleen'"), std::string::npos);
 
   e = load_broken("prefetch.json", "{{context.patientId}}&status", "{{context.patient.id}}&status");
-  EXPECT_NE(e.where.find("prefetch.json: prefetch[1].query"), std::string::npos) << e.where;
+  expect_at(e, "prefetch.json", "prefetch[1].query");
 
   e = load_broken("facts-other.json", R"("range": ["T2a", "T2c"])", R"("range": ["T2c", "T2a"])");
   EXPECT_NE(e.where.find("values[5].range"), std::string::npos) << e.where;
 
   e = load_broken("reading-rules.json", R"("factor": 0.1)", R"("factor": "0.1")");
-  EXPECT_NE(e.where.find("reading-rules.json: unitConversions[0].factor"), std::string::npos);
+  expect_at(e, "reading-rules.json", "unit_conversions[0].factor");
 
   e = load_broken("facts-liver.json", R"("id": "unresectable")", R"("id": "liver-tumor-type")");
   EXPECT_NE(e.message.find("defined twice"), std::string::npos);
+}
 
-  e = load_broken("organs.json", R"("label": "Liver",)", R"("label": "Liver",,)");
-  EXPECT_NE(e.message.find("JSON syntax error"), std::string::npos);
+TEST(Load, SyntaxErrorNamesLineAndColumn) {
+  std::string text = read(source_dir() + "/mappings/data/organs.json");
+  size_t at = text.find(R"("label": "Liver",)");
+  int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+  Error e = load_broken("organs.json", R"("label": "Liver",)", R"("label": "Liver",,)");
+  EXPECT_TRUE(std::regex_match(
+      e.where, std::regex(".*/organs\\.json:" + std::to_string(line) + ":[1-9][0-9]*")))
+      << e.to_string();
+  EXPECT_EQ(e.message, "invalid JSON: Missing a name for object member.");
+}
+
+TEST(Load, DuplicateKeysAreRefused) {
+  Error e =
+      load_broken("organs.json", R"("label": "Liver",)", R"("label": "Liver", "label": "Hepar",)");
+  expect_at(e, "organs.json", "organs[0].label");
+  EXPECT_NE(e.message.find("duplicate key 'label' (first given at line "), std::string::npos)
+      << e.to_string();
+}
+
+TEST(Load, MissingKeysAreNamed) {
+  Error e = load_broken("organs.json", R"("label": "Liver",)", "");
+  expect_at(e, "organs.json", "organs[0].label");
+  EXPECT_EQ(e.message, "missing required key 'label'");
+  e = load_broken("coverage.json", R"("default": "commercial")", R"("fallback": "commercial")");
+  expect_at(e, "coverage.json", "coverage.fallback");
+  EXPECT_NE(e.message.find("unknown key 'fallback'"), std::string::npos) << e.message;
+}
+
+TEST(Load, CoverageTypesAreData) {
+  EXPECT_EQ(real_mappings().coverage_types(),
+            (std::vector<std::string>{"commercial", "medicare-advantage", "medicare", "medicaid"}));
+  EXPECT_TRUE(real_mappings().is_coverage_type("medicaid"));
+  EXPECT_FALSE(real_mappings().is_coverage_type("FEP"));
+  // Every line of business the SOPT prefixes give is one of them.
+  Error e = load_broken("coverage.json", R"("prefix": "2", "line_of_business": "medicaid")",
+                        R"("prefix": "2", "line_of_business": "medi-cal")");
+  expect_at(e, "coverage.json", "coverage.type_prefixes[2].line_of_business");
+  EXPECT_EQ(e.message, "'medi-cal' is not one of 'coverage_types'");
 }
 
 TEST(Load, MissingDirectoryIsAnError) {

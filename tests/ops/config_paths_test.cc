@@ -121,5 +121,54 @@ TEST_F(ConfigPaths, TheStoreDeadlineDefaultsToOneSecondAndIsChecked) {
   }
 }
 
+// The configuration file and its trust section are read like every file people write
+// (base/json_file.h): located refusals, one wording, duplicate keys refused.
+TEST_F(ConfigPaths, RefusalsNameFileLineColumnAndField) {
+  const std::string file = (root_ / "etc" / "crd" / "crd.json").string();
+  auto refusal = [&](const std::string& text) {
+    write_config(text);
+    auto c = load_config(file);
+    EXPECT_FALSE(c) << text;
+    return c ? std::string() : c.error().to_string();
+  };
+  EXPECT_EQ(refusal("{\n  \"server\": {\"port\": 8080\n}"),
+            file + ":3:2: invalid JSON: Missing a comma or '}' after an object member.");
+  EXPECT_EQ(refusal("{\n  \"server\": {\"port\": 8080, \"prot\": 1}}"),
+            file + ":2:28: server.prot: unknown key 'prot' (expected one of: bind, port, " +
+                "base_url, threads, max_body_bytes, read_timeout_seconds, write_timeout_seconds, " +
+                "policies_dir, mappings_dir, io_threads, max_header_bytes, " +
+                "max_body_memory_bytes, header_timeout_seconds, keep_alive_seconds, " +
+                "max_connections, retry_after_seconds, drain_timeout_seconds, max_draft_orders, " +
+                "max_resources, max_references)");
+  EXPECT_EQ(refusal("{\"srever\": {}}"),
+            file + ":1:2: srever: unknown key 'srever' (expected one of: server, tls, trust, " +
+                "cors, store, admin, fhir, cache, demo, dtr, log)");
+  EXPECT_EQ(refusal("{\"server\": {\"port\": 1},\n \"server\": {\"port\": 2}}"),
+            file + ":2:2: server: duplicate key 'server' (first given at line 1)");
+  EXPECT_EQ(refusal("{\"server\": {\"port\": 99999}}"),
+            file + ":1:13: server.port: must be an integer from 0 to 65535");
+  // The trust section.
+  EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [\n  {\"iss\": \"a\" \"jwks_file\": \"k.json\"}]}}"),
+            file + ":2:15: invalid JSON: Missing a comma or '}' after an object member.");
+  EXPECT_EQ(refusal("{\n  \"trust\": {\"algorithms\": [\"ES384\"]}}"),
+            file + ":2:3: trust.issuers: missing required key 'issuers'");
+  EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [],\n  \"skew\": 5}}"),
+            file + ":2:3: trust.skew: unknown key 'skew' (expected one of: issuers, " +
+                "algorithms, clock_skew_seconds, max_token_lifetime_seconds, " +
+                "replay_cache_capacity, jwks_min_refresh_interval_seconds, " +
+                "jwks_max_age_seconds, jwks_fetch_timeout_seconds)");
+  EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [{\"iss\": \"a\", \"jwks_file\": \"k.json\",\n" +
+                    std::string("    \"iss\": \"b\"}]}}")),
+            file + ":2:5: trust.issuers[0].iss: duplicate key 'iss' (first given at line 1)");
+  EXPECT_EQ(refusal("{\"trust\": {\"issuers\": [{\"iss\": \"a\",\n  \"jwks_url\": " +
+                    std::string("\"http://ehr.example.org/jwks.json\"}]}}")),
+            file + ":2:3: trust.issuers[0].jwks_url: must be an https:// URL (http:// only for " +
+                "loopback hosts)");
+  EXPECT_EQ(refusal("{\"tls\": {\"cert_file\": \"c.pem\"}}"),
+            file + ":1:2: tls: needs both cert_file and key_file");
+  EXPECT_EQ(load_config(root_ / "nowhere.json").error().to_string(),
+            (root_ / "nowhere.json").string() + ": cannot read the file");
+}
+
 }  // namespace
 }  // namespace cryo::cds

@@ -213,7 +213,51 @@ TEST_F(BrokenPolicy, InvalidJsonNamesTheLine) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].file, (dir_ / "bcbsri.json").generic_string());
   EXPECT_EQ(all[0].line, 3) << all[0].to_string();
-  EXPECT_NE(all[0].message.find("invalid JSON"), std::string::npos) << all[0].to_string();
+  EXPECT_EQ(all[0].column, 3) << all[0].to_string();
+  EXPECT_EQ(all[0].field, "");
+  EXPECT_EQ(all[0].message, "invalid JSON: Missing a comma or '}' after an object member.");
+  Error e = load_error();
+  EXPECT_EQ(e.where, (dir_ / "bcbsri.json").generic_string() + ":3:3");
+}
+
+TEST_F(BrokenPolicy, DuplicateKeyIsAnError) {
+  edit("bcbsri.json", R"("outcome": "not-covered")",
+       R"("outcome": "not-covered", "outcome": "criteria")");
+  load_error();
+  std::vector<PolicyProblem> all = problems();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].field, "lines_of_business[0].outcome");
+  EXPECT_GT(all[0].line, 1);
+  EXPECT_GT(all[0].column, 1);
+  EXPECT_NE(all[0].message.find("duplicate key 'outcome' (first given at line "), std::string::npos)
+      << all[0].to_string();
+}
+
+TEST_F(BrokenPolicy, PayerRegistryDuplicateKey) {
+  edit("payers.json", R"("name": "Florida Blue",)",
+       R"("name": "Florida Blue", "name": "Florida Blue Cross",)");
+  expect_error("payers.json", "payers[0].name", "duplicate key 'name'");
+}
+
+TEST_F(BrokenPolicy, PayerRegistryMissingKey) {
+  edit("payers.json", R"("name": "Florida Blue",)", "");
+  expect_error("payers.json", "payers[0].name", "missing required key 'name'");
+}
+
+TEST_F(BrokenPolicy, UnknownKeyNamesTheKeysOfTheFormat) {
+  edit("bcbsri.json", R"("outcome": "not-covered")", R"("outcome": "not-covered", "reasn": "x")");
+  expect_error("bcbsri.json", "lines_of_business[0].reasn",
+               "unknown key 'reasn' (expected one of: payer, lines_of_business, codes, outcome, "
+               "reason, note, interpretation)");
+}
+
+TEST_F(BrokenPolicy, CoverageTypesComeFromTheMappings) {
+  // A plan's coverage type must be one of mappings/data/coverage.json's coverage_types.
+  edit("payers.json", R"("coverage_type": "medicare")",
+       R"("coverage_type": "medicare-supplement")");
+  expect_error("payers.json", "payers[3].plans[2].coverage_type",
+               "unknown coverage type 'medicare-supplement' (expected "
+               "commercial, medicare-advantage, medicare or medicaid)");
 }
 
 TEST_F(BrokenPolicy, TwoPoliciesForTheSamePayerAndCode) {

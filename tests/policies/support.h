@@ -14,6 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "base/json_file.h"
 #include "fhir/quantity.h"
 #include "mappings/fact.h"
 #include "mappings/mapping_set.h"
@@ -30,8 +33,8 @@ inline std::filesystem::path policy_dir() {
 }
 
 inline const std::vector<std::string>& tumor_types() {
-  static const std::vector<std::string> kTypes = {"hcc", "icc", "crc-liver-mets", "net-liver-mets",
-                                                  "other-liver-mets", "other-primary-liver"};
+  static const std::vector<std::string> kTypes = {
+      "hcc", "icc", "crc-liver-mets", "net-liver-mets", "other-liver-mets", "other-primary-liver"};
   return kTypes;
 }
 
@@ -93,6 +96,20 @@ class FactsMdVocabulary final : public FactVocabulary {
     return t_stage(value);
   }
   std::string fact_label(std::string_view id) const override { return std::string(id); }
+  // The coverage types are data of the mappings (coverage.json), read by the same reader.
+  std::vector<std::string> coverage_types() const override {
+    auto file = json::File::read(source_dir() / "mappings" / "data" / "coverage.json");
+    if (!file) ADD_FAILURE() << file.error().to_string();
+    if (!file) return {};
+    auto root = json::Object::of(file->root(), {"about", "coverage"});
+    auto coverage = root ? root->object("coverage", {"coverage_types", "plan_class", "type_systems",
+                                                     "type_prefixes", "default"})
+                         : Result<json::Object>(root.error());
+    auto list = coverage ? coverage->strings("coverage_types")
+                         : Result<std::vector<std::string>>(coverage.error());
+    if (!list) ADD_FAILURE() << file->locate(list.error()).to_string();
+    return list ? *list : std::vector<std::string>{};
+  }
 
  private:
   std::map<std::string, std::pair<mappings::FactKind, std::string>> kinds_;

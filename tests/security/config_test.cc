@@ -1,21 +1,22 @@
 #include "security/config.h"
 
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
+
+#include "base/json_file.h"
 
 namespace cryo::security {
 namespace {
 
-rapidjson::Document json(const char* text) {
-  rapidjson::Document d;
-  d.Parse(text);
-  EXPECT_FALSE(d.HasParseError()) << text;
-  return d;
+// The text as the "trust" (or "cors") object of config.json.
+json::File json(const char* text) {
+  auto f = json::File::parse("config.json", text);
+  EXPECT_TRUE(f) << text;
+  return std::move(*f);
 }
 
 Error trust_error(const char* text) {
   auto d = json(text);
-  auto r = parse_trust_config(d, "config.json", "/etc/cryo");
+  auto r = parse_trust_config(json::Node(d.root().value(), "trust"), "/etc/cryo");
   EXPECT_FALSE(r) << text;
   return r ? Error{} : r.error();
 }
@@ -37,7 +38,7 @@ TEST(TrustConfigTest, ParsesFullExample) {
     "jwks_max_age_seconds": 7200,
     "jwks_fetch_timeout_seconds": 3
   })");
-  auto r = parse_trust_config(d, "config.json", "/etc/cryo");
+  auto r = parse_trust_config(json::Node(d.root().value(), "trust"), "/etc/cryo");
   ASSERT_TRUE(r) << r.error().to_string();
   ASSERT_EQ(r->issuers.size(), 2u);
   EXPECT_EQ(r->issuers[0].jwks_file, "/etc/cryo/keys/inferno-crd-jwks.json");
@@ -54,7 +55,7 @@ TEST(TrustConfigTest, ParsesFullExample) {
 
 TEST(TrustConfigTest, Defaults) {
   auto d = json(R"({"issuers": []})");
-  auto r = parse_trust_config(d, "config.json");
+  auto r = parse_trust_config(json::Node(d.root().value(), "trust"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->algorithms, (std::vector<std::string>{"ES384", "RS384"}));
   EXPECT_EQ(r->clock_skew.count(), 60);
@@ -62,41 +63,54 @@ TEST(TrustConfigTest, Defaults) {
 }
 
 TEST(TrustConfigTest, ErrorsNameTheField) {
-  EXPECT_EQ(trust_error(R"([])").where, "config.json: trust");
-  EXPECT_EQ(trust_error(R"({})").where, "config.json: trust.issuers");
-  EXPECT_EQ(trust_error(R"({"issuers": [], "skew": 5})").where, "config.json: trust.skew");
-  EXPECT_EQ(trust_error(R"({"issuers": [{"jwks_file": "a.json"}]})").where,
-            "config.json: trust.issuers[0].iss");
-  EXPECT_EQ(trust_error(R"({"issuers": [{"iss": "a"}]})").where, "config.json: trust.issuers[0]");
+  EXPECT_EQ(trust_error(R"([])").where, "trust");
+  EXPECT_EQ(trust_error(R"({})").where, "trust.issuers");
+  EXPECT_EQ(trust_error(R"({"issuers": [], "skew": 5})").where, "trust.skew");
+  EXPECT_EQ(trust_error(R"({"issuers": [{"jwks_file": "a.json"}]})").where, "trust.issuers[0].iss");
+  EXPECT_EQ(trust_error(R"({"issuers": [{"iss": "a"}]})").where, "trust.issuers[0]");
   EXPECT_EQ(
       trust_error(R"({"issuers": [{"iss": "a", "jwks_file": "a", "jwks_url": "https://x/"}]})")
           .where,
-      "config.json: trust.issuers[0]");
+      "trust.issuers[0]");
   Error e = trust_error(
       R"({"issuers": [{"iss": "a", "jwks_file": "a.json"},
                       {"iss": "b", "jwks_url": "http://ehr.example.org/jwks.json"}]})");
-  EXPECT_EQ(e.where, "config.json: trust.issuers[1].jwks_url");
+  EXPECT_EQ(e.where, "trust.issuers[1].jwks_url");
   EXPECT_NE(e.message.find("https"), std::string::npos);
   EXPECT_EQ(trust_error(R"({"issuers": [{"iss": "a", "jwks_url": "https://x/j",
                                          "jku_allowlist": ["https://x/j", "ftp://x/j"]}]})")
                 .where,
-            "config.json: trust.issuers[0].jku_allowlist[1]");
+            "trust.issuers[0].jku_allowlist[1]");
   EXPECT_EQ(trust_error(R"({"issuers": [{"iss": "a", "jwks_file": "a"},
                                         {"iss": "a", "jwks_file": "b"}]})")
                 .where,
-            "config.json: trust.issuers[1].iss");
+            "trust.issuers[1].iss");
   EXPECT_EQ(trust_error(R"({"issuers": [], "algorithms": ["ES384", "HS256"]})").where,
-            "config.json: trust.algorithms[1]");
-  EXPECT_EQ(trust_error(R"({"issuers": [], "algorithms": ["none"]})").where,
-            "config.json: trust.algorithms[0]");
-  EXPECT_EQ(trust_error(R"({"issuers": [], "algorithms": []})").where,
-            "config.json: trust.algorithms");
+            "trust.algorithms[1]");
+  EXPECT_EQ(trust_error(R"({"issuers": [], "algorithms": ["none"]})").where, "trust.algorithms[0]");
+  EXPECT_EQ(trust_error(R"({"issuers": [], "algorithms": []})").where, "trust.algorithms");
   EXPECT_EQ(trust_error(R"({"issuers": [], "clock_skew_seconds": -1})").where,
-            "config.json: trust.clock_skew_seconds");
+            "trust.clock_skew_seconds");
   EXPECT_EQ(trust_error(R"({"issuers": [], "clock_skew_seconds": "60"})").where,
-            "config.json: trust.clock_skew_seconds");
+            "trust.clock_skew_seconds");
   EXPECT_EQ(trust_error(R"({"issuers": [], "replay_cache_capacity": 0})").where,
-            "config.json: trust.replay_cache_capacity");
+            "trust.replay_cache_capacity");
+}
+
+TEST(TrustConfigTest, OneWordingForUnknownAndMissingKeys) {
+  Error unknown = trust_error(R"({"issuers": [], "skew": 5})");
+  EXPECT_EQ(unknown.message,
+            "unknown key 'skew' (expected one of: issuers, algorithms, clock_skew_seconds, "
+            "max_token_lifetime_seconds, replay_cache_capacity, "
+            "jwks_min_refresh_interval_seconds, jwks_max_age_seconds, "
+            "jwks_fetch_timeout_seconds)");
+  EXPECT_EQ(trust_error(R"({})").message, "missing required key 'issuers'");
+  EXPECT_EQ(trust_error(R"({"issuers": [{"jwks_file": "a.json"}]})").message,
+            "missing required key 'iss'");
+  EXPECT_EQ(
+      trust_error(R"({"issuers": [{"iss": "a", "jwks_file": "a", "jwsk_url": "b"}]})").to_string(),
+      "trust.issuers[0].jwsk_url: unknown key 'jwsk_url' (expected one of: iss, jwks_file, "
+      "jwks_url, jku_allowlist)");
 }
 
 TEST(TrustConfigTest, HttpJwksUrlOnlyForLoopback) {
@@ -117,26 +131,25 @@ TEST(CorsConfigTest, ParsesAndNamesBadFields) {
                     "allowed_methods": ["POST", "OPTIONS"],
                     "allowed_headers": ["Authorization", "Content-Type"],
                     "allow_credentials": true, "max_age_seconds": 300})");
-  auto r = parse_cors_config(d, "config.json");
+  auto r = parse_cors_config(json::Node(d.root().value(), "cors"));
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->allowed_origins.size(), 2u);
   EXPECT_TRUE(r->allow_credentials);
   EXPECT_EQ(r->max_age.count(), 300);
 
   auto bad = [](const char* text) {
-    rapidjson::Document doc;
-    doc.Parse(text);
-    auto res = parse_cors_config(doc, "config.json");
+    auto doc = json(text);
+    auto res = parse_cors_config(json::Node(doc.root().value(), "cors"));
     EXPECT_FALSE(res) << text;
     return res ? std::string() : res.error().where;
   };
   EXPECT_EQ(bad(R"({"allowed_origins": ["*"], "allow_credentials": true})"),
-            "config.json: cors.allowed_origins[0]");
+            "cors.allowed_origins[0]");
   EXPECT_EQ(bad(R"({"allowed_origins": ["https://a.example", "https://b.example/"]})"),
-            "config.json: cors.allowed_origins[1]");
-  EXPECT_EQ(bad(R"({"allowed_headers": ["*"]})"), "config.json: cors.allowed_headers[0]");
-  EXPECT_EQ(bad(R"({"allow_credentials": "yes"})"), "config.json: cors.allow_credentials");
-  EXPECT_EQ(bad(R"({"origins": []})"), "config.json: cors.origins");
+            "cors.allowed_origins[1]");
+  EXPECT_EQ(bad(R"({"allowed_headers": ["*"]})"), "cors.allowed_headers[0]");
+  EXPECT_EQ(bad(R"({"allow_credentials": "yes"})"), "cors.allow_credentials");
+  EXPECT_EQ(bad(R"({"origins": []})"), "cors.origins");
 }
 
 }  // namespace
