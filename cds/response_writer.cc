@@ -28,8 +28,7 @@ constexpr std::string_view kCoverageInformationUrl =
 constexpr size_t kMaxSummaryChars = 139;
 constexpr std::string_view kCrdTempCodes = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp";
 
-// base's JSON string writers, by the short names this file uses.
-constexpr auto& str = write_json_string<Writer>;
+// base's JSON member writer, by the short name this file uses.
 constexpr auto& key_str = write_json_member<Writer>;
 
 // Truncates to at most `max_chars` Unicode characters, ending with "…" when cut.
