@@ -306,8 +306,18 @@ TEST(Listener, SigtermDrainsKeptAliveConnectionsAndFinishesCallsInFlight) {
     ASSERT_TRUE(conns[i]->send(post_request(order_sign("during-" + std::to_string(i)))));
   }
   ::kill(server->pid(), SIGTERM);
+  std::vector<std::optional<std::string>> answers;
+  for (int i = 0; i < 8; ++i) answers.push_back(conns[i]->response());
+  // The signal is handled asynchronously: a call can be answered before the drain begins. Only
+  // once the server says it drains is every next request on a kept-alive connection refused.
+  auto deadline = std::chrono::steady_clock::now() + cryo::testing::scaled(std::chrono::seconds(5));
+  while (server->log().find("draining") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(server->log().find("draining"), std::string::npos) << server->log();
   for (int i = 0; i < 8; ++i) {
-    auto r = conns[i]->response();
+    auto& r = answers[i];
     ASSERT_TRUE(r) << "call " << i << " in flight was not answered";
     EXPECT_EQ(status_of(r), 200) << *r;
     if (Conn::lower(*r).find("connection: close") == std::string::npos) {
