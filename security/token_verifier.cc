@@ -143,6 +143,171 @@ bool verify_signature(EVP_PKEY* key, std::string_view alg, std::string_view sign
   return ok;
 }
 
+// A compact JWS taken apart. The optional members point into `header` and `claims`.
+struct Token {
+  std::string_view signing_input;
+  std::optional<std::string> signature;
+  rapidjson::Document header;
+  rapidjson::Document claims;
+  std::optional<std::string_view> alg, typ, kid, jku, iss, jti;
+  bool bad_header = false;  // a member the log may name is not a string
+  bool bad_claims = false;
+  int64_t exp = 0;  // set by check_claims
+};
+
+// Each step returns why the token is refused, or nothing when it passes.
+using Refusal = std::optional<std::string>;
+
+// Authorization: Bearer <token>.
+Refusal bearer_token(std::string_view authorization_header, std::string_view& token) {
+  if (authorization_header.empty()) return "no Authorization header";
+  size_t space = authorization_header.find(' ');
+  if (space == std::string_view::npos ||
+      !iequals(authorization_header.substr(0, space), "Bearer")) {
+    return "Authorization is not a Bearer token";
+  }
+  token = authorization_header.substr(space);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+  if (token.empty()) return "malformed token: empty";
+  if (token.size() > kMaxTokenSize) return "token larger than 16 KiB";
+  return std::nullopt;
+}
+
+// Compact JWS: three base64url parts, header and claims JSON objects. Also reads the members
+// the log may name, before any check, so that every later refusal says which client, key and
+// token it was about.
+Refusal decode_token(std::string_view token, Token& t) {
+  size_t dot1 = token.find('.');
+  size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return "malformed token: not three parts";
+  }
+  t.signing_input = token.substr(0, dot2);
+  auto header_json = base64url_decode(token.substr(0, dot1));
+  auto payload_json = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  t.signature = base64url_decode(token.substr(dot2 + 1));
+  if (!header_json || !payload_json || !t.signature) return "malformed token: base64url";
+  if (!parse_object(*header_json, t.header)) return "malformed token: header";
+  if (!parse_object(*payload_json, t.claims)) return "malformed token: claims";
+
+  t.alg = string_member(t.header, "alg", t.bad_header);
+  t.typ = string_member(t.header, "typ", t.bad_header);
+  t.kid = string_member(t.header, "kid", t.bad_header);
+  t.jku = string_member(t.header, "jku", t.bad_header);
+  t.iss = string_member(t.claims, "iss", t.bad_claims);
+  t.jti = string_member(t.claims, "jti", t.bad_claims);
+  return std::nullopt;
+}
+
+// The signature is present; the header names an allowed alg, typ JWT and a kid, and no crit.
+Refusal check_header(const Token& t, const std::vector<std::string>& algorithms) {
+  if (t.signature->empty()) return "unsigned token";
+  if (t.bad_header) return "malformed token: header member types";
+  if (!t.alg) return "header has no alg";
+  bool allowed_alg = false;
+  for (const auto& a : algorithms) allowed_alg = allowed_alg || a == *t.alg;
+  if (!allowed_alg) return "algorithm not allowed: " + loggable_claim(*t.alg);
+  if (!t.typ || *t.typ != "JWT") return "header typ is not JWT";
+  if (!t.kid) return "header has no kid";
+  if (t.header.HasMember("crit")) return "header has crit";
+  return std::nullopt;
+}
+
+// The claims after the issuer: aud names this endpoint, exp/iat/nbf/jti are present and valid
+// and the token is current. Sets t.exp.
+Refusal check_claims(Token& t, std::string_view audience_url, const TrustConfig& config,
+                     const std::function<std::chrono::system_clock::time_point()>& now) {
+  auto aud = t.claims.FindMember("aud");
+  if (aud == t.claims.MemberEnd()) return "no aud";
+  if (!audience_matches(aud->value, audience_url)) return "aud does not name this endpoint";
+
+  auto exp = numeric_date(t.claims, "exp");
+  auto iat = numeric_date(t.claims, "iat");
+  if (!exp) return "no valid exp";
+  if (!iat) return "no valid iat";
+  std::optional<int64_t> nbf;
+  if (t.claims.HasMember("nbf")) {
+    nbf = numeric_date(t.claims, "nbf");
+    if (!nbf) return "malformed token: nbf";
+  }
+  if (!t.jti) return "no jti";
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
+  const int64_t skew = config.clock_skew.count();
+  if (*exp + skew <= now_s) return "token expired";
+  if (*iat - skew > now_s) return "iat in the future";
+  if (nbf && *nbf - skew > now_s) return "token not yet valid (nbf)";
+  if (*exp < *iat) return "exp before iat";
+  if (*exp - *iat > config.max_token_lifetime.count()) return "token lifetime too long";
+  t.exp = *exp;
+  return std::nullopt;
+}
+
+// The keys a token's kid and alg select; `set` keeps them alive.
+struct FoundKeys {
+  std::shared_ptr<const JwkSet> set;
+  std::vector<const VerificationKey*> keys;
+  bool jku_not_configured = false;
+};
+
+// A jku that is the issuer's jwks_url or on its allowlist selects that set; any other jku is
+// only a hint and is never fetched: the issuer's configured set (jwks_file or jwks_url) is
+// authoritative, and the key must be found there.
+FoundKeys find_keys(
+    const Token& t, std::shared_ptr<JwksSource> source,
+    const std::map<std::string, std::shared_ptr<JwksSource>, std::less<>>& allowed_jku,
+    std::string_view jwks_url) {
+  FoundKeys found;
+  if (t.jku) {
+    auto it = allowed_jku.find(*t.jku);
+    if (it != allowed_jku.end()) {
+      source = it->second;
+    } else if (jwks_url != *t.jku) {
+      found.jku_not_configured = true;
+    }
+  }
+  found.set = source->current();
+  if (found.set) found.keys = found.set->find(*t.kid, *t.alg);
+  if (found.keys.empty()) {
+    source->refresh();  // rate-limited; another thread may also have just reloaded
+    found.set = source->current();
+    if (found.set) found.keys = found.set->find(*t.kid, *t.alg);
+  }
+  return found;
+}
+
+bool any_key_verifies(const FoundKeys& found, const Token& t) {
+  for (const VerificationKey* k : found.keys) {
+    if (verify_signature(k->pkey.get(), *t.alg, t.signing_input, *t.signature)) return true;
+  }
+  return false;
+}
+
+// The jti is new to this process and, when replicas share the check, to all of them.
+Refusal check_replay(ReplayCache& local, SharedReplayCheck* shared, const Token& t,
+                     ReplayCache::TimePoint expires,
+                     const std::function<std::chrono::system_clock::time_point()>& now) {
+  switch (local.remember(*t.iss, *t.jti, expires, now())) {
+    case ReplayCache::kReplayed:
+      return "jti replayed";
+    case ReplayCache::kFull:
+      return "replay cache full";
+    case ReplayCache::kFresh:
+      break;
+  }
+  if (!shared) return std::nullopt;
+  switch (shared->remember(*t.iss, *t.jti, expires, now())) {
+    case ReplayCache::kReplayed:
+      return "jti replayed (accepted by another replica)";
+    case ReplayCache::kFull:
+      return "shared replay check unavailable";
+    case ReplayCache::kFresh:
+      break;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TokenVerifier>> TokenVerifier::create(TrustConfig config, Clock clock) {
@@ -202,155 +367,43 @@ std::chrono::system_clock::time_point TokenVerifier::now() const {
 
 Verdict TokenVerifier::verify(std::string_view authorization_header,
                               std::string_view audience_url) {
-  // --- Authorization: Bearer <token>
-  if (authorization_header.empty()) return refuse("no Authorization header");
-  size_t space = authorization_header.find(' ');
-  if (space == std::string_view::npos ||
-      !iequals(authorization_header.substr(0, space), "Bearer")) {
-    return refuse("Authorization is not a Bearer token");
-  }
-  std::string_view token = authorization_header.substr(space);
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-  if (token.empty()) return refuse("malformed token: empty");
-  if (token.size() > kMaxTokenSize) return refuse("token larger than 16 KiB");
+  std::string_view bearer;
+  if (auto refused = bearer_token(authorization_header, bearer)) return refuse(*refused);
+  Token t;
+  if (auto refused = decode_token(bearer, t)) return refuse(*refused);
 
-  // --- Compact JWS: three base64url parts.
-  size_t dot1 = token.find('.');
-  size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return refuse("malformed token: not three parts");
-  }
-  std::string_view signing_input = token.substr(0, dot2);
-  auto header_json = base64url_decode(token.substr(0, dot1));
-  auto payload_json = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  auto signature = base64url_decode(token.substr(dot2 + 1));
-  if (!header_json || !payload_json || !signature) return refuse("malformed token: base64url");
-
-  rapidjson::Document header;
-  if (!parse_object(*header_json, header)) return refuse("malformed token: header");
-  rapidjson::Document claims;
-  if (!parse_object(*payload_json, claims)) return refuse("malformed token: claims");
-
-  // What the log may name about the token, read before any check so that every refusal
-  // from here on says which client, key and token it was about.
+  // From here on every refusal names the client, key and token it was about.
   Verdict verdict;
-  bool bad = false;
-  auto alg = string_member(header, "alg", bad);
-  auto typ = string_member(header, "typ", bad);
-  auto kid = string_member(header, "kid", bad);
-  auto jku = string_member(header, "jku", bad);
-  const bool bad_header = bad;
-  bad = false;
-  auto iss = string_member(claims, "iss", bad);
-  auto jti = string_member(claims, "jti", bad);
-  const bool bad_claims = bad;
-  if (iss) verdict.issuer = loggable_claim(*iss);
-  if (kid) verdict.kid = loggable_claim(*kid);
-  if (jti) verdict.jti = loggable_claim(*jti);
+  if (t.iss) verdict.issuer = loggable_claim(*t.iss);
+  if (t.kid) verdict.kid = loggable_claim(*t.kid);
+  if (t.jti) verdict.jti = loggable_claim(*t.jti);
   auto fail = [&](std::string reason) {
     verdict.ok = false;
     verdict.reason = std::move(reason);
     return verdict;
   };
 
-  if (signature->empty()) return fail("unsigned token");
-
-  // --- Header.
-  if (bad_header) return fail("malformed token: header member types");
-  if (!alg) return fail("header has no alg");
-  bool allowed_alg = false;
-  for (const auto& a : config_.algorithms) allowed_alg = allowed_alg || a == *alg;
-  if (!allowed_alg) return fail("algorithm not allowed: " + loggable_claim(*alg));
-  if (!typ || *typ != "JWT") return fail("header typ is not JWT");
-  if (!kid) return fail("header has no kid");
-  if (header.HasMember("crit")) return fail("header has crit");
-
-  // --- Claims.
-  if (bad_claims) return fail("malformed token: claim types");
-  if (!iss) return fail("no iss");
-  auto issuer_it = issuers_.find(*iss);
+  if (auto refused = check_header(t, config_.algorithms)) return fail(*refused);
+  if (t.bad_claims) return fail("malformed token: claim types");
+  if (!t.iss) return fail("no iss");
+  auto issuer_it = issuers_.find(*t.iss);
   if (issuer_it == issuers_.end()) return fail("issuer not trusted");
-  Issuer& issuer = issuer_it->second;
+  const Issuer& issuer = issuer_it->second;
+  auto clock = [this] { return now(); };
+  if (auto refused = check_claims(t, audience_url, config_, clock)) return fail(*refused);
 
-  auto aud = claims.FindMember("aud");
-  if (aud == claims.MemberEnd()) return fail("no aud");
-  if (!audience_matches(aud->value, audience_url)) return fail("aud does not name this endpoint");
+  FoundKeys found = find_keys(t, issuer.keys, issuer.jku, issuer.config.jwks_url);
+  if (found.keys.empty()) {
+    return fail(found.jku_not_configured
+                    ? "unknown kid (jku not configured for the issuer: not fetched)"
+                    : "unknown kid");
+  }
+  if (!any_key_verifies(found, t)) return fail("bad signature");  // no lock held
 
-  auto exp = numeric_date(claims, "exp");
-  auto iat = numeric_date(claims, "iat");
-  if (!exp) return fail("no valid exp");
-  if (!iat) return fail("no valid iat");
-  std::optional<int64_t> nbf;
-  if (claims.HasMember("nbf")) {
-    nbf = numeric_date(claims, "nbf");
-    if (!nbf) return fail("malformed token: nbf");
-  }
-  if (!jti) return fail("no jti");
-  const int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
-  const int64_t skew = config_.clock_skew.count();
-  if (*exp + skew <= now_s) return fail("token expired");
-  if (*iat - skew > now_s) return fail("iat in the future");
-  if (nbf && *nbf - skew > now_s) return fail("token not yet valid (nbf)");
-  if (*exp < *iat) return fail("exp before iat");
-  if (*exp - *iat > config_.max_token_lifetime.count()) return fail("token lifetime too long");
-
-  // --- Key. A jku that is the issuer's jwks_url or on its allowlist selects that set; any
-  // other jku is only a hint and is never fetched: the issuer's configured set (jwks_file or
-  // jwks_url) is authoritative, and the key must be found there.
-  std::shared_ptr<JwksSource> source = issuer.keys;
-  bool jku_not_configured = false;
-  if (jku) {
-    auto it = issuer.jku.find(*jku);
-    if (it != issuer.jku.end()) {
-      source = it->second;
-    } else if (issuer.config.jwks_url != *jku) {
-      jku_not_configured = true;
-    }
-  }
-  auto set = source->current();
-  std::vector<const VerificationKey*> keys;
-  if (set) keys = set->find(*kid, *alg);
-  if (keys.empty()) {
-    source->refresh();  // rate-limited; another thread may also have just reloaded
-    set = source->current();
-    if (set) keys = set->find(*kid, *alg);
-  }
-  if (keys.empty()) {
-    return fail(jku_not_configured ? "unknown kid (jku not configured for the issuer: not fetched)"
-                                   : "unknown kid");
-  }
-
-  // --- Signature (no lock held).
-  bool verified = false;
-  for (const VerificationKey* k : keys) {
-    if (verify_signature(k->pkey.get(), *alg, signing_input, *signature)) {
-      verified = true;
-      break;
-    }
-  }
-  if (!verified) return fail("bad signature");
-
-  // --- Replay.
-  auto expires = std::chrono::system_clock::time_point(std::chrono::seconds(*exp + skew));
-  switch (replay_.remember(*iss, *jti, expires, now())) {
-    case ReplayCache::kReplayed:
-      return fail("jti replayed");
-    case ReplayCache::kFull:
-      return fail("replay cache full");
-    case ReplayCache::kFresh:
-      break;
-  }
-  if (shared_replay_) {
-    switch (shared_replay_->remember(*iss, *jti, expires, now())) {
-      case ReplayCache::kReplayed:
-        return fail("jti replayed (accepted by another replica)");
-      case ReplayCache::kFull:
-        return fail("shared replay check unavailable");
-      case ReplayCache::kFresh:
-        break;
-    }
+  auto expires = std::chrono::system_clock::time_point(
+      std::chrono::seconds(t.exp + config_.clock_skew.count()));
+  if (auto refused = check_replay(replay_, shared_replay_.get(), t, expires, clock)) {
+    return fail(*refused);
   }
   verdict.ok = true;
   verdict.reason.clear();
