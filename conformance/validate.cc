@@ -570,25 +570,46 @@ void validate_detail(const Json& detail, const std::string& path, const VersionR
     problems.push_back(path + " must carry exactly one category (CRD 2.2)");
 }
 
-void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems,
-                                   std::string_view crd_version) {
-  const VersionRules& rules = rules_for(crd_version);
-  const auto& kCovered = rules.covered;
-  const auto& kPaNeeded = rules.pa_needed;
-  const auto& kDocNeeded = rules.doc_needed;
-  const auto& kDocPurpose = rules.doc_purpose;
-  const auto& kInfoNeeded = rules.info_needed;
-  const auto& kReasonCodes = rules.reasons;
-  const Json* subs = get(ext, "extension");
-  if (!subs || !subs->IsArray()) {
-    problems.push_back(path + " has no sub-extensions");
-    return;
+// The value of one known sub-extension `s` (at `sp`) whose value[x] has the expected type.
+void validate_sub_extension_value(const Json& v, const std::string& url, const std::string& sp,
+                                  const VersionRules& rules, Problems& problems) {
+  const std::string code = str(&v);
+  const std::pair<const char*, const std::set<std::string_view>*> code_sets[] = {
+      {"covered", &rules.covered},         {"pa-needed", &rules.pa_needed},
+      {"doc-needed", &rules.doc_needed},   {"doc-purpose", &rules.doc_purpose},
+      {"info-needed", &rules.info_needed},
+  };
+  for (const auto& [name, codes] : code_sets)
+    if (url == name && !in(*codes, code))
+      problems.push_back(sp + " '" + code + "' is not in " + join(*codes));
+  if ((url == "date" || url == "expiry-date") && !is_fhir_date(code))
+    problems.push_back(sp + " '" + code + "' is not a FHIR date");
+  if ((url == "coverage-assertion-id" || url == "satisfied-pa-id") && code.empty())
+    problems.push_back(sp + " is empty");
+  if (url == "coverage") {
+    const std::string ref = str(get(v, "reference"));
+    if (ref.empty())
+      problems.push_back(sp + " has no reference");
+    else if (ref.rfind("Coverage/", 0) != 0 && ref.find("/Coverage/") == std::string::npos)
+      problems.push_back(sp + " '" + ref + "' does not reference a Coverage");
   }
-  if (get(ext, "valueCode") || value_x(ext))
-    problems.push_back(path + " is a complex extension and must not carry value[x]");
+  if (url == "reason") {
+    bool from_vs = false;
+    if (const Json* codings = get(v, "coding"); codings && codings->IsArray())
+      for (auto& c : codings->GetArray())
+        from_vs = from_vs || in(rules.reasons, str(get(c, "code")));
+    if (!from_vs && !non_empty_string(get(v, "text")))
+      problems.push_back(sp + " has neither a coverageAssertionReasons code nor text (q7)");
+  }
+}
+
+// Each sub-extension of `subs` is known, allowed in this CRD version and carries a valid
+// value. Returns how many times each known one occurs.
+std::map<std::string, int> validate_sub_extensions(const Json& subs, const std::string& path,
+                                                   const VersionRules& rules, Problems& problems) {
   std::map<std::string, int> counts;
-  for (rapidjson::SizeType i = 0; i < subs->Size(); ++i) {
-    const Json& s = (*subs)[i];
+  for (rapidjson::SizeType i = 0; i < subs.Size(); ++i) {
+    const Json& s = subs[i];
     const std::string url = str(get(s, "url"));
     const std::string sp =
         path + "." + (url.empty() ? "extension[" + std::to_string(i) + "]" : url);
@@ -611,37 +632,14 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
                          (v ? " (found " + vname + ")" : ""));
       continue;
     }
-    const std::string code = str(v);
-    if (url == "covered" && !in(kCovered, code))
-      problems.push_back(sp + " '" + code + "' is not in " + join(kCovered));
-    if (url == "pa-needed" && !in(kPaNeeded, code))
-      problems.push_back(sp + " '" + code + "' is not in " + join(kPaNeeded));
-    if (url == "doc-needed" && !in(kDocNeeded, code))
-      problems.push_back(sp + " '" + code + "' is not in " + join(kDocNeeded));
-    if (url == "doc-purpose" && !in(kDocPurpose, code))
-      problems.push_back(sp + " '" + code + "' is not in " + join(kDocPurpose));
-    if (url == "info-needed" && !in(kInfoNeeded, code))
-      problems.push_back(sp + " '" + code + "' is not in " + join(kInfoNeeded));
-    if ((url == "date" || url == "expiry-date") && !is_fhir_date(code))
-      problems.push_back(sp + " '" + code + "' is not a FHIR date");
-    if ((url == "coverage-assertion-id" || url == "satisfied-pa-id") && code.empty())
-      problems.push_back(sp + " is empty");
-    if (url == "coverage") {
-      const std::string ref = str(get(*v, "reference"));
-      if (ref.empty())
-        problems.push_back(sp + " has no reference");
-      else if (ref.rfind("Coverage/", 0) != 0 && ref.find("/Coverage/") == std::string::npos)
-        problems.push_back(sp + " '" + ref + "' does not reference a Coverage");
-    }
-    if (url == "reason") {
-      bool from_vs = false;
-      if (const Json* codings = get(*v, "coding"); codings && codings->IsArray())
-        for (auto& c : codings->GetArray())
-          from_vs = from_vs || in(kReasonCodes, str(get(c, "code")));
-      if (!from_vs && !non_empty_string(get(*v, "text")))
-        problems.push_back(sp + " has neither a coverageAssertionReasons code nor text (q7)");
-    }
+    validate_sub_extension_value(*v, url, sp, rules, problems);
   }
+  return counts;
+}
+
+// Every required sub-extension is present and none repeats beyond its maximum.
+void validate_sub_extension_counts(std::map<std::string, int>& counts, const std::string& path,
+                                   const VersionRules& rules, Problems& problems) {
   for (auto& [name, rule] : kSubRules) {
     int n = counts.count(std::string(name)) ? counts[std::string(name)] : 0;
     if (n < rule.min)
@@ -651,6 +649,11 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
       problems.push_back(path + " repeats '" + std::string(name) + "' " + std::to_string(n) +
                          " times (max " + std::to_string(max) + ")");
   }
+}
+
+// The rules across sub-extensions (q1 to q9).
+void validate_coverage_combinations(const Json& ext, const std::string& path,
+                                    const VersionRules& rules, Problems& problems) {
   const std::string covered = str(sub_value(ext, "covered"));
   const std::string pa = str(sub_value(ext, "pa-needed"));
   std::set<std::string> docs, purposes, infos;
@@ -686,6 +689,21 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
   if ((covered == "indeterminate" || pa == "indeterminate" || docs.count("indeterminate")) &&
       sub_values(ext, "reason").empty())
     problems.push_back(path + ": indeterminate without a reason (q9)");
+}
+
+void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems,
+                                   std::string_view crd_version) {
+  const VersionRules& rules = rules_for(crd_version);
+  const Json* subs = get(ext, "extension");
+  if (!subs || !subs->IsArray()) {
+    problems.push_back(path + " has no sub-extensions");
+    return;
+  }
+  if (get(ext, "valueCode") || value_x(ext))
+    problems.push_back(path + " is a complex extension and must not carry value[x]");
+  std::map<std::string, int> counts = validate_sub_extensions(*subs, path, rules, problems);
+  validate_sub_extension_counts(counts, path, rules, problems);
+  validate_coverage_combinations(ext, path, rules, problems);
 }
 
 void validate_assertion_ids(const Json& response, Problems& problems) {
