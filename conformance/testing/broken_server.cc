@@ -181,6 +181,137 @@ bool BrokenServer::authorised(const httplib::Request& req) const {
   return d["exp"].GetInt64() > now && d.HasMember("jti") && d.HasMember("aud");
 }
 
+namespace {
+
+using Allocator = Document::AllocatorType;
+
+// What the EHR asked for in the davinci-crd.configuration extension.
+struct CrdConfiguration {
+  bool coverage_info = true;
+  bool guideline = true;
+  bool claim = true;
+  int max_cards = 10;
+};
+
+CrdConfiguration read_configuration(const Json& in, Defect defect) {
+  CrdConfiguration c;
+  if (!in.HasMember("extension") || !in["extension"].IsObject() ||
+      !in["extension"].HasMember("davinci-crd.configuration") ||
+      defect == Defect::kIgnoresConfiguration) {
+    return c;
+  }
+  const Json& cfg = in["extension"]["davinci-crd.configuration"];
+  if (cfg.HasMember("coverage-info") && cfg["coverage-info"].IsBool())
+    c.coverage_info = cfg["coverage-info"].GetBool();
+  if (cfg.HasMember("guideline") && cfg["guideline"].IsBool())
+    c.guideline = cfg["guideline"].GetBool();
+  if (cfg.HasMember("claim") && cfg["claim"].IsBool()) c.claim = cfg["claim"].GetBool();
+  if (cfg.HasMember("max-cards") && cfg["max-cards"].IsInt())
+    c.max_cards = cfg["max-cards"].GetInt();
+  return c;
+}
+
+// The guideline card, with the card-level defects applied.
+Json guideline_card(Defect defect, Allocator& a) {
+  Document card;
+  card.Parse(R"({"uuid":"c1","summary":"Cryoablation criteria met","indicator":"info",
+      "detail":"The documented findings meet the policy.",
+      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"guideline"}},
+      "selectionBehavior":"at-most-one",
+      "suggestions":[{"label":"Add a note","uuid":"s1","actions":[{"type":"create","description":"Create a task","resource":{"resourceType":"Task","status":"draft","intent":"order"}}]}],
+      "links":[{"label":"Policy","url":"https://payer.example/policy","type":"absolute"},
+               {"label":"App","url":"https://payer.example/app","type":"smart","appContext":"x"}]})");
+  if (defect == Defect::kLongSummary)
+    card["summary"].SetString(std::string(150, 'x').c_str(), card.GetAllocator());
+  if (defect == Defect::kSuggestionWithoutUuid) card["suggestions"][0].RemoveMember("uuid");
+  if (defect == Defect::kBadIndicator) card["indicator"] = "hard-stop";
+  if (defect == Defect::kRelativeLink) card["links"][0]["url"] = "/portal";
+  if (defect == Defect::kAppContextOnAbsoluteLink)
+    card["links"][0].AddMember("appContext", "x", card.GetAllocator());
+  if (defect == Defect::kMissingSourceTopic) card["source"].RemoveMember("topic");
+  if (defect == Defect::kNoSelectionBehavior) card.RemoveMember("selectionBehavior");
+  return Json(card, a);
+}
+
+Json claim_card(Allocator& a) {
+  Document card;
+  card.Parse(R"({"summary":"Bill with the cryoablation code","indicator":"info",
+      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"claim"}}})");
+  return Json(card, a);
+}
+
+// The coverage-information extension for the n-th draft order, with its defects applied.
+Json coverage_information(int n, Defect defect, Allocator& a) {
+  Json subs(rapidjson::kArrayType);
+  sub(subs, "coverage", "valueReference", "", a);
+  subs[0]["valueReference"].SetObject();
+  subs[0]["valueReference"].AddMember("reference", "Coverage/cov1", a);
+  std::string covered = defect == Defect::kWrongDecision                  ? "not-covered"
+                        : defect == Defect::kNotCoveredWithPaNeeded       ? "not-covered"
+                        : defect == Defect::kConditionalWithoutInfoNeeded ? "conditional"
+                                                                          : "covered";
+  sub(subs, "covered", "valueCode", covered, a);
+  if (covered == "covered" || defect == Defect::kNotCoveredWithPaNeeded)
+    sub(subs, "pa-needed", "valueCode", "no-auth", a);
+  if (covered != "covered") {
+    Json reason(rapidjson::kObjectType);
+    reason.AddMember("url", "reason", a);
+    Json cc(rapidjson::kObjectType);
+    cc.AddMember("text", "Criteria not met", a);
+    reason.AddMember("valueCodeableConcept", cc, a);
+    subs.PushBack(reason, a);
+  }
+  sub(subs, "date", "valueDate", "2025-06-01", a);
+  if (defect != Defect::kCoverageInfoWithoutAssertionId) {
+    std::string id = "assertion-1";
+    if (defect == Defect::kTwoAssertionIdsForOneCoverage) id += "-" + std::to_string(n);
+    sub(subs, "coverage-assertion-id", "valueString", id, a);
+  }
+  Json ext(rapidjson::kObjectType);
+  ext.AddMember("url", Json(kCoverageInfoUrl, a), a);
+  ext.AddMember("extension", subs, a);
+  return ext;
+}
+
+// The update action that annotates one draft order, with the order-level defects applied.
+Json coverage_action(const Json& order, int n, Defect defect, Allocator& a) {
+  Json resource(order, a);
+  if (!resource.HasMember("extension"))
+    resource.AddMember("extension", Json(rapidjson::kArrayType), a);
+  resource["extension"].PushBack(coverage_information(n, defect, a), a);
+  if (defect == Defect::kDropsDraftElement) resource.RemoveMember("authoredOn");
+  if (defect == Defect::kAddsElementToOrder) {
+    Json note(rapidjson::kArrayType);
+    Json text(rapidjson::kObjectType);
+    text.AddMember("text", "added by the payer", a);
+    note.PushBack(text, a);
+    resource.AddMember("note", note, a);
+  }
+  Json action(rapidjson::kObjectType);
+  action.AddMember("type", "update", a);
+  if (defect != Defect::kActionWithoutDescription)
+    action.AddMember("description", "Coverage information for the order", a);
+  action.AddMember("resource", resource, a);
+  return action;
+}
+
+Json coverage_actions(const Json& ctx, Defect defect, Allocator& a) {
+  Json actions(rapidjson::kArrayType);
+  if (!ctx.HasMember("draftOrders") || !ctx["draftOrders"].IsObject() ||
+      !ctx["draftOrders"].HasMember("entry") || !ctx["draftOrders"]["entry"].IsArray()) {
+    return actions;
+  }
+  int n = 0;
+  for (auto& e : ctx["draftOrders"]["entry"].GetArray()) {
+    if (!e.IsObject() || !e.HasMember("resource")) continue;
+    actions.PushBack(coverage_action(e["resource"], n, defect, a), a);
+    ++n;
+  }
+  return actions;
+}
+
+}  // namespace
+
 void BrokenServer::handle_post(const httplib::Request& req, httplib::Response& res) {
   const bool plain = defect_ == Defect::kPlainTextErrors;
   if (!authorised(req)) return error(res, 401, "unauthorized", plain);
@@ -202,109 +333,17 @@ void BrokenServer::handle_post(const httplib::Request& req, httplib::Response& r
   if (!has_prefetch && !in.HasMember("fhirServer") && defect_ != Defect::kNo412WithoutPrefetch)
     return error(res, 412, "no coverage data", plain);
 
-  bool coverage_info = true, guideline = true, claim = true;
-  int max_cards = 10;
-  if (in.HasMember("extension") && in["extension"].IsObject() &&
-      in["extension"].HasMember("davinci-crd.configuration") &&
-      defect_ != Defect::kIgnoresConfiguration) {
-    const Json& cfg = in["extension"]["davinci-crd.configuration"];
-    if (cfg.HasMember("coverage-info") && cfg["coverage-info"].IsBool())
-      coverage_info = cfg["coverage-info"].GetBool();
-    if (cfg.HasMember("guideline") && cfg["guideline"].IsBool())
-      guideline = cfg["guideline"].GetBool();
-    if (cfg.HasMember("claim") && cfg["claim"].IsBool()) claim = cfg["claim"].GetBool();
-    if (cfg.HasMember("max-cards") && cfg["max-cards"].IsInt())
-      max_cards = cfg["max-cards"].GetInt();
-  }
-
+  const CrdConfiguration cfg = read_configuration(in, defect_);
   Document out(rapidjson::kObjectType);
   auto& a = out.GetAllocator();
   Json cards(rapidjson::kArrayType);
-  if (guideline) {
-    Document card;
-    card.Parse(R"({"uuid":"c1","summary":"Cryoablation criteria met","indicator":"info",
-      "detail":"The documented findings meet the policy.",
-      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"guideline"}},
-      "selectionBehavior":"at-most-one",
-      "suggestions":[{"label":"Add a note","uuid":"s1","actions":[{"type":"create","description":"Create a task","resource":{"resourceType":"Task","status":"draft","intent":"order"}}]}],
-      "links":[{"label":"Policy","url":"https://payer.example/policy","type":"absolute"},
-               {"label":"App","url":"https://payer.example/app","type":"smart","appContext":"x"}]})");
-    if (defect_ == Defect::kLongSummary)
-      card["summary"].SetString(std::string(150, 'x').c_str(), card.GetAllocator());
-    if (defect_ == Defect::kSuggestionWithoutUuid) card["suggestions"][0].RemoveMember("uuid");
-    if (defect_ == Defect::kBadIndicator) card["indicator"] = "hard-stop";
-    if (defect_ == Defect::kRelativeLink) card["links"][0]["url"] = "/portal";
-    if (defect_ == Defect::kAppContextOnAbsoluteLink)
-      card["links"][0].AddMember("appContext", "x", card.GetAllocator());
-    if (defect_ == Defect::kMissingSourceTopic) card["source"].RemoveMember("topic");
-    if (defect_ == Defect::kNoSelectionBehavior) card.RemoveMember("selectionBehavior");
-    cards.PushBack(Json(card, a), a);
-  }
-  if (claim) {
-    Document card;
-    card.Parse(R"({"summary":"Bill with the cryoablation code","indicator":"info",
-      "source":{"label":"Test Payer","topic":{"system":"http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp","code":"claim"}}})");
-    cards.PushBack(Json(card, a), a);
-  }
-  while (static_cast<int>(cards.Size()) > max_cards) cards.PopBack();
+  if (cfg.guideline) cards.PushBack(guideline_card(defect_, a), a);
+  if (cfg.claim) cards.PushBack(claim_card(a), a);
+  while (static_cast<int>(cards.Size()) > cfg.max_cards) cards.PopBack();
   if (defect_ != Defect::kMissingCards) out.AddMember("cards", cards, a);
 
   Json actions(rapidjson::kArrayType);
-  const Json& ctx = in["context"];
-  if (coverage_info && ctx.HasMember("draftOrders") && ctx["draftOrders"].IsObject() &&
-      ctx["draftOrders"].HasMember("entry") && ctx["draftOrders"]["entry"].IsArray()) {
-    int n = 0;
-    for (auto& e : ctx["draftOrders"]["entry"].GetArray()) {
-      if (!e.IsObject() || !e.HasMember("resource")) continue;
-      Json resource(e["resource"], a);
-      Json subs(rapidjson::kArrayType);
-      sub(subs, "coverage", "valueReference", "", a);
-      subs[0]["valueReference"].SetObject();
-      subs[0]["valueReference"].AddMember("reference", "Coverage/cov1", a);
-      std::string covered = defect_ == Defect::kWrongDecision                  ? "not-covered"
-                            : defect_ == Defect::kNotCoveredWithPaNeeded       ? "not-covered"
-                            : defect_ == Defect::kConditionalWithoutInfoNeeded ? "conditional"
-                                                                               : "covered";
-      sub(subs, "covered", "valueCode", covered, a);
-      if (covered == "covered" || defect_ == Defect::kNotCoveredWithPaNeeded)
-        sub(subs, "pa-needed", "valueCode", "no-auth", a);
-      if (covered != "covered") {
-        Json reason(rapidjson::kObjectType);
-        reason.AddMember("url", "reason", a);
-        Json cc(rapidjson::kObjectType);
-        cc.AddMember("text", "Criteria not met", a);
-        reason.AddMember("valueCodeableConcept", cc, a);
-        subs.PushBack(reason, a);
-      }
-      sub(subs, "date", "valueDate", "2025-06-01", a);
-      if (defect_ != Defect::kCoverageInfoWithoutAssertionId) {
-        std::string id = "assertion-1";
-        if (defect_ == Defect::kTwoAssertionIdsForOneCoverage) id += "-" + std::to_string(n);
-        sub(subs, "coverage-assertion-id", "valueString", id, a);
-      }
-      Json ext(rapidjson::kObjectType);
-      ext.AddMember("url", Json(kCoverageInfoUrl, a), a);
-      ext.AddMember("extension", subs, a);
-      if (!resource.HasMember("extension"))
-        resource.AddMember("extension", Json(rapidjson::kArrayType), a);
-      resource["extension"].PushBack(ext, a);
-      if (defect_ == Defect::kDropsDraftElement) resource.RemoveMember("authoredOn");
-      if (defect_ == Defect::kAddsElementToOrder) {
-        Json note(rapidjson::kArrayType);
-        Json text(rapidjson::kObjectType);
-        text.AddMember("text", "added by the payer", a);
-        note.PushBack(text, a);
-        resource.AddMember("note", note, a);
-      }
-      Json action(rapidjson::kObjectType);
-      action.AddMember("type", "update", a);
-      if (defect_ != Defect::kActionWithoutDescription)
-        action.AddMember("description", "Coverage information for the order", a);
-      action.AddMember("resource", resource, a);
-      actions.PushBack(action, a);
-      ++n;
-    }
-  }
+  if (cfg.coverage_info) actions = coverage_actions(in["context"], defect_, a);
   if (!actions.Empty()) out.AddMember("systemActions", actions, a);
   res.set_content(serialise(out), "application/json");
 }
