@@ -548,6 +548,10 @@ class Runner {
   // encounter-start and encounter-discharge (CRD 2.0.1), each answer checked like the
   // scenario's own. The referenced orders and the Encounter are served from the scenario's
   // FHIR endpoint (and prefetch), so variants need the runner's FHIR server.
+  struct HookVariant {
+    std::string hook, version;
+  };
+
   void run_hook_variants(const Scenario& s) {
     if (s.verbatim || !fhir_) return;
     const Json& sc = *s.doc;
@@ -555,132 +559,151 @@ class Runner {
     if (expected_statuses(sc) != std::set<int>{200}) return;
     const Json* orders = get(sc, "draftOrders");
     if (!orders || !orders->IsArray() || orders->Empty()) return;
-    struct Variant {
-      std::string hook, version;
-    };
-    const std::vector<Variant> variants = {{"order-sign", "2.1"},      {"order-sign", "2.2"},
-                                           {"order-select", ""},       {"order-dispatch", ""},
-                                           {"appointment-book", ""},   {"encounter-start", ""},
-                                           {"encounter-discharge", ""}};
-    for (const auto& v : variants) {
-      const std::string label =
-          s.name + " [" + v.hook + (v.version.empty() ? "" : " CRD " + v.version) + "]";
-      const std::string group = "hooks " + v.hook;
-      const std::string n = label + ": ";
-      auto doc = std::make_shared<Document>();
-      doc->CopyFrom(sc, doc->GetAllocator());
-      auto& a = doc->GetAllocator();
-      const bool encounter = v.hook.rfind("encounter-", 0) == 0;
-      doc->RemoveMember("hook");
-      doc->AddMember("hook", Json(v.hook.c_str(), a), a);
-      std::vector<std::string> refs;
-      Json& record = (*doc)["record"];
-      for (const Json& o : (*doc)["draftOrders"].GetArray())
-        refs.push_back(str(get(o, "resourceType")) + "/" + str(get(o, "id")));
-      if (v.hook != "order-sign" && v.hook != "order-select") {
-        for (Json& o : (*doc)["draftOrders"].GetArray()) {
-          Json copy(o, a);
-          if (encounter) {
-            Json ref(rapidjson::kObjectType);
-            ref.AddMember("reference", "Encounter/enc-1", a);
-            copy.RemoveMember("encounter");
-            copy.AddMember("encounter", ref, a);
-          }
-          record.PushBack(copy, a);
+    const std::vector<HookVariant> variants = {{"order-sign", "2.1"},      {"order-sign", "2.2"},
+                                               {"order-select", ""},       {"order-dispatch", ""},
+                                               {"appointment-book", ""},   {"encounter-start", ""},
+                                               {"encounter-discharge", ""}};
+    for (const auto& v : variants) run_hook_variant(s, v);
+  }
+
+  static bool is_encounter_hook(const HookVariant& v) { return v.hook.rfind("encounter-", 0) == 0; }
+
+  // The scenario rewritten for the variant's hook and version; `refs` gets its orders'
+  // references. Orders the hook only references are added to the record, and encounter hooks
+  // get an Encounter the orders point to.
+  static std::shared_ptr<Document> variant_scenario(const Json& sc, const HookVariant& v,
+                                                    std::vector<std::string>& refs) {
+    auto doc = std::make_shared<Document>();
+    doc->CopyFrom(sc, doc->GetAllocator());
+    auto& a = doc->GetAllocator();
+    const bool encounter = is_encounter_hook(v);
+    doc->RemoveMember("hook");
+    doc->AddMember("hook", Json(v.hook.c_str(), a), a);
+    Json& record = (*doc)["record"];
+    for (const Json& o : (*doc)["draftOrders"].GetArray())
+      refs.push_back(str(get(o, "resourceType")) + "/" + str(get(o, "id")));
+    if (v.hook != "order-sign" && v.hook != "order-select") {
+      for (Json& o : (*doc)["draftOrders"].GetArray()) {
+        Json copy(o, a);
+        if (encounter) {
+          Json ref(rapidjson::kObjectType);
+          ref.AddMember("reference", "Encounter/enc-1", a);
+          copy.RemoveMember("encounter");
+          copy.AddMember("encounter", ref, a);
         }
+        record.PushBack(copy, a);
       }
-      if (encounter) {
-        Document enc;
-        enc.Parse(R"({"resourceType":"Encounter","id":"enc-1","status":"in-progress",
+    }
+    if (encounter) {
+      Document enc;
+      enc.Parse(R"({"resourceType":"Encounter","id":"enc-1","status":"in-progress",
           "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
           "type":[{"text":"Interventional radiology"}]})");
-        Json subject(rapidjson::kObjectType);
-        subject.AddMember("reference", Json(("Patient/" + str(get(sc, "patientId"))).c_str(), a),
-                          a);
-        Json e(enc, a);
-        e.AddMember("subject", subject, a);
-        record.PushBack(e, a);
-        doc->RemoveMember("encounterId");
-        doc->AddMember("encounterId", "enc-1", a);
-      }
-      if (!v.version.empty()) {
-        doc->RemoveMember("extension");
-        Json ext(rapidjson::kObjectType);
-        ext.AddMember("davinci-crd.requestedVersion", Json(v.version.c_str(), a), a);
-        doc->AddMember("extension", ext, a);
-      }
-      Scenario variant{s.file, label, doc, false};
-      Document req;
-      const Service* svc = nullptr;
-      if (!build_request(variant, req, svc, true, true)) {
-        skip(group, n + "a service answers the hook",
-             "discovery offers no service for hook '" + v.hook + "'");
-        continue;
-      }
-      auto& ra = req.GetAllocator();
-      Json& ctx = req["context"];
-      auto ref_array = [&] {
-        Json arr(rapidjson::kArrayType);
-        for (const auto& r : refs) arr.PushBack(Json(r.c_str(), ra), ra);
-        return arr;
-      };
-      if (v.hook != "order-sign" && v.hook != "order-select") ctx.RemoveMember("draftOrders");
-      if (v.hook == "order-select") ctx.AddMember("selections", ref_array(), ra);
-      if (v.hook == "order-dispatch") {
-        ctx.AddMember("dispatchedOrders", ref_array(), ra);
-        ctx.AddMember("performer", "Organization/performer-1", ra);
-      }
-      if (v.hook == "appointment-book") {
-        Document apt;
-        apt.Parse(R"({"resourceType":"Appointment","id":"apt-1","status":"proposed",
+      Json subject(rapidjson::kObjectType);
+      subject.AddMember("reference", Json(("Patient/" + str(get(sc, "patientId"))).c_str(), a), a);
+      Json e(enc, a);
+      e.AddMember("subject", subject, a);
+      record.PushBack(e, a);
+      doc->RemoveMember("encounterId");
+      doc->AddMember("encounterId", "enc-1", a);
+    }
+    if (!v.version.empty()) {
+      doc->RemoveMember("extension");
+      Json ext(rapidjson::kObjectType);
+      ext.AddMember("davinci-crd.requestedVersion", Json(v.version.c_str(), a), a);
+      doc->AddMember("extension", ext, a);
+    }
+    return doc;
+  }
+
+  // An appointment-book context's proposed Appointment, based on the orders `refs`.
+  static Json appointments_bundle(const std::vector<std::string>& refs,
+                                  const std::string& patient_id, Document::AllocatorType& ra) {
+    Document apt;
+    apt.Parse(R"({"resourceType":"Appointment","id":"apt-1","status":"proposed",
           "start":"2026-06-15T09:00:00Z","end":"2026-06-15T11:00:00Z",
           "requestedPeriod":[{"start":"2026-06-15T09:00:00Z","end":"2026-06-15T11:00:00Z"}]})");
-        Json appointment(apt, ra);
-        Json based_on(rapidjson::kArrayType);
-        for (const auto& r : refs) {
-          Json ref(rapidjson::kObjectType);
-          ref.AddMember("reference", Json(r.c_str(), ra), ra);
-          based_on.PushBack(ref, ra);
-        }
-        appointment.AddMember("basedOn", based_on, ra);
-        Json participant(rapidjson::kArrayType), p(rapidjson::kObjectType),
-            actor(rapidjson::kObjectType);
-        actor.AddMember("reference", Json(("Patient/" + str(get(sc, "patientId"))).c_str(), ra),
-                        ra);
-        p.AddMember("actor", actor, ra);
-        p.AddMember("status", "accepted", ra);
-        participant.PushBack(p, ra);
-        appointment.AddMember("participant", participant, ra);
-        Json bundle(rapidjson::kObjectType), entries(rapidjson::kArrayType),
-            entry(rapidjson::kObjectType);
-        bundle.AddMember("resourceType", "Bundle", ra);
-        bundle.AddMember("type", "collection", ra);
-        entry.AddMember("resource", appointment, ra);
-        entries.PushBack(entry, ra);
-        bundle.AddMember("entry", entries, ra);
-        ctx.AddMember("appointments", bundle, ra);
-      }
-      fhir_->set_record(std::make_shared<Record>((*doc)["record"]));
-      HttpAnswer ans = post(label, "/cds-services/" + svc->id, serialise(req));
-      add(group, n + "HTTP status 200", ans.status == 200,
-          ans.status == 200
-              ? ""
-              : "status " + std::to_string(ans.status) + " body: " + ans.body.substr(0, 200));
-      if (ans.status != 200) continue;
-      Document res;
-      res.Parse(ans.body.c_str());
-      if (res.HasParseError()) {
-        add(group, n + "response is JSON", false,
-            "body does not parse: " + ans.body.substr(0, 200));
-        continue;
-      }
-      validate_full_response(group, n, req, res, &*doc);
-      if (encounter) {
-        const Json* cards = get(res, "cards");
-        const bool some = cards && cards->IsArray() && !cards->Empty();
-        add(group, n + "answers with cards", some,
-            some ? "" : "no cards for the encounter's orders");
-      }
+    Json appointment(apt, ra);
+    Json based_on(rapidjson::kArrayType);
+    for (const auto& r : refs) {
+      Json ref(rapidjson::kObjectType);
+      ref.AddMember("reference", Json(r.c_str(), ra), ra);
+      based_on.PushBack(ref, ra);
+    }
+    appointment.AddMember("basedOn", based_on, ra);
+    Json participant(rapidjson::kArrayType), p(rapidjson::kObjectType),
+        actor(rapidjson::kObjectType);
+    actor.AddMember("reference", Json(("Patient/" + patient_id).c_str(), ra), ra);
+    p.AddMember("actor", actor, ra);
+    p.AddMember("status", "accepted", ra);
+    participant.PushBack(p, ra);
+    appointment.AddMember("participant", participant, ra);
+    Json bundle(rapidjson::kObjectType), entries(rapidjson::kArrayType),
+        entry(rapidjson::kObjectType);
+    bundle.AddMember("resourceType", "Bundle", ra);
+    bundle.AddMember("type", "collection", ra);
+    entry.AddMember("resource", appointment, ra);
+    entries.PushBack(entry, ra);
+    bundle.AddMember("entry", entries, ra);
+    return bundle;
+  }
+
+  // The hook's own context members in place of draftOrders where the hook has none.
+  static void set_variant_context(Document& req, const HookVariant& v,
+                                  const std::vector<std::string>& refs,
+                                  const std::string& patient_id) {
+    auto& ra = req.GetAllocator();
+    Json& ctx = req["context"];
+    auto ref_array = [&] {
+      Json arr(rapidjson::kArrayType);
+      for (const auto& r : refs) arr.PushBack(Json(r.c_str(), ra), ra);
+      return arr;
+    };
+    if (v.hook != "order-sign" && v.hook != "order-select") ctx.RemoveMember("draftOrders");
+    if (v.hook == "order-select") ctx.AddMember("selections", ref_array(), ra);
+    if (v.hook == "order-dispatch") {
+      ctx.AddMember("dispatchedOrders", ref_array(), ra);
+      ctx.AddMember("performer", "Organization/performer-1", ra);
+    }
+    if (v.hook == "appointment-book")
+      ctx.AddMember("appointments", appointments_bundle(refs, patient_id, ra), ra);
+  }
+
+  void run_hook_variant(const Scenario& s, const HookVariant& v) {
+    const Json& sc = *s.doc;
+    const std::string label =
+        s.name + " [" + v.hook + (v.version.empty() ? "" : " CRD " + v.version) + "]";
+    const std::string group = "hooks " + v.hook;
+    const std::string n = label + ": ";
+    std::vector<std::string> refs;
+    std::shared_ptr<Document> doc = variant_scenario(sc, v, refs);
+    Scenario variant{s.file, label, doc, false};
+    Document req;
+    const Service* svc = nullptr;
+    if (!build_request(variant, req, svc, true, true)) {
+      skip(group, n + "a service answers the hook",
+           "discovery offers no service for hook '" + v.hook + "'");
+      return;
+    }
+    set_variant_context(req, v, refs, str(get(sc, "patientId")));
+    fhir_->set_record(std::make_shared<Record>((*doc)["record"]));
+    HttpAnswer ans = post(label, "/cds-services/" + svc->id, serialise(req));
+    add(group, n + "HTTP status 200", ans.status == 200,
+        ans.status == 200
+            ? ""
+            : "status " + std::to_string(ans.status) + " body: " + ans.body.substr(0, 200));
+    if (ans.status != 200) return;
+    Document res;
+    res.Parse(ans.body.c_str());
+    if (res.HasParseError()) {
+      add(group, n + "response is JSON", false, "body does not parse: " + ans.body.substr(0, 200));
+      return;
+    }
+    validate_full_response(group, n, req, res, &*doc);
+    if (is_encounter_hook(v)) {
+      const Json* cards = get(res, "cards");
+      const bool some = cards && cards->IsArray() && !cards->Empty();
+      add(group, n + "answers with cards", some, some ? "" : "no cards for the encounter's orders");
     }
   }
 
