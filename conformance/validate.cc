@@ -651,6 +651,7 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
       problems.push_back(path + " repeats '" + std::string(name) + "' " + std::to_string(n) +
                          " times (max " + std::to_string(max) + ")");
   }
+  // Independent of the server's typed CoverageInformation on purpose: checks the codes on the wire.
   const std::string covered = str(sub_value(ext, "covered"));
   const std::string pa = str(sub_value(ext, "pa-needed"));
   std::set<std::string> docs, purposes, infos;
