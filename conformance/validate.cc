@@ -570,6 +570,7 @@ void validate_detail(const Json& detail, const std::string& path, const VersionR
     problems.push_back(path + " must carry exactly one category (CRD 2.2)");
 }
 
+// Independent of the server's typed CoverageInformation on purpose: checks the codes on the wire.
 void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems,
                                    std::string_view crd_version) {
   const VersionRules& rules = rules_for(crd_version);
@@ -651,7 +652,6 @@ void validate_coverage_information(const Json& ext, const std::string& path, Pro
       problems.push_back(path + " repeats '" + std::string(name) + "' " + std::to_string(n) +
                          " times (max " + std::to_string(max) + ")");
   }
-  // Independent of the server's typed CoverageInformation on purpose: checks the codes on the wire.
   const std::string covered = str(sub_value(ext, "covered"));
   const std::string pa = str(sub_value(ext, "pa-needed"));
   std::set<std::string> docs, purposes, infos;
