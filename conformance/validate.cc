@@ -691,6 +691,7 @@ void validate_coverage_combinations(const Json& ext, const std::string& path,
     problems.push_back(path + ": indeterminate without a reason (q9)");
 }
 
+// Independent of the server's typed CoverageInformation on purpose: checks the codes on the wire.
 void validate_coverage_information(const Json& ext, const std::string& path, Problems& problems,
                                    std::string_view crd_version) {
   const VersionRules& rules = rules_for(crd_version);

@@ -1,0 +1,74 @@
+// CoverageInformation: the CRD coverage-information values of one determination, as types.
+//
+// Each field is an enum whose code() is the CRD code sent on the wire ("" where the field is
+// absent) and whose parse() reads a stored code back (audit rows, replayed determinations).
+// A CoverageInformation is built only through make(), which refuses every combination CRD
+// forbids (see the reading guide's "What goes into the coverage-information"):
+//
+//   q2          not-covered carries no pa-needed
+//   doc-pair    doc-needed and doc-purpose come together or not at all
+//   q3          a conditional value (covered or pa-needed) carries info-needed
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace cryo::policies {
+
+enum class Covered { kCovered, kNotCovered, kConditional };
+enum class PaNeeded { kAbsent, kNoAuth, kAuthNeeded, kConditional };
+enum class DocNeeded { kAbsent, kClinical };
+enum class DocPurpose { kAbsent, kWithPa, kWithClaim };
+enum class InfoNeeded { kAbsent, kOther };
+
+// The CRD code: "covered", "auth-needed", "withpa", "OTH", ...; "" for an absent field.
+std::string_view code(Covered v);
+std::string_view code(PaNeeded v);
+std::string_view code(DocNeeded v);
+std::string_view code(DocPurpose v);
+std::string_view code(InfoNeeded v);
+
+// The value a CRD code names ("" gives the absent value); nullopt for a code this server
+// never produces.
+std::optional<Covered> parse_covered(std::string_view code);
+std::optional<PaNeeded> parse_pa_needed(std::string_view code);
+std::optional<DocNeeded> parse_doc_needed(std::string_view code);
+std::optional<DocPurpose> parse_doc_purpose(std::string_view code);
+std::optional<InfoNeeded> parse_info_needed(std::string_view code);
+
+class CoverageInformation {
+ public:
+  // Refuses a combination CRD forbids; the error names the rule broken.
+  static Result<CoverageInformation> make(Covered covered, PaNeeded pa_needed, DocNeeded doc_needed,
+                                          DocPurpose doc_purpose, InfoNeeded info_needed);
+  // The same from stored CRD codes; also refuses an unknown code.
+  static Result<CoverageInformation> parse(std::string_view covered, std::string_view pa_needed,
+                                           std::string_view doc_needed,
+                                           std::string_view doc_purpose,
+                                           std::string_view info_needed);
+
+  Covered covered() const { return covered_; }
+  PaNeeded pa_needed() const { return pa_needed_; }
+  DocNeeded doc_needed() const { return doc_needed_; }
+  DocPurpose doc_purpose() const { return doc_purpose_; }
+  InfoNeeded info_needed() const { return info_needed_; }
+
+  bool operator==(const CoverageInformation&) const = default;
+
+ private:
+  CoverageInformation(Covered c, PaNeeded p, DocNeeded d, DocPurpose dp, InfoNeeded i)
+      : covered_(c), pa_needed_(p), doc_needed_(d), doc_purpose_(dp), info_needed_(i) {}
+
+  Covered covered_;
+  PaNeeded pa_needed_;
+  DocNeeded doc_needed_;
+  DocPurpose doc_purpose_;
+  InfoNeeded info_needed_;
+};
+
+}  // namespace cryo::policies
