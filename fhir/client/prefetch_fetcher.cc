@@ -673,11 +673,11 @@ FetchReport PrefetchFetcher::fetch(const FetchRequest& request) const {
 
 FetchReport PrefetchFetcher::fetch_prefetch(std::string_view fhir_server,
                                             std::string_view access_token,
-                                            std::span<const QueryTemplate> templates,
+                                            std::span<const PrefetchTemplate> templates,
                                             std::span<const std::string> missing_keys,
                                             const Json* context) const {
-  std::vector<QueryTemplate> wanted;
-  for (const QueryTemplate& t : templates) {
+  std::vector<PrefetchTemplate> wanted;
+  for (const PrefetchTemplate& t : templates) {
     if (std::find(missing_keys.begin(), missing_keys.end(), t.key) != missing_keys.end()) {
       wanted.push_back(t);
     }
