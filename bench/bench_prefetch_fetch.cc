@@ -18,12 +18,12 @@
 
 namespace {
 
+using cryo::fhir::PrefetchTemplate;
 using cryo::fhir::client::FetchReport;
 using cryo::fhir::client::FetchRequest;
 using cryo::fhir::client::PrefetchFetcher;
-using cryo::fhir::client::QueryTemplate;
 
-const std::vector<QueryTemplate> kQueries = {
+const std::vector<PrefetchTemplate> kQueries = {
     {"patient", "Patient/{{context.patientId}}"},
     {"encounter", "Encounter/{{context.encounterId}}"},
     {"coverage", "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor"},
@@ -60,7 +60,7 @@ void BM_FetchMissingKeys(benchmark::State& state) {
   (void)cryo::fhir::parse_copy(
       R"({"patientId":"pat-1","encounterId":"enc-1","userId":"PractitionerRole/role-1"})", context,
       cryo::fhir::ParseLimits{});
-  std::vector<QueryTemplate> templates(kQueries.begin(), kQueries.begin() + n);
+  std::vector<PrefetchTemplate> templates(kQueries.begin(), kQueries.begin() + n);
   const std::string base = s.base_url();
   PrefetchFetcher fetcher;
   // Warm the connection pool, as a running service would have.

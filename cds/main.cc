@@ -431,12 +431,11 @@ cds::MissingDataFetcher make_fetcher(fhir::client::PrefetchFetcher& fetcher,
   return [&fetcher, &patient_cache, &service_metrics](const cds::HookRequest& request,
                                                       const cds::MissingData& missing,
                                                       fhir::ResourceIndex& record) {
-    std::vector<fhir::client::QueryTemplate> wanted;
-    for (const auto& t : missing.templates) wanted.push_back({t.key, t.query});
+    const std::vector<fhir::PrefetchTemplate>& wanted = missing.templates;
     const fhir::client::PatientDataCache::Key key{std::string(request.client),
                                                   std::string(request.fhir_server),
                                                   std::string(request.patient_id)};
-    std::vector<fhir::client::QueryTemplate> templates =
+    std::vector<fhir::PrefetchTemplate> templates =
         patient_cache.serve(key, wanted, request.context, record);
     if (patient_cache.enabled()) {
       for (const auto& t : wanted) {

@@ -27,6 +27,7 @@
 #include "base/result.h"
 #include "fhir/datetime.h"
 #include "fhir/json.h"
+#include "fhir/prefetch_template.h"
 #include "fhir/resource_index.h"
 #include "mappings/coverage_reader.h"
 #include "mappings/fact.h"
@@ -49,15 +50,8 @@ struct DocumentFinding {
   std::vector<std::string> outside_window;  // "DocumentReference/x (2024-01-02)": too old/new
 };
 
-// One prefetch template the service declares in discovery.
-struct PrefetchTemplate {
-  std::string key;    // e.g. "coverage"
-  std::string query;  // e.g. "Coverage?patient={{context.patientId}}&status=active"
-  // Data that can change a decision but that most records lack (completed questionnaires):
-  // when the client leaves it out, it is read from the FHIR server only together with data
-  // that is read anyway, and never makes a call unanswerable (412).
-  bool optional = false;
-};
+// One prefetch template the service declares in discovery (fhir/prefetch_template.h).
+using fhir::PrefetchTemplate;
 
 // A code of the service's own criteria CodeSystem.
 struct CriteriaConcept {

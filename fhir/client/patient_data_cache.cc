@@ -106,22 +106,22 @@ bool PatientDataCache::cacheable(std::string_view query) {
   return query.find("{{context.patientId}}") != std::string_view::npos;
 }
 
-std::vector<QueryTemplate> PatientDataCache::serve(const Key& key,
-                                                   std::span<const QueryTemplate> templates,
-                                                   const Json* context, ResourceIndex& record) {
-  std::vector<QueryTemplate> rest;
+std::vector<PrefetchTemplate> PatientDataCache::serve(const Key& key,
+                                                      std::span<const PrefetchTemplate> templates,
+                                                      const Json* context, ResourceIndex& record) {
+  std::vector<PrefetchTemplate> rest;
   if (!enabled() || key.patient.empty()) {
     rest.assign(templates.begin(), templates.end());
     return rest;
   }
   const Clock::time_point now = options_.clock();
   // The texts are found under the lock and parsed outside it.
-  std::vector<std::pair<const QueryTemplate*, std::shared_ptr<const std::string>>> found;
+  std::vector<std::pair<const PrefetchTemplate*, std::shared_ptr<const std::string>>> found;
   std::vector<std::string> queries;
   {
     MutexLock lock(state_->mu);
     auto entry = state_->touch(State::entry_key(key));
-    for (const QueryTemplate& t : templates) {
+    for (const PrefetchTemplate& t : templates) {
       std::shared_ptr<const std::string> text;
       std::optional<std::string> query;
       if (cacheable(t.query)) query = expand_template(t.query, context);
@@ -165,7 +165,7 @@ std::vector<QueryTemplate> PatientDataCache::serve(const Key& key,
   return rest;
 }
 
-void PatientDataCache::keep(const Key& key, std::span<const QueryTemplate> templates,
+void PatientDataCache::keep(const Key& key, std::span<const PrefetchTemplate> templates,
                             const Json* context, const FetchReport& report) {
   if (!enabled() || key.patient.empty()) return;
   const Clock::time_point now = options_.clock();

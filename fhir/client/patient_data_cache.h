@@ -16,7 +16,7 @@
 //
 //   PatientDataCache cache({.ttl = std::chrono::minutes(5)});
 //   PatientDataCache::Key key{issuer, fhir_server, patient_id};
-//   std::vector<QueryTemplate> rest = cache.serve(key, templates, context, record);  // hits
+//   std::vector<PrefetchTemplate> rest = cache.serve(key, templates, context, record);  // hits
 //   FetchReport report = fetcher.fetch({... .templates = rest ...});
 //   if (warming) cache.keep(key, rest, context, report);   // before report.add_to(record)
 //
@@ -74,12 +74,12 @@ class PatientDataCache {
 
   // Adds to `record` every template whose answer the cache holds for `key` (origin
   // "cache:<query>") and returns the templates it does not hold, in order.
-  std::vector<QueryTemplate> serve(const Key& key, std::span<const QueryTemplate> templates,
-                                   const Json* context, ResourceIndex& record);
+  std::vector<PrefetchTemplate> serve(const Key& key, std::span<const PrefetchTemplate> templates,
+                                      const Json* context, ResourceIndex& record);
 
   // Keeps the complete answers of `report` to the cacheable `templates` (report.results[i]
   // answers templates[i]). Call before report.add_to(), which moves the documents out.
-  void keep(const Key& key, std::span<const QueryTemplate> templates, const Json* context,
+  void keep(const Key& key, std::span<const PrefetchTemplate> templates, const Json* context,
             const FetchReport& report);
 
   // Drops everything held for `key`: the patient's record changed in a way the cache cannot

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "fhir/json.h"
+#include "fhir/prefetch_template.h"
 #include "fhir/resource_index.h"
 
 namespace cryo::fhir::client {
@@ -115,18 +116,12 @@ struct FetchReport {
   std::vector<std::string> problems() const;
 };
 
-// A prefetch template: key and query, e.g. {"coverage", "Coverage?patient={{context.patientId}}"}.
-struct QueryTemplate {
-  std::string key;
-  std::string query;
-};
-
 struct FetchRequest {
-  std::string_view fhir_server;              // base URL, "https://ehr.example.org/fhir/R4"
-  std::string_view access_token;             // "" = send no Authorization header
-  const Json* context = nullptr;             // the hook's context object, for template tokens
-  std::span<const QueryTemplate> templates;  // queries to run (the missing keys)
-  std::span<const std::string> references;   // "Type/id" to read
+  std::string_view fhir_server;                 // base URL, "https://ehr.example.org/fhir/R4"
+  std::string_view access_token;                // "" = send no Authorization header
+  const Json* context = nullptr;                // the hook's context object, for template tokens
+  std::span<const PrefetchTemplate> templates;  // queries to run (the missing keys)
+  std::span<const std::string> references;      // "Type/id" to read
 };
 
 // Expands the prefetch tokens of `query`: {{context.<field>}} (a primitive root-level context
@@ -150,7 +145,7 @@ class PrefetchFetcher {
   // Runs the templates whose key is in `missing_keys` (all of them when it is empty is NOT
   // assumed: an empty list fetches nothing).
   FetchReport fetch_prefetch(std::string_view fhir_server, std::string_view access_token,
-                             std::span<const QueryTemplate> templates,
+                             std::span<const PrefetchTemplate> templates,
                              std::span<const std::string> missing_keys, const Json* context) const;
 
   // Reads each "Type/id" concurrently.

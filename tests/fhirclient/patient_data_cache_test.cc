@@ -16,7 +16,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::vector<QueryTemplate> kTemplates = {
+const std::vector<PrefetchTemplate> kTemplates = {
     {"conditions", "Condition?patient={{context.patientId}}"},
     {"coverage", "Coverage?patient={{context.patientId}}&status=active"},
     {"encounter", "Encounter/{{context.encounterId}}"},
@@ -74,7 +74,7 @@ PatientDataCache::Key key(std::string client, std::string patient,
   return {std::move(client), std::move(server), std::move(patient)};
 }
 
-std::vector<std::string> keys_of(const std::vector<QueryTemplate>& ts) {
+std::vector<std::string> keys_of(const std::vector<PrefetchTemplate>& ts) {
   std::vector<std::string> out;
   for (const auto& t : ts) out.push_back(t.key);
   return out;

@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kToken[] = "token-for-pat-1";
 
-const std::vector<QueryTemplate> kTemplates = {
+const std::vector<PrefetchTemplate> kTemplates = {
     {"patient", "Patient/{{context.patientId}}"},
     {"encounter", "Encounter/{{context.encounterId}}"},
     {"coverage", "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor"},
@@ -81,7 +81,7 @@ class PrefetchFetcherTest : public ::testing::Test {
                             context_, ParseLimits{}));
   }
 
-  FetchRequest request(std::span<const QueryTemplate> templates,
+  FetchRequest request(std::span<const PrefetchTemplate> templates,
                        std::span<const std::string> references = {}) const {
     return FetchRequest{.fhir_server = base_,
                         .access_token = kToken,
@@ -332,7 +332,7 @@ TEST_F(PrefetchFetcherTest, RefusesResponsesLargerThanTheLimit) {
 TEST_F(PrefetchFetcherTest, RunsTheQueriesConcurrently) {
   constexpr int kDelay = 400;
   ASSERT_TRUE(server_->set_controls(R"({"delayMs": 400})"));
-  std::vector<QueryTemplate> six(kTemplates.begin(), kTemplates.end());
+  std::vector<PrefetchTemplate> six(kTemplates.begin(), kTemplates.end());
   six.push_back({"organization", "Organization?_id=payer-1"});
   ASSERT_EQ(six.size(), 6u);
   PrefetchFetcher fetcher;
@@ -387,7 +387,7 @@ TEST(PrefetchFetcherHttps, VerifiesTheServerCertificate) {
   ASSERT_TRUE(server.start()) << server.error();
   JsonDocument context;
   ASSERT_FALSE(parse_copy(R"({"patientId":"pat-1"})", context, ParseLimits{}));
-  std::vector<QueryTemplate> coverage = {kTemplates[2]};
+  std::vector<PrefetchTemplate> coverage = {kTemplates[2]};
   const std::string base = server.base_url();
   FetchRequest req{.fhir_server = base,
                    .access_token = "",
