@@ -10,6 +10,7 @@
 #include "base/ids.h"
 #include "base/json_writer.h"
 #include "base/text.h"
+#include "cds/card.h"
 #include "cds/card_text.h"
 #include "cds/catalog.h"
 #include "fhir/coding.h"
@@ -55,19 +56,24 @@ std::string evidence_text(const std::vector<mappings::Evidence>& evidence) {
   return join(parts, "; ");
 }
 
-void write_coverage_information(Writer& w, const OrderDetermination& od, const CoverageValues& v,
-                                std::string_view coverage_reference, std::string_view date) {
-  const Determination& d = od.determination;
-  auto code_ext = [&](std::string_view url, std::string_view code) {
-    if (code.empty()) return;
-    w.StartObject();
-    key_str(w, "url", url);
-    key_str(w, "valueCode", code);
-    w.EndObject();
-  };
+void write_code_extension(Writer& w, std::string_view url, std::string_view code) {
+  if (code.empty()) return;
   w.StartObject();
-  w.Key("extension");
-  w.StartArray();
+  key_str(w, "url", url);
+  key_str(w, "valueCode", code);
+  w.EndObject();
+}
+
+void write_url_value(Writer& w, std::string_view url, std::string_view key,
+                     std::string_view value) {
+  w.StartObject();
+  key_str(w, "url", url);
+  key_str(w, key, value);
+  w.EndObject();
+}
+
+// The coverage it speaks for and the decision's codes.
+void write_decision(Writer& w, const CoverageValues& v, std::string_view coverage_reference) {
   w.StartObject();
   key_str(w, "url", "coverage");
   w.Key("valueReference");
@@ -75,11 +81,14 @@ void write_coverage_information(Writer& w, const OrderDetermination& od, const C
   key_str(w, "reference", coverage_reference);
   w.EndObject();
   w.EndObject();
-  code_ext("covered", v.covered);
-  code_ext("pa-needed", v.pa_needed);
-  for (const auto& c : v.doc_needed) code_ext("doc-needed", c);
-  for (const auto& c : v.doc_purpose) code_ext("doc-purpose", c);
-  for (const auto& c : v.info_needed) code_ext("info-needed", c);
+  write_code_extension(w, "covered", v.covered);
+  write_code_extension(w, "pa-needed", v.pa_needed);
+  for (const auto& c : v.doc_needed) write_code_extension(w, "doc-needed", c);
+  for (const auto& c : v.doc_purpose) write_code_extension(w, "doc-purpose", c);
+  for (const auto& c : v.info_needed) write_code_extension(w, "info-needed", c);
+}
+
+void write_billing_code(Writer& w, const Determination& d) {
   w.StartObject();
   key_str(w, "url", "billingCode");
   w.Key("valueCoding");
@@ -89,6 +98,9 @@ void write_coverage_information(Writer& w, const OrderDetermination& od, const C
   if (!d.procedure.empty()) key_str(w, "display", d.procedure);
   w.EndObject();
   w.EndObject();
+}
+
+void write_reasons(Writer& w, const CoverageValues& v) {
   for (const auto& reason : v.reasons) {
     w.StartObject();
     key_str(w, "url", "reason");
@@ -107,52 +119,47 @@ void write_coverage_information(Writer& w, const OrderDetermination& od, const C
     w.EndObject();
     w.EndObject();
   }
-  if (v.policy_link_detail && !od.policy_url.empty()) {
-    w.StartObject();
-    key_str(w, "url", "detail");
-    w.Key("extension");
-    w.StartArray();
-    if (!v.detail_category.empty()) {
-      w.StartObject();
-      key_str(w, "url", "category");
-      key_str(w, "valueCode", v.detail_category);
-      w.EndObject();
-    }
-    w.StartObject();
-    key_str(w, "url", "code");
-    w.Key("valueCodeableConcept");
-    w.StartObject();
-    w.Key("coding");
-    w.StartArray();
-    w.StartObject();
-    key_str(w, "system", kCrdTempCodes);
-    key_str(w, "code", "policy-link");
-    key_str(w, "display", "Policy Link");
-    w.EndObject();
-    w.EndArray();
-    w.EndObject();
-    w.EndObject();
-    w.StartObject();
-    key_str(w, "url", "value");
-    key_str(w, "valueUrl", od.policy_url);
-    w.EndObject();
-    w.EndArray();
-    w.EndObject();
-  }
+}
+
+// The policy-link detail (CRD versions whose shape carries it).
+void write_policy_detail(Writer& w, const CoverageValues& v, std::string_view policy_url) {
   w.StartObject();
-  key_str(w, "url", "date");
-  key_str(w, "valueDate", date);
-  w.EndObject();
+  key_str(w, "url", "detail");
+  w.Key("extension");
+  w.StartArray();
+  if (!v.detail_category.empty()) write_url_value(w, "category", "valueCode", v.detail_category);
   w.StartObject();
-  key_str(w, "url", "coverage-assertion-id");
-  key_str(w, "valueString", od.coverage_assertion_id);
+  key_str(w, "url", "code");
+  w.Key("valueCodeableConcept");
+  w.StartObject();
+  w.Key("coding");
+  w.StartArray();
+  w.StartObject();
+  key_str(w, "system", kCrdTempCodes);
+  key_str(w, "code", "policy-link");
+  key_str(w, "display", "Policy Link");
   w.EndObject();
-  if (!v.questionnaire.empty()) {
-    w.StartObject();
-    key_str(w, "url", "questionnaire");
-    key_str(w, "valueCanonical", v.questionnaire);
-    w.EndObject();
-  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  write_url_value(w, "value", "valueUrl", policy_url);
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_coverage_information(Writer& w, const OrderDetermination& od, const CoverageValues& v,
+                                std::string_view coverage_reference, std::string_view date) {
+  w.StartObject();
+  w.Key("extension");
+  w.StartArray();
+  write_decision(w, v, coverage_reference);
+  write_billing_code(w, od.determination);
+  write_reasons(w, v);
+  if (v.policy_link_detail && !od.policy_url.empty()) write_policy_detail(w, v, od.policy_url);
+  write_url_value(w, "date", "valueDate", date);
+  write_url_value(w, "coverage-assertion-id", "valueString", od.coverage_assertion_id);
+  if (!v.questionnaire.empty())
+    write_url_value(w, "questionnaire", "valueCanonical", v.questionnaire);
   w.EndArray();
   key_str(w, "url", kCoverageInformationUrl);
   w.EndObject();
@@ -202,62 +209,73 @@ void write_annotated(Writer& w, const Json& resource, std::span<const Annotation
   w.EndObject();
 }
 
-void write_source(Writer& w, std::string_view label, std::string_view topic_code,
-                  std::string_view topic_display, std::string_view system = kCrdTempCodes) {
-  w.Key("source");
-  w.StartObject();
-  key_str(w, "label", label);
-  w.Key("topic");
-  w.StartObject();
-  key_str(w, "system", system);
-  key_str(w, "code", topic_code);
-  key_str(w, "display", topic_display);
-  w.EndObject();
-  w.EndObject();
+CardSource card_source(const Determination& d, std::string_view code, std::string_view display,
+                       std::string_view system = kCrdTempCodes) {
+  return {d.payer_name, std::string(system), std::string(code), std::string(display)};
 }
 
-void write_associated(Writer& w, const std::vector<std::string>& references) {
+// The one card writer: every card this service sends goes through here.
+void write_card(Writer& w, const Card& card) {
+  w.StartObject();
+  key_str(w, "uuid", card.uuid);
+  key_str(w, "summary", card.summary);
+  key_str(w, "detail", card.detail);
+  key_str(w, "indicator", card.indicator);
+  w.Key("source");
+  w.StartObject();
+  key_str(w, "label", card.source.label);
+  w.Key("topic");
+  w.StartObject();
+  key_str(w, "system", card.source.system);
+  key_str(w, "code", card.source.code);
+  key_str(w, "display", card.source.display);
+  w.EndObject();
+  w.EndObject();
+  if (!card.links.empty()) {
+    w.Key("links");
+    w.StartArray();
+    for (const auto& link : card.links) {
+      w.StartObject();
+      key_str(w, "label", link.label);
+      key_str(w, "url", link.url);
+      key_str(w, "type", link.type);
+      if (!link.app_context.empty()) key_str(w, "appContext", link.app_context);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("extension");
   w.StartObject();
   w.Key("davinci-crd.associated-resource");
   w.StartArray();
-  for (const auto& r : references) {
+  for (const auto& r : card.associated) {
     w.StartObject();
     key_str(w, "reference", r);
     w.EndObject();
   }
   w.EndArray();
   w.EndObject();
-}
-
-void write_link(Writer& w, std::string_view label, std::string_view url) {
-  w.StartObject();
-  key_str(w, "label", label);
-  key_str(w, "url", url);
-  key_str(w, "type", "absolute");
   w.EndObject();
 }
 
-void write_coverage_card(Writer& w, const OrderDetermination& od) {
+Card coverage_card(const OrderDetermination& od) {
   const Determination& d = od.determination;
-  w.StartObject();
-  key_str(w, "uuid", od.card_uuid);
-  const CardWords words = coverage_card_words(od);  // wording: cds/card_text.h
-  key_str(w, "summary", words.summary);
-  key_str(w, "detail", words.detail);
-  key_str(w, "indicator", words.indicator);
-  write_source(w, d.payer_name, kCoverageInfoType, "Coverage Information");
-  w.Key("links");
-  w.StartArray();
-  write_link(w, truncate_chars("Policy: " + d.policy_document, 100), od.policy_url);
-  w.EndArray();
-  write_associated(w, {od.order_reference});
-  w.EndObject();
+  CardWords words = coverage_card_words(od);  // wording: cds/card_text.h
+  Card card;
+  card.uuid = od.card_uuid;
+  card.summary = std::move(words.summary);
+  card.detail = std::move(words.detail);
+  card.indicator = std::move(words.indicator);
+  card.source = card_source(d, kCoverageInfoType, "Coverage Information");
+  card.links.push_back(
+      {truncate_chars("Policy: " + d.policy_document, 100), od.policy_url, "absolute", ""});
+  card.associated = {od.order_reference};
+  return card;
 }
 
 // The Instructions card: text only (no links, no suggestions), what the payer needs done.
-void write_instructions_card(Writer& w, const OrderDetermination& od, const std::string& detail,
-                             const std::string& uuid, bool discharge) {
+Card instructions_card(const OrderDetermination& od, std::string detail, std::string uuid,
+                       bool discharge) {
   const Determination& d = od.determination;
   std::vector<std::string> steps;
   if (discharge) {
@@ -271,18 +289,17 @@ void write_instructions_card(Writer& w, const OrderDetermination& od, const std:
     if (!d.missing_facts.empty()) steps.push_back("record what the policy asks");
     if (!d.doc_needed.empty()) steps.push_back("send the documentation");
   }
-  w.StartObject();
-  key_str(w, "uuid", uuid);
-  key_str(w, "summary",
-          truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " +
-                             (discharge ? "documentation for the claim — " : "to do — ") +
-                             join(steps, "; "),
-                         kMaxSummaryChars));
-  key_str(w, "detail", detail);
-  key_str(w, "indicator", "info");
-  write_source(w, d.payer_name, kInstructionsType, "Instructions", kLocalCardTypeSystem);
-  write_associated(w, {od.order_reference});
-  w.EndObject();
+  Card card;
+  card.uuid = std::move(uuid);
+  card.summary = truncate_chars(d.payer_name + ", CPT " + d.billing_code + ": " +
+                                    (discharge ? "documentation for the claim — " : "to do — ") +
+                                    join(steps, "; "),
+                                kMaxSummaryChars);
+  card.detail = std::move(detail);
+  card.indicator = "info";
+  card.source = card_source(d, kInstructionsType, "Instructions", kLocalCardTypeSystem);
+  card.associated = {od.order_reference};
+  return card;
 }
 
 struct PolicyCard {
@@ -292,19 +309,8 @@ struct PolicyCard {
 
 // The DTR launch card: a SMART link to the deployment's DTR app, its appContext naming the
 // coverage-assertion-id, the order and the questionnaire (docs/dtr.md).
-void write_dtr_launch_card(Writer& w, const OrderDetermination& od, std::string_view launch_url,
-                           const std::string& uuid) {
+Card dtr_launch_card(const OrderDetermination& od, std::string_view launch_url, std::string uuid) {
   const Determination& d = od.determination;
-  w.StartObject();
-  key_str(w, "uuid", uuid);
-  key_str(w, "summary",
-          truncate_chars(d.payer_name + ": answer the payer's questions to decide coverage", 140));
-  key_str(w, "detail",
-          "The decision for " + od.order_reference +
-              " waits for facts or documents the record "
-              "does not show. The payer's questionnaire asks only for those.");
-  key_str(w, "indicator", "info");
-  write_source(w, d.payer_name, kDtrLaunchType, "DTR launch", kLocalCardTypeSystem);
   rapidjson::StringBuffer context;
   {
     rapidjson::Writer<rapidjson::StringBuffer> c(context);
@@ -314,38 +320,37 @@ void write_dtr_launch_card(Writer& w, const OrderDetermination& od, std::string_
     key_str(c, "questionnaire", od.questionnaire_url);
     c.EndObject();
   }
-  w.Key("links");
-  w.StartArray();
-  w.StartObject();
-  key_str(w, "label", "Answer the payer's questions (DTR)");
-  key_str(w, "url", launch_url);
-  key_str(w, "type", "smart");
-  key_str(w, "appContext", std::string_view(context.GetString(), context.GetSize()));
-  w.EndObject();
-  w.EndArray();
-  write_associated(w, {od.order_reference});
-  w.EndObject();
+  Card card;
+  card.uuid = std::move(uuid);
+  card.summary =
+      truncate_chars(d.payer_name + ": answer the payer's questions to decide coverage", 140);
+  card.detail = "The decision for " + od.order_reference +
+                " waits for facts or documents the record "
+                "does not show. The payer's questionnaire asks only for those.";
+  card.indicator = "info";
+  card.source = card_source(d, kDtrLaunchType, "DTR launch", kLocalCardTypeSystem);
+  card.links.push_back({"Answer the payer's questions (DTR)", std::string(launch_url), "smart",
+                        std::string(context.GetString(), context.GetSize())});
+  card.associated = {od.order_reference};
+  return card;
 }
 
-void write_policy_card(Writer& w, const PolicyCard& card, const std::string& uuid) {
-  const Determination& d = card.first->determination;
-  w.StartObject();
-  key_str(w, "uuid", uuid);
-  key_str(w, "summary", policy_card_summary(d));
-  std::string detail = "The " + d.payer_name + " policy that decided coverage of " +
-                       join(card.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
-                       "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
-                       ". The linked page shows its criteria, codes, documentation rules and how "
-                       "the payer reads them.";
-  key_str(w, "detail", detail);
-  key_str(w, "indicator", "info");
-  write_source(w, d.payer_name, kGuidelineType, "Guideline");
-  w.Key("links");
-  w.StartArray();
-  write_link(w, truncate_chars(d.payer_name + ": " + d.policy_title, 100), card.first->policy_url);
-  w.EndArray();
-  write_associated(w, card.orders);
-  w.EndObject();
+Card policy_card(const PolicyCard& policy, std::string uuid) {
+  const Determination& d = policy.first->determination;
+  Card card;
+  card.uuid = std::move(uuid);
+  card.summary = policy_card_summary(d);
+  card.detail = "The " + d.payer_name + " policy that decided coverage of " +
+                join(policy.orders, ", ") + ": " + d.policy_document + ", *" + d.policy_title +
+                "*" + (d.policy_revision.empty() ? "" : ", revision " + d.policy_revision) +
+                ". The linked page shows its criteria, codes, documentation rules and how "
+                "the payer reads them.";
+  card.indicator = "info";
+  card.source = card_source(d, kGuidelineType, "Guideline");
+  card.links.push_back({truncate_chars(d.payer_name + ": " + d.policy_title, 100),
+                        policy.first->policy_url, "absolute", ""});
+  card.associated = policy.orders;
+  return card;
 }
 
 }  // namespace
@@ -447,16 +452,133 @@ std::string current_assertion_id(const Json& order, std::string_view coverage_re
   return "";
 }
 
+namespace {
+
+struct CardSwitches {
+  bool coverage = false;
+  bool policy = false;
+  bool instructions = false;
+  bool dtr_launch = false;
+};
+
+CardSwitches card_switches(const ResponseInput& input, const CardConfiguration& config) {
+  CardSwitches on;
+  on.coverage = (input.card_types & kCoverageCards) != 0 && config.allows(kCoverageInfoType);
+  on.policy = (input.card_types & kPolicyCards) != 0 && config.allows(kGuidelineType);
+  on.instructions = (input.card_types & kInstructionCards) != 0 && config.allows(kInstructionsType);
+  on.dtr_launch = !input.dtr_launch_url.empty() && !input.secondary_hook && !input.discharge &&
+                  config.allows(kDtrLaunchType, false);
+  return on;
+}
+
+// One External Reference card per policy, in the order the policies first decide an order.
+std::vector<PolicyCard> policy_cards(std::span<const OrderDetermination> orders) {
+  std::map<std::string, size_t> index;
+  std::vector<PolicyCard> cards;
+  for (const auto& od : orders) {
+    auto [it, inserted] = index.try_emplace(od.determination.policy_id, cards.size());
+    if (inserted) cards.push_back({&od, {}});
+    cards[it->second].orders.push_back(od.order_reference);
+  }
+  return cards;
+}
+
+// Every card, in the order they are sent (coverage, instructions, DTR launch, policy links),
+// within max-cards. Fills each order's card_uuid and `sent`.
+std::vector<Card> build_cards(const ResponseInput& input, const CardSwitches& on, int budget,
+                              std::vector<SentCard>& sent) {
+  std::vector<Card> cards;
+  auto add = [&](Card card, std::string_view type) {
+    sent.push_back({card.uuid, type});
+    cards.push_back(std::move(card));
+    --budget;
+  };
+  if (on.coverage && !input.discharge) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      od.card_uuid = time_ordered_uuid();
+      add(coverage_card(od), kCoverageInfoType);
+    }
+  }
+  if (on.instructions) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      std::string detail = instructions_detail(od, input.discharge);
+      if (detail.empty()) continue;
+      std::string uuid = time_ordered_uuid();
+      if (od.card_uuid.empty()) od.card_uuid = uuid;
+      add(instructions_card(od, std::move(detail), std::move(uuid), input.discharge),
+          kInstructionsType);
+    }
+  }
+  if (on.dtr_launch) {
+    for (auto& od : input.orders) {
+      if (budget <= 0) break;
+      if (od.questionnaire_url.empty()) continue;  // nothing to ask
+      add(dtr_launch_card(od, input.dtr_launch_url, time_ordered_uuid()), kDtrLaunchType);
+    }
+  }
+  if (on.policy) {
+    for (const auto& policy : policy_cards(input.orders)) {
+      if (budget <= 0) break;
+      add(policy_card(policy, time_ordered_uuid()), kGuidelineType);
+    }
+  }
+  return cards;
+}
+
+void write_update(Writer& w, const std::string& description, const Json& resource,
+                  std::span<const Annotation> annotations, const ResponseInput& input) {
+  w.StartObject();
+  key_str(w, "type", "update");
+  key_str(w, "description", description);
+  w.Key("resource");
+  write_annotated(w, resource, annotations, input.coverage_reference, input.assertion_date);
+  w.EndObject();
+}
+
+// The update actions: each container whose coverage-information changes, then each order
+// that does not already carry this decision (CRD: no update unless something is new).
+void write_updates(Writer& w, const ResponseInput& input, std::span<const CoverageValues> values,
+                   const std::vector<bool>& current) {
+  for (const auto& container : input.containers) {
+    std::vector<Annotation> annotations;
+    bool changed = false;
+    for (size_t i = 0; i < input.orders.size(); ++i) {
+      const auto& od = input.orders[i];
+      if (std::find(container.orders.begin(), container.orders.end(), od.order_reference) ==
+          container.orders.end())
+        continue;
+      annotations.push_back({&od, &values[i]});
+      changed |= current_assertion_id(*container.resource, input.coverage_reference, values[i],
+                                      od.determination.billing_code)
+                     .empty();
+    }
+    if (annotations.empty() || !changed) continue;
+    std::string ref = fhir::ResourceIndex::key_of(*container.resource);
+    write_update(w,
+                 "Record " + annotations.front().order->determination.payer_name +
+                     " coverage information on " + ref,
+                 *container.resource, annotations, input);
+  }
+  for (size_t i = 0; i < input.orders.size(); ++i) {
+    if (current[i]) continue;  // CRD: no update unless something is new
+    const auto& od = input.orders[i];
+    Annotation a{&od, &values[i]};
+    write_update(w,
+                 "Record " + od.determination.payer_name + " coverage information (" +
+                     values[i].covered + ") on " + od.order_reference,
+                 *od.order, {&a, 1}, input);
+  }
+}
+
+}  // namespace
+
 std::string write_response(const ResponseInput& input, std::vector<SentCard>& cards) {
   const CardConfiguration empty_config;
   const CardConfiguration& config = input.configuration ? *input.configuration : empty_config;
   const CrdVersion& version = input.version ? *input.version : default_crd_version();
-  const bool coverage_cards =
-      (input.card_types & kCoverageCards) != 0 && config.allows(kCoverageInfoType);
-  const bool policy_cards = (input.card_types & kPolicyCards) != 0 && config.allows(kGuidelineType);
-  const bool instruction_cards =
-      (input.card_types & kInstructionCards) != 0 && config.allows(kInstructionsType);
-  int budget = config.max_cards.value_or(kDefaultMaxCards);
+  const CardSwitches on = card_switches(input, config);
 
   // The coverage-information each order gets in this version, and whether the order already
   // carries the same decision from this service (then it gets no update).
@@ -479,103 +601,15 @@ std::string write_response(const ResponseInput& input, std::vector<SentCard>& ca
   w.StartObject();
   w.Key("cards");
   w.StartArray();
-  if (coverage_cards && !input.discharge) {
-    for (auto& od : input.orders) {
-      if (budget <= 0) break;
-      od.card_uuid = time_ordered_uuid();
-      cards.push_back({od.card_uuid, kCoverageInfoType});
-      write_coverage_card(w, od);
-      --budget;
-    }
-  }
-  if (instruction_cards) {
-    for (auto& od : input.orders) {
-      if (budget <= 0) break;
-      std::string detail = instructions_detail(od, input.discharge);
-      if (detail.empty()) continue;
-      std::string uuid = time_ordered_uuid();
-      if (od.card_uuid.empty()) od.card_uuid = uuid;
-      cards.push_back({uuid, kInstructionsType});
-      write_instructions_card(w, od, detail, uuid, input.discharge);
-      --budget;
-    }
-  }
-  const bool dtr_launch_cards = !input.dtr_launch_url.empty() && !input.secondary_hook &&
-                                !input.discharge && config.allows(kDtrLaunchType, false);
-  if (dtr_launch_cards) {
-    for (auto& od : input.orders) {
-      if (budget <= 0) break;
-      if (od.questionnaire_url.empty()) continue;  // nothing to ask
-      std::string uuid = time_ordered_uuid();
-      cards.push_back({uuid, kDtrLaunchType});
-      write_dtr_launch_card(w, od, input.dtr_launch_url, uuid);
-      --budget;
-    }
-  }
-  if (policy_cards) {
-    std::map<std::string, PolicyCard> by_policy;
-    std::vector<std::string> order;
-    for (const auto& od : input.orders) {
-      auto [it, inserted] = by_policy.try_emplace(od.determination.policy_id);
-      if (inserted) {
-        it->second.first = &od;
-        order.push_back(od.determination.policy_id);
-      }
-      it->second.orders.push_back(od.order_reference);
-    }
-    for (const auto& id : order) {
-      if (budget <= 0) break;
-      std::string uuid = time_ordered_uuid();
-      cards.push_back({uuid, kGuidelineType});
-      write_policy_card(w, by_policy[id], uuid);
-      --budget;
-    }
-  }
+  for (const Card& card :
+       build_cards(input, on, config.max_cards.value_or(kDefaultMaxCards), cards))
+    write_card(w, card);
   w.EndArray();
-  const bool annotate = coverage_cards && !input.discharge && !input.orders.empty();
+  const bool annotate = on.coverage && !input.discharge && !input.orders.empty();
   if (annotate || input.always_system_actions) {
     w.Key("systemActions");
     w.StartArray();
-    if (annotate) {
-      for (const auto& container : input.containers) {
-        std::vector<Annotation> annotations;
-        bool changed = false;
-        for (size_t i = 0; i < input.orders.size(); ++i) {
-          const auto& od = input.orders[i];
-          if (std::find(container.orders.begin(), container.orders.end(), od.order_reference) ==
-              container.orders.end())
-            continue;
-          annotations.push_back({&od, &values[i]});
-          changed |= current_assertion_id(*container.resource, input.coverage_reference, values[i],
-                                          od.determination.billing_code)
-                         .empty();
-        }
-        if (annotations.empty() || !changed) continue;
-        std::string ref = fhir::ResourceIndex::key_of(*container.resource);
-        w.StartObject();
-        key_str(w, "type", "update");
-        key_str(w, "description",
-                "Record " + annotations.front().order->determination.payer_name +
-                    " coverage information on " + ref);
-        w.Key("resource");
-        write_annotated(w, *container.resource, annotations, input.coverage_reference,
-                        input.assertion_date);
-        w.EndObject();
-      }
-      for (size_t i = 0; i < input.orders.size(); ++i) {
-        if (current[i]) continue;  // CRD: no update unless something is new
-        const auto& od = input.orders[i];
-        w.StartObject();
-        key_str(w, "type", "update");
-        key_str(w, "description",
-                "Record " + od.determination.payer_name + " coverage information (" +
-                    values[i].covered + ") on " + od.order_reference);
-        w.Key("resource");
-        Annotation a{&od, &values[i]};
-        write_annotated(w, *od.order, {&a, 1}, input.coverage_reference, input.assertion_date);
-        w.EndObject();
-      }
-    }
+    if (annotate) write_updates(w, input, values, current);
     w.EndArray();
   }
   w.EndObject();
