@@ -12,6 +12,7 @@
 #include "cds/record_completion.h"
 #include "cds/response_writer.h"
 #include "mappings/coverage_reader.h"
+#include "policies/coverage_information.h"
 #include "policies/questions.h"
 
 namespace cryo::cds {
@@ -26,6 +27,22 @@ HookOutcome failure(HookOutcome out, const Refusal& refusal) {
   out.body = operation_outcome(refusal.code, refusal.message);
   out.error = refusal.message;
   return out;
+}
+
+// A determination whose coverage-information CRD forbids is never sent: the call is answered
+// 500 (invariant), naming the order, the policy and the rule broken.
+std::optional<Refusal> forbidden_coverage(const std::vector<OrderDetermination>& orders) {
+  for (const OrderDetermination& od : orders) {
+    auto typed = policies::coverage_information_of(od.determination);
+    if (!typed) {
+      return Refusal{
+          500, "invariant",
+          "the determination for " + od.order_reference + " under policy " +
+              od.determination.policy_id +
+              " breaks a CRD coverage-information rule and was not sent: " + typed.error().message};
+    }
+  }
+  return std::nullopt;
 }
 
 // The CRD version the request asks for, or the 400 that lists those served.
@@ -196,6 +213,10 @@ HookOutcome CoverageService::call(const ServiceDefinition& service, const Json& 
   const fhir::Instant received_s = std::chrono::floor<std::chrono::seconds>(received);
   out.orders = decide_orders(*data, service, *request, complete, *payer, out.line_of_business,
                              received_s, answers == nullptr);
+  if (auto refused = forbidden_coverage(out.orders)) {
+    out.orders.clear();
+    return failure(std::move(out), *refused);
+  }
 
   // What was read for this call, kept with its record; then the answer.
   if (answers == nullptr) out.fetched_json = fetched_documents_json(complete.record);

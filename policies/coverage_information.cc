@@ -100,4 +100,9 @@ Result<CoverageInformation> CoverageInformation::parse(std::string_view covered,
   return make(*c, *p, *d, *dp, *i);
 }
 
+Result<CoverageInformation> coverage_information_of(const Determination& d) {
+  return CoverageInformation::parse(d.covered, d.pa_needed, d.doc_needed, d.doc_purpose,
+                                    d.info_needed);
+}
+
 }  // namespace cryo::policies

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "policies/determination.h"
 
 namespace cryo::policies {
 
@@ -70,5 +71,10 @@ class CoverageInformation {
   DocPurpose doc_purpose_;
   InfoNeeded info_needed_;
 };
+
+// The typed coverage-information of a determination the engine produced; refuses (naming the
+// rule) a combination CRD forbids, which the service then answers as an error instead of
+// sending it.
+Result<CoverageInformation> coverage_information_of(const Determination& d);
 
 }  // namespace cryo::policies

@@ -98,5 +98,26 @@ TEST(CoverageInformation, ParsesStoredCodes) {
   EXPECT_FALSE(CoverageInformation::parse("not-covered", "no-auth", "", "", "").ok());
 }
 
+TEST(CoverageInformation, ReadsTheEnginesDeterminationAndRefusesAForbiddenOne) {
+  Determination d;
+  d.covered = "conditional";
+  d.pa_needed = "auth-needed";
+  d.doc_needed = "clinical";
+  d.doc_purpose = "withpa";
+  d.info_needed = "OTH";
+  auto typed = coverage_information_of(d);
+  ASSERT_TRUE(typed) << typed.error().to_string();
+  EXPECT_EQ(typed->covered(), Covered::kConditional);
+  EXPECT_EQ(typed->doc_purpose(), DocPurpose::kWithPa);
+
+  d.covered = "not-covered";
+  d.info_needed = "";
+  auto refused = coverage_information_of(d);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("not-covered with pa-needed 'auth-needed'"),
+            std::string::npos)
+      << refused.error().message;
+}
+
 }  // namespace
 }  // namespace cryo::policies
