@@ -33,6 +33,7 @@
 #include "cds/catalog.h"
 #include "cds/hook_request.h"
 #include "fhir/datetime.h"
+#include "fhir/fetch_summary.h"
 #include "fhir/json.h"
 #include "fhir/resource_index.h"
 #include "mappings/mapping_set.h"
@@ -94,13 +95,6 @@ struct HookOutcome {
   std::string fetched_json;
 };
 
-// What fetching data that prefetch did not bring reported.
-struct FetchReport {
-  bool reached = false;               // the FHIR server answered at all
-  std::vector<std::string> missing;   // keys still missing after fetching
-  std::vector<std::string> problems;  // "coverage: timed out after 1500 ms", for reasons
-};
-
 // What a call could not find in its prefetch: template keys to run and resources to read.
 struct MissingData {
   std::vector<mappings::PrefetchTemplate> templates;  // declared keys absent or OperationOutcome
@@ -109,7 +103,7 @@ struct MissingData {
 
 // Fetches missing data from the client's FHIR server into `record`. Installed by the server
 // when FHIR queries are enabled; without one, missing data answers 412.
-using MissingDataFetcher = std::function<FetchReport(
+using MissingDataFetcher = std::function<fhir::FetchSummary(
     const HookRequest& request, const MissingData& missing, fhir::ResourceIndex& record)>;
 
 // Whether coverage-assertion-id `id` was handed out for order `order_ref` of patient

@@ -446,7 +446,7 @@ cds::MissingDataFetcher make_fetcher(fhir::client::PrefetchFetcher& fetcher,
                                              !fetched);
       }
     }
-    cds::FetchReport out;
+    fhir::FetchSummary out;
     if (templates.empty() && missing.references.empty()) {
       out.reached = true;  // everything came from what this client fetched moments ago
       return out;
@@ -468,10 +468,7 @@ cds::MissingDataFetcher make_fetcher(fhir::client::PrefetchFetcher& fetcher,
     }
     if (request.hook == "encounter-start")
       patient_cache.keep(key, templates, request.context, report);
-    out.reached = report.reached;
-    out.missing = report.add_to(record);
-    out.problems = report.problems();
-    return out;
+    return report.hand_to(record);
   };
 }
 

@@ -69,7 +69,7 @@ std::string required_text(const MissingData& missing) {
 }
 
 // The fetcher's problems that matter: optional data that could not be had is no gap.
-std::vector<std::string> gaps(FetchReport& report, const MissingData& missing) {
+std::vector<std::string> gaps(fhir::FetchSummary& report, const MissingData& missing) {
   std::vector<std::string> out;
   for (std::string& p : report.problems) {
     bool optional = std::any_of(missing.templates.begin(), missing.templates.end(),
@@ -121,7 +121,7 @@ std::optional<Refusal> RecordCompletion::fetch_missing(const HookRequest& reques
     return Refusal{412, "incomplete",
                    what + " missing; this deployment does not query the client's FHIR server"};
   }
-  FetchReport report = fetcher_(request, missing, out.record);
+  fhir::FetchSummary report = fetcher_(request, missing, out.record);
   out.problems = gaps(report, missing);
   // CRD: answer with what could be had. Only a Coverage (or, for order-dispatch and
   // appointment-book, every order) that could not be had leaves nothing to answer about.
@@ -150,7 +150,7 @@ void RecordCompletion::read_coverage(const HookRequest& request, CompleteRecord&
     if (!ref.empty() && ref.front() != '#') payor.references.emplace_back(ref);
   }
   if (payor.references.empty()) return;
-  FetchReport report = fetcher_(request, payor, out.record);
+  fhir::FetchSummary report = fetcher_(request, payor, out.record);
   for (const auto& p : report.problems) out.problems.push_back(p);
   out.coverage = mappings::read_coverage(out.record, mappings_);
 }

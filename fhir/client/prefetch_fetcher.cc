@@ -94,6 +94,14 @@ std::vector<std::string> FetchReport::problems() const {
   return out;
 }
 
+FetchSummary FetchReport::hand_to(ResourceIndex& index) {
+  FetchSummary summary;
+  summary.reached = reached;
+  summary.missing = add_to(index);
+  summary.problems = problems();
+  return summary;
+}
+
 // ---------------------------------------------------------------------------------------
 
 struct PrefetchFetcher::Pools {

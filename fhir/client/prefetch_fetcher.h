@@ -14,8 +14,8 @@
 //                    .templates = missing_templates,   // the keys prefetch did not bring
 //                    .references = {"Organization/payer-1"}};
 //   FetchReport report = fetcher.fetch(req);
-//   std::vector<std::string> still_missing = report.add_to(record);   // ResourceIndex
-//   if (!still_missing.empty() && !report.reached) answer_412();
+//   FetchSummary summary = report.hand_to(record);   // ResourceIndex; fhir/fetch_summary.h
+//   if (!summary.missing.empty() && !summary.reached) answer_412();
 //
 // Every result is either a parsed, owned document (a resource, or a searchset Bundle with all
 // pages gathered and OperationOutcome entries removed) or an error kind. OperationOutcome
@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fhir/fetch_summary.h"
 #include "fhir/json.h"
 #include "fhir/prefetch_template.h"
 #include "fhir/resource_index.h"
@@ -114,6 +115,9 @@ struct FetchReport {
   std::vector<std::string> add_to(ResourceIndex& index);
   // describe() of every result with an error.
   std::vector<std::string> problems() const;
+  // add_to(index), then what the fetch came to: reached, the keys that produced no document,
+  // problems().
+  FetchSummary hand_to(ResourceIndex& index);
 };
 
 struct FetchRequest {

@@ -117,10 +117,10 @@ struct FakeFhirServer {
   std::map<std::string, std::string> by_reference;  // "ServiceRequest/sr-1" -> JSON
   std::vector<std::string> asked;                   // keys, then references, per fetch
 
-  FetchReport fetch(const HookRequest& request, const MissingData& missing,
-                    fhir::ResourceIndex& record) {
+  fhir::FetchSummary fetch(const HookRequest& request, const MissingData& missing,
+                           fhir::ResourceIndex& record) {
     EXPECT_EQ(request.fhir_server, kFhirServer);
-    FetchReport report;
+    fhir::FetchSummary report;
     report.reached = reachable;
     auto serve = [&](const std::string& what, const std::map<std::string, std::string>& held) {
       asked.push_back(what);
