@@ -14,6 +14,7 @@
 #include "conformance/json_access.h"
 #include "conformance/runner_steps.h"
 #include "conformance/validate.h"
+#include "security/bind_address.h"
 #include "security/token_signer.h"
 
 namespace cryo::conformance::detail {
@@ -149,10 +150,7 @@ void Runner::unknown_key_behind_jku(const std::string& path, const std::string& 
   }
   expect_error(name_401, a, 401);
   // Only a server on this machine could reach the runner's loopback address.
-  const std::string host =
-      endpoint_.scheme_host_port.substr(endpoint_.scheme_host_port.find("://") + 3);
-  const bool local =
-      host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 || host.rfind("[::1]", 0) == 0;
+  const bool local = security::is_loopback_address(endpoint_.host);
   if (!local) {
     skip("negative", name_fetch,
          "the server is not on this machine, so it could not reach the runner's JWK Set");

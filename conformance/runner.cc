@@ -12,6 +12,7 @@
 #include <rapidjson/writer.h>
 
 #include "base/text.h"
+#include "base/url.h"
 #include "conformance/runner_steps.h"
 
 namespace cryo::conformance {
@@ -58,14 +59,13 @@ std::string describe_response(const httplib::Response& res) {
 bool parse_base_url(std::string url, Endpoint& ep) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   const std::string suffix = "/cds-services";
-  if (url.size() >= suffix.size() &&
-      url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0)
-    url.resize(url.size() - suffix.size());
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return false;
-  auto path = url.find('/', scheme_end + 3);
-  ep.scheme_host_port = url.substr(0, path);
-  ep.prefix = path == std::string::npos ? "" : url.substr(path);
+  if (url.ends_with(suffix)) url.resize(url.size() - suffix.size());
+  std::optional<HttpUrl> parsed = parse_http_url(url);
+  if (!parsed || parsed->query) return false;
+  // The audience keeps the URL as given: the server compares it with its own configured base.
+  ep.scheme_host_port = url.substr(0, url.size() - parsed->path.size());
+  ep.prefix = parsed->path;
+  ep.host = parsed->bare_host();
   return true;
 }
 

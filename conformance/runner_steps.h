@@ -41,6 +41,7 @@ struct HttpAnswer {
 struct Endpoint {
   std::string scheme_host_port;  // "http://127.0.0.1:8080"
   std::string prefix;            // "" or "/crd"
+  std::string host;              // "127.0.0.1", "::1": without IPv6 brackets
 };
 
 // Serves the current scenario's record over FHIR REST so the server can query what prefetch

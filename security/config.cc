@@ -1,11 +1,12 @@
 #include "security/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
 
+#include "base/url.h"
 #include "security/bind_address.h"
-#include "security/url.h"
 
 namespace cryo::security {
 namespace {
@@ -136,21 +137,16 @@ bool is_token(std::string_view s) {  // RFC 9110 token, for method and header na
 // "https://ehr.example.org" or "http://localhost:3000": scheme, host, optional port, nothing
 // else (the serialization browsers send in the Origin header).
 bool is_origin(std::string_view s) {
-  auto url = detail::parse_http_url(s);
-  if (!url) return false;
-  if (s.ends_with("/") || s.find('?') != std::string_view::npos) return false;
-  size_t after_scheme = s.find("://") + 3;
-  if (s.find('/', after_scheme) != std::string_view::npos) return false;
-  for (char c : url->host) {
-    if (c >= 'A' && c <= 'Z') return false;  // browsers send lower-case hosts
-  }
-  return true;
+  auto url = parse_http_url(s);
+  if (!url || !url->path.empty() || url->query) return false;
+  // Browsers send the scheme and host in lower case.
+  return std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 }  // namespace
 
 bool is_acceptable_jwks_url(std::string_view url) {
-  auto parsed = detail::parse_http_url(url);
+  auto parsed = parse_http_url(url);
   if (!parsed) return false;
   if (parsed->scheme == "https") return true;
   return is_loopback_address(parsed->bare_host());

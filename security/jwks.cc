@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "base/url.h"
 #include "security/base64url.h"
 #include "security/jwk_import.h"
 #include "security/openssl_util.h"
-#include "security/url.h"
 
 namespace cryo::security {
 
@@ -270,7 +270,7 @@ Result<JwkSet> parse_jwk_set(std::string_view json, std::string_view where) {
 }
 
 Result<std::string> fetch_jwks_document(const std::string& url, const FetchOptions& options) {
-  auto parsed = detail::parse_http_url(url);
+  auto parsed = parse_http_url(url);
   if (!parsed) return Error{url, "not an http(s) URL"};
   httplib::Client client(parsed->origin());
   client.set_connection_timeout(options.timeout.count(), 0);
@@ -282,7 +282,7 @@ Result<std::string> fetch_jwks_document(const std::string& url, const FetchOptio
   bool too_large = false;
   std::string body;
   auto res = client.Get(
-      parsed->path, httplib::Headers{{"Accept", "application/json"}},
+      parsed->target(), httplib::Headers{{"Accept", "application/json"}},
       [&](const httplib::Response& r) {
         status = r.status;
         return r.status == 200;

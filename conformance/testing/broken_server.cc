@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "base/url.h"
+
 namespace cryo::conformance::testing {
 namespace {
 
@@ -145,11 +147,11 @@ bool BrokenServer::authorised(const httplib::Request& req) const {
     Document header;
     header.Parse(b64url_text(jwt.substr(0, jwt.find('.'))).c_str());
     if (header.IsObject() && header.HasMember("jku") && header["jku"].IsString()) {
-      std::string url = header["jku"].GetString();
-      auto path_at = url.find('/', url.find("://") + 3);
-      httplib::Client c(url.substr(0, path_at));
-      auto r = c.Get(url.substr(path_at).c_str());
-      if (r && r->status == 200) return true;
+      if (auto url = parse_http_url(header["jku"].GetString())) {
+        httplib::Client c(url->origin());
+        auto r = c.Get(url->target());
+        if (r && r->status == 200) return true;
+      }
     }
   }
   if (!verifier_->verify(jwt)) return false;

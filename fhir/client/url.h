@@ -1,5 +1,6 @@
 // URLs of a CDS client's FHIR server: the base URL from `fhirServer`, request targets below
-// it, and whether a Bundle link (next page) stays on the same server.
+// it, and whether a Bundle link (next page) stays on the same server. Both read URLs with
+// base/url.h's parse_http_url, so they refuse what it refuses.
 //
 //   std::optional<BaseUrl> base = parse_base_url("https://ehr.example.org/fhir/R4/");
 //   // base->origin() == "https://ehr.example.org:443", base->path == "/fhir/R4"
@@ -11,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/url.h"
 
 namespace cryo::fhir::client {
 
@@ -26,8 +29,7 @@ struct BaseUrl {
   std::string url_of(std::string_view relative) const;
 };
 
-// Accepts http and https URLs with a host, optional port and optional path; no user info, no
-// query, no fragment.
+// An http(s) URL parse_http_url accepts, without a query; trailing slashes dropped.
 std::optional<BaseUrl> parse_base_url(std::string_view url);
 
 // The request target ("/fhir/R4/Condition?...") for a link returned by the server, when it is

@@ -147,6 +147,13 @@ TEST(CorsConfigTest, ParsesAndNamesBadFields) {
             "cors.allowed_origins[0]");
   EXPECT_EQ(bad(R"({"allowed_origins": ["https://a.example", "https://b.example/"]})"),
             "cors.allowed_origins[1]");
+  // An origin is what a browser sends: lower case, no path, no query.
+  EXPECT_EQ(bad(R"({"allowed_origins": ["https://EHR.example.org"]})"), "cors.allowed_origins[0]");
+  EXPECT_EQ(bad(R"({"allowed_origins": ["HTTPS://ehr.example.org"]})"), "cors.allowed_origins[0]");
+  EXPECT_EQ(bad(R"({"allowed_origins": ["https://ehr.example.org?a=1"]})"),
+            "cors.allowed_origins[0]");
+  EXPECT_EQ(bad(R"({"allowed_origins": ["https://ehr.example.org/app"]})"),
+            "cors.allowed_origins[0]");
   EXPECT_EQ(bad(R"({"allowed_headers": ["*"]})"), "cors.allowed_headers[0]");
   EXPECT_EQ(bad(R"({"allow_credentials": "yes"})"), "cors.allow_credentials");
   EXPECT_EQ(bad(R"({"origins": []})"), "cors.origins");
