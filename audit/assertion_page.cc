@@ -117,20 +117,6 @@ void criteria(std::string& out, const std::string& criteria_json) {
   }
 }
 
-std::string_view words(std::string_view code, std::string_view kind) {
-  if (kind == "covered") {
-    if (code == "covered") return "Covered";
-    if (code == "not-covered") return "Not covered";
-    if (code == "conditional") return "Conditional: more information is needed";
-  } else if (kind == "pa") {
-    if (code == "no-auth") return "Not required";
-    if (code == "auth-needed") return "Required";
-    if (code == "conditional") return "Decided by the program's own rules";
-    if (code.empty()) return "Not applicable";
-  }
-  return code;
-}
-
 const rapidjson::Value* object_member(const rapidjson::Value& v, const char* name) {
   if (!v.IsObject()) return nullptr;
   auto it = v.FindMember(name);
@@ -158,10 +144,15 @@ void claim_details(std::string& out, const DeterminationRecord& d) {
     code += " — " + std::string(display);
   row(out, "CPT code", code.empty() ? "" : "CPT " + code);
   row(out, "Date of service", d.date_of_service);
-  row(out, "Outcome", words(d.covered, "covered"));
-  row(out, "Prior authorization", words(d.pa_needed, "pa"));
-  std::string_view documentation = string_member(l, "documentation");
-  row(out, "Documentation", documentation.empty() ? std::string_view(d.doc_needed) : documentation);
+  // The words a clinician reads were stored with the look-up details (cds/assertion_lookup.h);
+  // the CRD code stands in where a record has none.
+  auto in_words = [&](const char* key, std::string_view code) {
+    std::string_view words = string_member(l, key);
+    return words.empty() ? code : words;
+  };
+  row(out, "Outcome", in_words("outcome", d.covered));
+  row(out, "Prior authorization", in_words("priorAuthorization", d.pa_needed));
+  row(out, "Documentation", in_words("documentation", d.doc_needed));
   out += "<tr><th>Reasons</th><td>";
   const rapidjson::Value* reasons = object_member(l, "reasons");
   if (reasons && reasons->IsArray() && !reasons->Empty()) {

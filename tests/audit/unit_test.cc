@@ -76,6 +76,25 @@ TEST(AssertionPage, EscapesEveryStoredValue) {
   EXPECT_EQ(html.find("http"), std::string::npos);  // nothing loaded from elsewhere
 }
 
+TEST(AssertionPage, ShowsTheOutcomeInTheWordsStoredWithTheLookUpAndTheCodeWithout) {
+  AssertionRecord a = sample();
+  a.determination.lookup_json =
+      R"({"outcome":"Conditional: more information is needed","priorAuthorization":"Required",)"
+      R"("documentation":"Clinical documentation, with the claim"})";
+  std::string html = render_assertion_page(a);
+  EXPECT_NE(html.find("<th>Outcome</th><td>Conditional: more information is needed</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<th>Prior authorization</th><td>Required</td>"), std::string::npos);
+  EXPECT_NE(html.find("<th>Documentation</th><td>Clinical documentation, with the claim</td>"),
+            std::string::npos);
+
+  a.determination.lookup_json = "{}";
+  html = render_assertion_page(a);
+  EXPECT_NE(html.find("<th>Outcome</th><td>conditional</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<th>Prior authorization</th><td>auth-needed</td>"), std::string::npos);
+}
+
 TEST(AssertionPage, SurvivesCriteriaOfAnUnexpectedShape) {
   AssertionRecord a = sample();
   for (const char* c : {"", "{}", "[1,2]", "[{\"rows\":{}}]", "[{\"rows\":[1,{\"depth\":-4}]}]"}) {

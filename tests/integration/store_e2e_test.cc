@@ -368,6 +368,14 @@ void expect_retrievable(int port, const Answer& answer, bool html = false) {
       EXPECT_NE(page->body.find(id), std::string::npos);
       EXPECT_NE(page->body.find(">" + dets.front()->covered + "<"), std::string::npos)
           << page->body.substr(0, 2000);
+      // The outcome in words, as the service stored them with the look-up details.
+      const std::map<std::string, std::string> words = {
+          {"covered", "Covered"},
+          {"not-covered", "Not covered"},
+          {"conditional", "Conditional: more information is needed"}};
+      EXPECT_NE(page->body.find("<th>Outcome</th><td>" + words.at(dets.front()->covered) + "<"),
+                std::string::npos)
+          << page->body.substr(0, 2000);
     }
   }
 }
