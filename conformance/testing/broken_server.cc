@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "base/url.h"
+#include "security/base64url.h"
 
 namespace cryo::conformance::testing {
 namespace {
@@ -17,6 +18,14 @@ using rapidjson::Document;
 
 constexpr const char* kCoverageInfoUrl =
     "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information";
+
+// Part `index` of a compact JWS (0: header, 1: claims), decoded; "" when it does not decode.
+std::string segment(const std::string& jwt, int index) {
+  size_t start = 0;
+  for (int i = 0; i < index; ++i) start = jwt.find('.', start) + 1;
+  size_t end = jwt.find('.', start);
+  return security::base64url_decode(std::string_view(jwt).substr(start, end - start)).value_or("");
+}
 
 std::string serialise(const Json& v) {
   rapidjson::StringBuffer sb;
@@ -109,30 +118,6 @@ std::string BrokenServer::first_authorization() const {
   return first_authorization_;
 }
 
-namespace {
-
-std::string b64url_text(const std::string& in) {
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 26
-            : c >= '0' && c <= '9' ? c - '0' + 52
-            : c == '-'             ? 62
-                                   : 63;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 bool BrokenServer::authorised(const httplib::Request& req) const {
   std::string h = req.get_header_value("Authorization");
   {
@@ -145,7 +130,7 @@ bool BrokenServer::authorised(const httplib::Request& req) const {
   if (defect_ == Defect::kFollowsAnyJku) {
     // Trusts whatever key set the token points to: fetches its jku and lets it in.
     Document header;
-    header.Parse(b64url_text(jwt.substr(0, jwt.find('.'))).c_str());
+    header.Parse(segment(jwt, 0).c_str());
     if (header.IsObject() && header.HasMember("jku") && header["jku"].IsString()) {
       if (auto url = parse_http_url(header["jku"].GetString())) {
         httplib::Client c(url->origin());
@@ -156,24 +141,7 @@ bool BrokenServer::authorised(const httplib::Request& req) const {
   }
   if (!verifier_->verify(jwt)) return false;
   // exp: decode the claims segment.
-  auto first = jwt.find('.'), second = jwt.find('.', first + 1);
-  std::string claims_b64 = jwt.substr(first + 1, second - first - 1);
-  std::string claims;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : claims_b64) {
-    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 26
-            : c >= '0' && c <= '9' ? c - '0' + 52
-            : c == '-'             ? 62
-                                   : 63;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      claims.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
+  std::string claims = segment(jwt, 1);
   Document d;
   d.Parse(claims.c_str());
   if (d.HasParseError() || !d.HasMember("exp") || !d["exp"].IsInt64()) return false;
