@@ -359,17 +359,7 @@ void build_request(const Document& scenario, const mappings::MappingSet& mapping
   Value context(rapidjson::kObjectType);
   context.AddMember("userId", "Practitioner/policy-test", a);
   context.AddMember("patientId", text(kPatientId, a), a);
-  Value bundle(rapidjson::kObjectType);
-  bundle.AddMember("resourceType", "Bundle", a);
-  bundle.AddMember("type", "collection", a);
-  Value entries(rapidjson::kArrayType);
-  for (const Value& o : scenario["draftOrders"].GetArray()) {
-    Value entry(rapidjson::kObjectType);
-    entry.AddMember("resource", Value(o, a), a);
-    entries.PushBack(entry, a);
-  }
-  bundle.AddMember("entry", entries, a);
-  context.AddMember("draftOrders", bundle, a);
+  context.AddMember("draftOrders", conformance::collection_bundle(&scenario["draftOrders"], a), a);
   req.AddMember("context", context, a);
   conformance::Record record(scenario["record"]);
   Value prefetch(rapidjson::kObjectType);

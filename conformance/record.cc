@@ -251,4 +251,21 @@ std::optional<std::string> fill_template(std::string_view tmpl,
   return out;
 }
 
+rapidjson::Value collection_bundle(const rapidjson::Value* resources,
+                                   rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Value entries(rapidjson::kArrayType);
+  if (resources != nullptr && resources->IsArray()) {
+    for (const rapidjson::Value& r : resources->GetArray()) {
+      rapidjson::Value entry(rapidjson::kObjectType);
+      entry.AddMember("resource", rapidjson::Value(r, alloc), alloc);
+      entries.PushBack(entry, alloc);
+    }
+  }
+  rapidjson::Value bundle(rapidjson::kObjectType);
+  bundle.AddMember("resourceType", "Bundle", alloc);
+  bundle.AddMember("type", "collection", alloc);
+  bundle.AddMember("entry", entries, alloc);
+  return bundle;
+}
+
 }  // namespace cryo::conformance

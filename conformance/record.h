@@ -49,6 +49,11 @@ class Record {
 std::optional<std::string> fill_template(std::string_view tmpl,
                                          const std::map<std::string, std::string>& context);
 
+// A FHIR collection Bundle with a copy of each resource in `resources` (a JSON array; null or
+// anything else gives an empty Bundle): the shape of a hook's draftOrders context.
+rapidjson::Value collection_bundle(const rapidjson::Value* resources,
+                                   rapidjson::Document::AllocatorType& alloc);
+
 // Percent-decodes a URL component ('+' is kept).
 std::string url_decode(std::string_view s);
 

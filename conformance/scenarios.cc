@@ -271,18 +271,7 @@ bool Runner::build_request(const Scenario& s, Document& req, const Service*& svc
   context.AddMember("patientId", Json(ctx["patientId"].c_str(), a), a);
   if (!ctx["encounterId"].empty())
     context.AddMember("encounterId", Json(ctx["encounterId"].c_str(), a), a);
-  Json bundle(rapidjson::kObjectType);
-  bundle.AddMember("resourceType", "Bundle", a);
-  bundle.AddMember("type", "collection", a);
-  Json entries(rapidjson::kArrayType);
-  if (const Json* orders = get(sc, "draftOrders"); orders && orders->IsArray())
-    for (auto& o : orders->GetArray()) {
-      Json entry(rapidjson::kObjectType);
-      entry.AddMember("resource", Json(o, a), a);
-      entries.PushBack(entry, a);
-    }
-  bundle.AddMember("entry", entries, a);
-  context.AddMember("draftOrders", bundle, a);
+  context.AddMember("draftOrders", collection_bundle(get(sc, "draftOrders"), a), a);
   req.AddMember("context", context, a);
   if (with_prefetch && !svc->prefetch.empty()) {
     Record record(*get(sc, "record"));

@@ -202,17 +202,7 @@ class Dtr : public ::testing::TestWithParam<fs::path> {
     Value context(rapidjson::kObjectType);
     context.AddMember("userId", "Practitioner/dtr-clinician", a);
     context.AddMember("patientId", Value(patient.c_str(), a), a);
-    Value bundle(rapidjson::kObjectType);
-    bundle.AddMember("resourceType", "Bundle", a);
-    bundle.AddMember("type", "collection", a);
-    Value entries(rapidjson::kArrayType);
-    for (const auto& o : sc["draftOrders"].GetArray()) {
-      Value entry(rapidjson::kObjectType);
-      entry.AddMember("resource", Value(o, a), a);
-      entries.PushBack(entry, a);
-    }
-    bundle.AddMember("entry", entries, a);
-    context.AddMember("draftOrders", bundle, a);
+    context.AddMember("draftOrders", conformance::collection_bundle(&sc["draftOrders"], a), a);
     req.AddMember("context", context, a);
     conformance::Record record(sc["record"]);
     Value prefetch(rapidjson::kObjectType);
@@ -829,16 +819,7 @@ TEST(DtrLaunch, ASmartLinkCardOnlyWhenConfiguredAndAskedFor) {
     Value context(rapidjson::kObjectType);
     context.AddMember("userId", "Practitioner/dtr-clinician", a);
     context.AddMember("patientId", Value(patient.c_str(), a), a);
-    Value bundle(rapidjson::kObjectType);
-    bundle.AddMember("resourceType", "Bundle", a);
-    Value entries(rapidjson::kArrayType);
-    for (const auto& o : sc["draftOrders"].GetArray()) {
-      Value entry(rapidjson::kObjectType);
-      entry.AddMember("resource", Value(o, a), a);
-      entries.PushBack(entry, a);
-    }
-    bundle.AddMember("entry", entries, a);
-    context.AddMember("draftOrders", bundle, a);
+    context.AddMember("draftOrders", conformance::collection_bundle(&sc["draftOrders"], a), a);
     req.AddMember("context", context, a);
     conformance::Record record(sc["record"]);
     Value pf(rapidjson::kObjectType);
