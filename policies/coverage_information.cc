@@ -53,8 +53,8 @@ Result<CoverageInformation> CoverageInformation::parse(std::string_view covered,
 }
 
 Result<CoverageInformation> coverage_information_of(const Determination& d) {
-  return CoverageInformation::parse(d.covered, d.pa_needed, d.doc_needed, d.doc_purpose,
-                                    d.info_needed);
+  return CoverageInformation::make(d.covered, d.pa_needed, d.doc_needed, d.doc_purpose,
+                                   d.info_needed);
 }
 
 }  // namespace cryo::policies
