@@ -24,26 +24,39 @@ std::string day(std::string_view s) {
 
 }  // namespace
 
-std::string_view covered_words(std::string_view code) {
-  if (code == "covered") return "Covered";
-  if (code == "not-covered") return "Not covered";
-  if (code == "conditional") return "Conditional: more information is needed";
-  return code;
+std::string_view covered_words(policies::Covered covered) {
+  switch (covered) {
+    case policies::Covered::kCovered:
+      return "Covered";
+    case policies::Covered::kNotCovered:
+      return "Not covered";
+    case policies::Covered::kConditional:
+      return "Conditional: more information is needed";
+  }
+  return code(covered);
 }
 
-std::string_view prior_auth_words(std::string_view code) {
-  if (code == "no-auth") return "Not required";
-  if (code == "auth-needed") return "Required";
-  if (code == "conditional") return "Decided by the program's own rules";
-  if (code.empty()) return "Not applicable";
-  return code;
+std::string_view prior_auth_words(policies::PaNeeded pa_needed) {
+  switch (pa_needed) {
+    case policies::PaNeeded::kNoAuth:
+      return "Not required";
+    case policies::PaNeeded::kAuthNeeded:
+      return "Required";
+    case policies::PaNeeded::kConditional:
+      return "Decided by the program's own rules";
+    case policies::PaNeeded::kAbsent:
+      return "Not applicable";
+  }
+  return code(pa_needed);
 }
 
-std::string_view documentation_words(std::string_view doc_needed, std::string_view doc_purpose) {
-  if (doc_needed.empty()) return "None requested";
-  if (doc_purpose == "withpa")
+std::string_view documentation_words(policies::DocNeeded doc_needed,
+                                     policies::DocPurpose doc_purpose) {
+  if (doc_needed == policies::DocNeeded::kAbsent) return "None requested";
+  if (doc_purpose == policies::DocPurpose::kWithPa)
     return "Clinical documentation, with the prior authorization request";
-  if (doc_purpose == "withclaim") return "Clinical documentation, with the claim";
+  if (doc_purpose == policies::DocPurpose::kWithClaim)
+    return "Clinical documentation, with the claim";
   return "Clinical documentation";
 }
 

@@ -35,8 +35,9 @@ void fill_lookup(const HookOutcome& outcome, const OrderDetermination& order,
 std::string date_of_service_text(const fhir::Json& order);
 
 // Coverage-information codes in words, for people.
-std::string_view covered_words(std::string_view code);
-std::string_view prior_auth_words(std::string_view code);
-std::string_view documentation_words(std::string_view doc_needed, std::string_view doc_purpose);
+std::string_view covered_words(policies::Covered covered);
+std::string_view prior_auth_words(policies::PaNeeded pa_needed);
+std::string_view documentation_words(policies::DocNeeded doc_needed,
+                                     policies::DocPurpose doc_purpose);
 
 }  // namespace cryo::cds

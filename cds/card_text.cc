@@ -21,8 +21,12 @@ namespace cryo::cds {
 namespace {
 
 using mappings::Truth;
+using policies::Covered;
 using policies::CriterionResult;
 using policies::Determination;
+using policies::DocNeeded;
+using policies::DocPurpose;
+using policies::PaNeeded;
 
 constexpr size_t kMaxSummaryChars = 139;  // CDS Hooks: fewer than 140 characters
 
@@ -286,8 +290,8 @@ struct Decided {
 // whose code is listed; for conditional the undocumented ones of every open section.
 std::vector<Decided> deciding(const Determination& d) {
   std::vector<Decided> out;
-  const Truth target = d.covered == "not-covered" ? Truth::kFalse : Truth::kUnknown;
-  if (d.covered == "covered") return out;
+  const Truth target = d.covered == Covered::kNotCovered ? Truth::kFalse : Truth::kUnknown;
+  if (d.covered == Covered::kCovered) return out;
   for (const auto& s : d.sections) {
     if (target == Truth::kFalse && !s.code_listed) continue;
     if (s.result != target) continue;
@@ -310,13 +314,13 @@ std::vector<Decided> deciding(const Determination& d) {
 std::string outcome_of(const Determination& d, const std::vector<Decided>& decided) {
   size_t missing = 0;
   for (const auto& doc : d.documents) missing += (doc.required && !doc.found);
-  const bool pa = d.pa_needed == "auth-needed";
-  if (d.covered == "covered") {
+  const bool pa = d.pa_needed == PaNeeded::kAuthNeeded;
+  if (d.covered == Covered::kCovered) {
     if (pa) return missing > 0 ? "prior-auth-documents-missing" : "prior-auth";
     if (missing > 0) return "covered-documents-missing";
-    return d.doc_needed.empty() ? "covered" : "covered-send-documents";
+    return d.doc_needed == DocNeeded::kAbsent ? "covered" : "covered-send-documents";
   }
-  if (d.covered == "conditional") {
+  if (d.covered == Covered::kConditional) {
     if (d.basis == "line-of-business") return "program-rule";
     return pa ? "conditional-prior-auth" : "conditional";
   }
@@ -380,14 +384,14 @@ Values placeholders(const Determination& d, const std::vector<Decided>& decided,
           if (dec.section->rows[k].value == r.value)
             options.push_back(lower_first(label_of(dec.section->rows[k])));
         }
-        if (d.covered == "not-covered" && v.find("options") == v.end() && unmet == 0) {
+        if (d.covered == Covered::kNotCovered && v.find("options") == v.end() && unmet == 0) {
           v["options"] = join(options, "; ");
           v["n_options"] = std::to_string(options.size());
         }
         to_document.push_back("one of: " + join(options, " or "));
         n_options_open = options.size();
       } else {
-        if (d.covered == "not-covered" && unmet == 0) {
+        if (d.covered == Covered::kNotCovered && unmet == 0) {
           v["criterion"] = label;
           if (!r.observed.empty() && r.observed != "not documented")
             v["record"] = one_line(r.observed);
@@ -397,10 +401,10 @@ Values placeholders(const Determination& d, const std::vector<Decided>& decided,
       ++unmet;
     }
   }
-  if (d.covered == "not-covered" && unmet > 1) {
+  if (d.covered == Covered::kNotCovered && unmet > 1) {
     v["also_unmet"] = count_of(unmet - 1, "more criterion", "more criteria");
   }
-  if (d.covered == "conditional" && !to_document.empty()) {
+  if (d.covered == Covered::kConditional && !to_document.empty()) {
     v["to_document"] = join(to_document, "; ");
     v["n_to_document"] = count_of(to_document.size(), "item", "items");
     if (to_document.size() == 1 && n_options_open > 1) {
@@ -459,10 +463,10 @@ std::string indicator_of(const Determination& d, std::string_view outcome, const
 }
 
 std::string prior_auth_md(const Determination& d) {
-  if (d.pa_needed == "auth-needed")
+  if (d.pa_needed == PaNeeded::kAuthNeeded)
     return "**required** — submit a prior authorization request before the procedure.";
-  if (d.pa_needed == "no-auth") return "not required.";
-  if (d.pa_needed == "conditional") return "decided by the program's own rules.";
+  if (d.pa_needed == PaNeeded::kNoAuth) return "not required.";
+  if (d.pa_needed == PaNeeded::kConditional) return "decided by the program's own rules.";
   return "not applicable (the service is not covered).";
 }
 
@@ -489,7 +493,7 @@ std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& 
     }
   } else if (outcome == "program-rule") {
     for (const auto& r : d.reasons) out << md(sentence(r)) << "\n\n";
-  } else if (d.covered == "conditional") {
+  } else if (d.covered == Covered::kConditional) {
     for (const auto& dec : decided) {
       if (dec.rows.empty()) continue;
       out << "**To decide, document** (" << md(dec.section->title) << "):\n\n";
@@ -519,7 +523,8 @@ std::string detail_of(const OrderDetermination& od, const std::vector<Decided>& 
   }
   if (!d.requested_documents.empty()) {
     out << "**Send with the "
-        << (d.doc_purpose == "withpa" ? "prior authorization request" : "claim") << ":**\n\n";
+        << (d.doc_purpose == DocPurpose::kWithPa ? "prior authorization request" : "claim")
+        << ":**\n\n";
     for (const auto& r : d.requested_documents) out << "- " << md(one_line(r)) << "\n";
     out << "\n";
   }

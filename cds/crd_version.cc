@@ -39,11 +39,6 @@ constexpr std::array<CrdVersion, 3> kVersions = {{
      true, kReasons22, true},
 }};
 
-bool is_conditional(const CoverageValues& v) {
-  return v.covered == "conditional" || v.pa_needed == "conditional" ||
-         std::find(v.doc_needed.begin(), v.doc_needed.end(), "conditional") != v.doc_needed.end();
-}
-
 }  // namespace
 
 std::span<const CrdVersion> crd_versions() {
@@ -72,39 +67,57 @@ bool allows(std::span<const std::string_view> codes, std::string_view code) {
 
 CoverageValues shape_coverage(const policies::Determination& d, const CrdVersion& version,
                               const ShapeContext& context) {
+  using policies::Covered;
+  using policies::DocPurpose;
+  using policies::InfoNeeded;
+  using policies::PaNeeded;
+  // The determination's values the version defines (a covered value it does not define is
+  // sent as conditional; absent values are defined by none).
+  const Covered covered =
+      allows(version.covered, code(d.covered)) ? d.covered : Covered::kConditional;
+  const PaNeeded pa =
+      covered != Covered::kNotCovered && allows(version.pa_needed, code(d.pa_needed))
+          ? d.pa_needed
+          : PaNeeded::kAbsent;
+  const bool doc = allows(version.doc_needed, code(d.doc_needed));
+  const DocPurpose purpose =
+      doc && allows(version.doc_purpose, code(d.doc_purpose)) ? d.doc_purpose : DocPurpose::kAbsent;
+  InfoNeeded info =
+      allows(version.info_needed, code(d.info_needed)) ? d.info_needed : InfoNeeded::kAbsent;
+
   CoverageValues v;
-  v.covered = allows(version.covered, d.covered) ? d.covered : "conditional";
-  if (v.covered != "not-covered" && allows(version.pa_needed, d.pa_needed))
-    v.pa_needed = d.pa_needed;
-  if (allows(version.doc_needed, d.doc_needed)) v.doc_needed.push_back(d.doc_needed);
-  if (!v.doc_needed.empty() && allows(version.doc_purpose, d.doc_purpose))
-    v.doc_purpose.push_back(d.doc_purpose);
-  if (allows(version.info_needed, d.info_needed)) v.info_needed.push_back(d.info_needed);
+  v.covered = code(covered);
+  v.pa_needed = code(pa);
+  if (doc) v.doc_needed.emplace_back(code(d.doc_needed));
+  if (purpose != DocPurpose::kAbsent) v.doc_purpose.emplace_back(code(purpose));
   for (const auto& r : d.reasons) v.reasons.push_back({"", r});
 
   // The service could not decide because part of the record could not be read (CRD 2.2).
-  if (context.technical_problem && version.indeterminate && v.covered == "conditional") {
+  const bool indeterminate =
+      context.technical_problem && version.indeterminate && covered == Covered::kConditional;
+  if (indeterminate) {
     v.covered = "indeterminate";
-    if (v.pa_needed == "conditional") v.pa_needed = "indeterminate";
+    if (pa == PaNeeded::kConditional) v.pa_needed = "indeterminate";
     v.reasons.insert(v.reasons.begin(),
                      {"technical", "Coverage could not be determined for technical reasons: " +
                                        context.technical_text});
   }
 
   // info-needed and `conditional` go together: 2.0.1 forbids info-needed without a
-  // conditional value; 2.1+ requires it with one.
-  if (!is_conditional(v)) {
-    v.info_needed.clear();
-  } else if (version.info_needed_when_conditional && v.info_needed.empty()) {
-    v.info_needed.push_back("OTH");
+  // conditional value; 2.1+ requires it with one (indeterminate is not conditional).
+  const bool conditional =
+      !indeterminate && (covered == Covered::kConditional || pa == PaNeeded::kConditional);
+  if (!conditional) {
+    info = InfoNeeded::kAbsent;
+  } else if (version.info_needed_when_conditional && info == InfoNeeded::kAbsent) {
+    info = InfoNeeded::kOther;
   }
-  bool other_info =
-      std::find(v.info_needed.begin(), v.info_needed.end(), "OTH") != v.info_needed.end();
-  if (v.reasons.empty() && other_info)
+  if (info != InfoNeeded::kAbsent) v.info_needed.emplace_back(code(info));
+  if (v.reasons.empty() && info == InfoNeeded::kOther)
     v.reasons.push_back({"", "The record does not yet say enough to decide coverage."});
-  if (v.reasons.empty() && version.reason_for_doc_purpose && !v.doc_purpose.empty()) {
+  if (v.reasons.empty() && version.reason_for_doc_purpose && purpose != DocPurpose::kAbsent) {
     v.reasons.push_back(
-        {"", v.doc_purpose.front() == "withpa"
+        {"", purpose == DocPurpose::kWithPa
                  ? "The payer requires documentation with the prior authorization request."
                  : "The payer requires documentation with the claim."});
   }

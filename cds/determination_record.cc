@@ -69,7 +69,7 @@ std::string criteria_json(const policies::Determination& d) {
     w.StartObject();
     write_json_member(w, "section", std::string());
     write_json_member(w, "title", d.basis);
-    write_json_member(w, "result", d.covered);
+    write_json_member(w, "result", code(d.covered));
     w.Key("rows");
     w.StartArray();
     w.EndArray();
@@ -86,11 +86,12 @@ audit::DeterminationRecord make_determination_record(std::string order_ref,
   audit::DeterminationRecord r;
   r.order_ref = std::move(order_ref);
   r.coverage_assertion_id = std::move(coverage_assertion_id);
-  r.covered = d.covered;
-  r.pa_needed = d.pa_needed;
-  r.doc_needed = d.doc_needed;
-  r.doc_purpose = d.doc_purpose;
-  r.info_needed = d.info_needed;
+  // The audit store keeps the CRD codes as written on the wire.
+  r.covered = code(d.covered);
+  r.pa_needed = code(d.pa_needed);
+  r.doc_needed = code(d.doc_needed);
+  r.doc_purpose = code(d.doc_purpose);
+  r.info_needed = code(d.info_needed);
   r.criteria_json = criteria_json(d);
   r.policy_id = d.policy_id;
   r.policy_revision = d.policy_revision;

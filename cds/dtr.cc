@@ -815,29 +815,32 @@ class Dtr {
     Json use = object();
     Json use_codings = array();
     use_codings.PushBack(
-        coding(kCrdTemp, d.doc_purpose.empty() ? std::string("retain-doc") : d.doc_purpose, "", a),
+        coding(kCrdTemp,
+               d.doc_purpose == policies::DocPurpose::kAbsent ? "retain-doc" : code(d.doc_purpose),
+               "", a),
         a);
     put(use, "coding", std::move(use_codings), a);
     ext.PushBack(extension(kIntendedUse, "valueCodeableConcept", std::move(use), a), a);
     Json info = object();
     put(info, "url", kCoverageInformation, a);
     Json sub = array();
-    auto code = [&](std::string_view name, const std::string& value) {
+    auto put_code = [&](std::string_view name, std::string_view value) {
       if (!value.empty()) sub.PushBack(extension(name, "valueCode", str(value, a), a), a);
     };
     sub.PushBack(
         extension("coverage", "valueReference", reference(dd.outcome.coverage_reference, a), a), a);
-    code("covered", d.covered);
-    code("pa-needed", d.pa_needed);
-    code("doc-needed", d.doc_needed);
-    code("doc-purpose", d.doc_purpose);
-    code("info-needed", d.info_needed);
+    put_code("covered", code(d.covered));
+    put_code("pa-needed", code(d.pa_needed));
+    put_code("doc-needed", code(d.doc_needed));
+    put_code("doc-purpose", code(d.doc_purpose));
+    put_code("info-needed", code(d.info_needed));
     std::string today = now_text().substr(0, 10);
     sub.PushBack(extension("date", "valueDate", str(today, a), a), a);
     sub.PushBack(extension("coverage-assertion-id", "valueString",
                            str(dd.stored.determination.coverage_assertion_id, a), a),
                  a);
-    if (!d.doc_needed.empty()) {  // CRD crd-ci-q1: questionnaire only with doc-needed
+    if (d.doc_needed !=
+        policies::DocNeeded::kAbsent) {  // CRD crd-ci-q1: questionnaire only with doc-needed
       sub.PushBack(extension("questionnaire", "valueCanonical",
                              str(questionnaire_canonical(service_.options().base_url, d.policy_id) +
                                      "|" + d.policy_revision,

@@ -173,7 +173,10 @@ Result<ReplayReport> replay_calls(audit::AuditStore& store, const CoverageServic
                  before->info_needed};
           if (after != nullptr) {
             const policies::Determination& d = after->determination;
-            a = {d.covered, d.pa_needed, d.doc_needed, d.doc_purpose, d.info_needed};
+            // As the audit store holds them: the CRD codes.
+            a = {std::string(code(d.covered)), std::string(code(d.pa_needed)),
+                 std::string(code(d.doc_needed)), std::string(code(d.doc_purpose)),
+                 std::string(code(d.info_needed))};
           }
           if (a == b) continue;
           ReplayChange c;

@@ -22,6 +22,9 @@ namespace {
 using fhir::Json;
 using mappings::Truth;
 using policies::Determination;
+using policies::DocNeeded;
+using policies::InfoNeeded;
+using policies::PaNeeded;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr std::string_view kCoverageInformationUrl =
@@ -285,9 +288,9 @@ Card instructions_card(const OrderDetermination& od, std::string detail, std::st
                                  : std::to_string(missing) +
                                        (missing == 1 ? " document" : " documents") + " missing");
   } else {
-    if (d.pa_needed == "auth-needed") steps.push_back("request prior authorization");
+    if (d.pa_needed == PaNeeded::kAuthNeeded) steps.push_back("request prior authorization");
     if (!d.missing_facts.empty()) steps.push_back("record what the policy asks");
-    if (!d.doc_needed.empty()) steps.push_back("send the documentation");
+    if (d.doc_needed != DocNeeded::kAbsent) steps.push_back("send the documentation");
   }
   Card card;
   card.uuid = std::move(uuid);
@@ -368,7 +371,8 @@ std::string card_detail(const OrderDetermination& od) {
 std::string instructions_detail(const OrderDetermination& od, bool discharge) {
   const Determination& d = od.determination;
   std::ostringstream md;
-  std::string with = d.pa_needed == "auth-needed" ? "the prior authorization request" : "the claim";
+  std::string with =
+      d.pa_needed == PaNeeded::kAuthNeeded ? "the prior authorization request" : "the claim";
   if (discharge) {
     md << "Documentation " << d.payer_name << " will want for " << od.order_reference << " (CPT "
        << d.billing_code << (d.procedure.empty() ? "" : ", " + d.procedure) << "):\n\n";
@@ -388,7 +392,7 @@ std::string instructions_detail(const OrderDetermination& od, bool discharge) {
     return md.str();
   }
   bool any = false;
-  if (d.pa_needed == "auth-needed") {
+  if (d.pa_needed == PaNeeded::kAuthNeeded) {
     md << "1. **Prior authorization:** submit a request to " << d.payer_name
        << " before the procedure (CPT " << d.billing_code << ").\n";
     any = true;
@@ -398,7 +402,7 @@ std::string instructions_detail(const OrderDetermination& od, bool discharge) {
        << ".\n";
     any = true;
   }
-  if (!d.doc_needed.empty()) {
+  if (d.doc_needed != DocNeeded::kAbsent) {
     std::vector<std::string> missing, found;
     for (const auto& doc : d.documents) {
       if (!doc.required) continue;
@@ -628,11 +632,12 @@ std::string explain_text(std::span<const OrderDetermination> orders) {
         << d.line_of_business << ")\n";
     out << "  policy       " << d.policy_document << " — " << d.policy_title << " ("
         << d.policy_revision << ")\n";
-    out << "  covered      " << d.covered << "\n";
-    if (!d.pa_needed.empty()) out << "  pa-needed    " << d.pa_needed << "\n";
-    if (!d.doc_needed.empty())
-      out << "  doc-needed   " << d.doc_needed << " (" << d.doc_purpose << ")\n";
-    if (!d.info_needed.empty()) out << "  info-needed  " << d.info_needed << "\n";
+    out << "  covered      " << code(d.covered) << "\n";
+    if (d.pa_needed != PaNeeded::kAbsent) out << "  pa-needed    " << code(d.pa_needed) << "\n";
+    if (d.doc_needed != DocNeeded::kAbsent)
+      out << "  doc-needed   " << code(d.doc_needed) << " (" << code(d.doc_purpose) << ")\n";
+    if (d.info_needed != InfoNeeded::kAbsent)
+      out << "  info-needed  " << code(d.info_needed) << "\n";
     for (const auto& r : d.reasons) out << "  reason       " << r << "\n";
     for (const auto& section : d.sections) {
       out << "  section " << section.title << ": " << mappings::to_string(section.result) << "\n";

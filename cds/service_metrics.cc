@@ -115,7 +115,7 @@ void ServiceMetrics::observe_call(const CallSummary& call) {
   for (const auto& order : call.outcome->orders) {
     const auto& d = order.determination;
     determinations_.inc({call.outcome->payer_id, call.outcome->line_of_business,
-                         code_label(d.covered), code_label(d.pa_needed)});
+                         code_label(code(d.covered)), code_label(code(d.pa_needed))});
   }
   // Cards per type, as the response writer wrote them.
   for (const SentCard& card : call.outcome->cards) cards_.inc({service, code_label(card.type)});
@@ -196,7 +196,8 @@ void log_call(const CallSummary& call) {
     payer = call.outcome->payer_id;
     for (const auto& order : call.outcome->orders) {
       if (!outcomes.empty()) outcomes.push_back(' ');
-      outcomes += order.order_reference + "=" + order.determination.covered;
+      outcomes += order.order_reference + "=";
+      outcomes += code(order.determination.covered);
     }
   }
   char latency[32];

@@ -1,9 +1,9 @@
-// CoverageInformation: the CRD coverage-information values of one determination, as types.
+// CoverageInformation: the CRD coverage-information values of one determination, checked.
 //
-// Each field is an enum whose code() is the CRD code sent on the wire ("" where the field is
-// absent) and whose parse() reads a stored code back (audit rows, replayed determinations).
-// A CoverageInformation is built only through make(), which refuses every combination CRD
-// forbids (see the reading guide's "What goes into the coverage-information"):
+// Each field is one of the enums of policies/coverage_codes.h, whose code() is the CRD code
+// sent on the wire ("" where the field is absent). A CoverageInformation is built only
+// through make(), which refuses every combination CRD forbids (see the reading guide's "What
+// goes into the coverage-information"):
 //
 //   q2          not-covered carries no pa-needed
 //   doc-pair    doc-needed and doc-purpose come together or not at all
@@ -17,30 +17,10 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "policies/coverage_codes.h"
 #include "policies/determination.h"
 
 namespace cryo::policies {
-
-enum class Covered { kCovered, kNotCovered, kConditional };
-enum class PaNeeded { kAbsent, kNoAuth, kAuthNeeded, kConditional };
-enum class DocNeeded { kAbsent, kClinical };
-enum class DocPurpose { kAbsent, kWithPa, kWithClaim };
-enum class InfoNeeded { kAbsent, kOther };
-
-// The CRD code: "covered", "auth-needed", "withpa", "OTH", ...; "" for an absent field.
-std::string_view code(Covered v);
-std::string_view code(PaNeeded v);
-std::string_view code(DocNeeded v);
-std::string_view code(DocPurpose v);
-std::string_view code(InfoNeeded v);
-
-// The value a CRD code names ("" gives the absent value); nullopt for a code this server
-// never produces.
-std::optional<Covered> parse_covered(std::string_view code);
-std::optional<PaNeeded> parse_pa_needed(std::string_view code);
-std::optional<DocNeeded> parse_doc_needed(std::string_view code);
-std::optional<DocPurpose> parse_doc_purpose(std::string_view code);
-std::optional<InfoNeeded> parse_info_needed(std::string_view code);
 
 class CoverageInformation {
  public:

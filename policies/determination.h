@@ -1,16 +1,21 @@
 // Determination: the payer's answer for one order, with the reasons behind it.
 //
 // Produced by the policy engine from facts; rendered by cds/ into a coverage card and the
-// CRD coverage-information extension; stored by audit/. Field values follow CRD's
-// coverage-information codes exactly (see the reading guide's "What goes into the
-// coverage-information"):
+// CRD coverage-information extension; stored by audit/ (as the codes). The coverage-information
+// values are the enums of policies/coverage_codes.h, each written on the wire by its code();
+// they follow CRD's coverage-information codes exactly (see the reading guide's "What goes
+// into the coverage-information"):
 //
-//   covered        covered | not-covered | conditional
-//   pa_needed      "" (absent) | no-auth | auth-needed | conditional     (absent when not-covered)
-//   doc_needed     "" | clinical
-//   doc_purpose    "" | withpa | withclaim        (present exactly when doc_needed is)
-//   info_needed    "" | OTH                       (present whenever covered == conditional)
+//   covered        kCovered | kNotCovered | kConditional
+//   pa_needed      kAbsent | kNoAuth | kAuthNeeded | kConditional     (absent when not-covered)
+//   doc_needed     kAbsent | kClinical
+//   doc_purpose    kAbsent | kWithPa | kWithClaim    (present exactly when doc_needed is)
+//   info_needed    kAbsent | kOther (OTH)            (present whenever covered is conditional)
 //   reasons        one or more texts for conditional and not-covered results
+//
+// The engine sets `covered` on every path. A Determination nobody decided is conditional
+// without info-needed, a combination CoverageInformation::make() refuses, so the service never
+// sends one.
 //
 // Thread safety: plain values.
 #pragma once
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "mappings/fact.h"
+#include "policies/coverage_codes.h"
 
 namespace cryo::policies {
 
@@ -72,11 +78,11 @@ struct Determination {
   std::string procedure;         // "Percutaneous cryoablation of liver tumor(s)"
 
   // CRD coverage-information values.
-  std::string covered;
-  std::string pa_needed;
-  std::string doc_needed;
-  std::string doc_purpose;
-  std::string info_needed;
+  Covered covered = Covered::kConditional;
+  PaNeeded pa_needed = PaNeeded::kAbsent;
+  DocNeeded doc_needed = DocNeeded::kAbsent;
+  DocPurpose doc_purpose = DocPurpose::kAbsent;
+  InfoNeeded info_needed = InfoNeeded::kAbsent;
   std::vector<std::string> reasons;
 
   // Why.

@@ -26,10 +26,6 @@ using mappings::FactKind;
 using mappings::FactSheet;
 using mappings::Truth;
 
-constexpr std::string_view kCovered = "covered";
-constexpr std::string_view kNotCovered = "not-covered";
-constexpr std::string_view kConditional = "conditional";
-
 // What the record showed for a fact, for people.
 std::string observed(const Fact* f) {
   if (f == nullptr) return "not found";
@@ -235,9 +231,9 @@ void check_documents(const Policy& policy, const FactSheet& facts,
 void finish_positive(const Policy& policy, const FactSheet& facts,
                      std::span<const mappings::DocumentFinding> findings, Determination& d) {
   bool pa = policy.prior_auth_required(d.billing_code);
-  d.pa_needed = pa ? "auth-needed" : "no-auth";
-  bool doc_needed = d.covered == kConditional;
-  if (d.covered == kConditional) d.info_needed = "OTH";
+  d.pa_needed = pa ? PaNeeded::kAuthNeeded : PaNeeded::kNoAuth;
+  bool doc_needed = d.covered == Covered::kConditional;
+  if (d.covered == Covered::kConditional) d.info_needed = InfoNeeded::kOther;
 
   check_documents(policy, facts, findings, d);
   std::vector<std::string> missing;
@@ -249,8 +245,8 @@ void finish_positive(const Policy& policy, const FactSheet& facts,
   if (!d.requested_documents.empty()) doc_needed = true;
 
   if (doc_needed) {
-    d.doc_needed = "clinical";
-    d.doc_purpose = pa ? "withpa" : "withclaim";
+    d.doc_needed = DocNeeded::kClinical;
+    d.doc_purpose = pa ? DocPurpose::kWithPa : DocPurpose::kWithClaim;
     std::string with = pa ? "the prior authorization request" : "the claim";
     if (!missing.empty()) {
       d.reasons.push_back("Documents to send with " + with +
@@ -384,7 +380,7 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
   Determination d = identify(policy, payer, lob, order, procedure);
 
   if (procedure == nullptr) {
-    d.covered = kNotCovered;
+    d.covered = Covered::kNotCovered;
     d.basis = "criteria";
     d.reasons.push_back("CPT " + order.billing_code + " is not among the codes of " +
                         policy.document + ".");
@@ -398,15 +394,15 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
     if (!rule.interpretation.empty()) d.notes.push_back(rule.interpretation);
     if (rule.outcome == LobRule::Outcome::kNotCovered) {
       d.basis = "line-of-business";
-      d.covered = kNotCovered;
+      d.covered = Covered::kNotCovered;
       d.reasons.push_back(rule.reason);
       return d;
     }
     if (rule.outcome == LobRule::Outcome::kProgramRule) {
       d.basis = "line-of-business";
-      d.covered = kConditional;
-      d.pa_needed = "conditional";
-      d.info_needed = "OTH";
+      d.covered = Covered::kConditional;
+      d.pa_needed = PaNeeded::kConditional;
+      d.info_needed = InfoNeeded::kOther;
       d.reasons.push_back(rule.reason);
       return d;
     }
@@ -419,20 +415,20 @@ Determination evaluate_policy(const Policy& policy, const Payer& payer, std::str
       evaluate_sections(policy, *procedure, order.billing_code, facts, d, indications);
 
   if (overall == Truth::kTrue) {
-    d.covered = kCovered;
+    d.covered = Covered::kCovered;
     finish_positive(policy, facts, documents, d);
     return d;
   }
 
   if (overall == Truth::kUnknown) {
-    d.covered = kConditional;
+    d.covered = Covered::kConditional;
     ask_for_missing_facts(d);
     finish_positive(policy, facts, documents, d);
     return d;
   }
 
   // Not covered.
-  d.covered = kNotCovered;
+  d.covered = Covered::kNotCovered;
   if (d.sections.empty()) {
     explain_no_indication(policy, facts, indications, d);
     return d;

@@ -51,14 +51,14 @@ void collect_facts(const Criterion& c, std::string_view fact, std::set<std::stri
 void qualify(Determination& d, const DecisionContext& context) {
   for (const std::string& p : context.unreadable)
     d.notices.push_back("Data the EHR could not supply: " + p);
-  if (!context.unreadable.empty() && d.covered == "conditional") {
+  if (!context.unreadable.empty() && d.covered == Covered::kConditional) {
     d.reasons.push_back("Part of the record could not be read from the EHR's FHIR server (" +
                         join({context.unreadable.begin(), context.unreadable.end()}, "; ") + ").");
   }
   if (!context.asks_for_documentation) {
     // Secondary hooks never ask for clinical or administrative documentation (CRD).
-    d.doc_needed.clear();
-    d.doc_purpose.clear();
+    d.doc_needed = DocNeeded::kAbsent;
+    d.doc_purpose = DocPurpose::kAbsent;
   }
 }
 

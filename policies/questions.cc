@@ -76,7 +76,7 @@ Truth section_value(const SectionResult& s, const Tree& t, size_t forced, Truth 
 }  // namespace
 
 bool settled(const Determination& d) {
-  return d.covered != "conditional" || d.basis != "criteria";
+  return d.covered != Covered::kConditional || d.basis != "criteria";
 }
 
 std::vector<OpenQuestion> open_questions(const Determination& d) {
@@ -120,7 +120,7 @@ std::vector<OpenQuestion> open_questions(const Determination& d) {
 
 std::vector<const DocumentCheck*> missing_documents(const Determination& d) {
   std::vector<const DocumentCheck*> out;
-  if (d.covered != "covered" || !d.requested_documents.empty()) return out;
+  if (d.covered != Covered::kCovered || !d.requested_documents.empty()) return out;
   for (const DocumentCheck& c : d.documents) {
     if (c.required && !c.found && !c.codes.empty()) out.push_back(&c);
   }

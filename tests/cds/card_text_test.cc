@@ -6,11 +6,17 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "tests/support/coverage_codes_printer.h"
+
 namespace cryo::cds {
 namespace {
 
 using mappings::Truth;
+using policies::Covered;
 using policies::CriterionResult;
+using policies::DocNeeded;
+using policies::DocPurpose;
+using policies::PaNeeded;
 
 const CardText& bundled() {
   static const CardText text = [] {
@@ -34,7 +40,7 @@ CriterionResult row(int depth, std::string label, std::string fact, Truth value,
   return r;
 }
 
-OrderDetermination order(std::string covered) {
+OrderDetermination order(policies::Covered covered) {
   OrderDetermination od;
   od.order_reference = "ServiceRequest/sr-1";
   od.coverage_assertion_id = "a-1";
@@ -49,11 +55,11 @@ OrderDetermination order(std::string covered) {
   d.billing_code = "47371";
   d.procedure = "Laparoscopic cryosurgical ablation of liver tumor(s)";
   d.basis = "criteria";
-  d.covered = std::move(covered);
+  d.covered = covered;
   policies::SectionResult s;
   s.title = "Hepatocellular carcinoma";
   s.indication = Truth::kTrue;
-  s.criteria = d.covered == "covered" ? Truth::kTrue : Truth::kFalse;
+  s.criteria = d.covered == Covered::kCovered ? Truth::kTrue : Truth::kFalse;
   s.result = s.criteria;
   auto ind = row(0, "Hepatocellular carcinoma", "liver-tumor-type", Truth::kTrue, "",
                  "Hepatocellular carcinoma");
@@ -63,7 +69,7 @@ OrderDetermination order(std::string covered) {
   s.rows.push_back(row(0, "All of the following", "", s.criteria, "all"));
   s.rows.push_back(row(1, "A: the tumor is unresectable", "unresectable", Truth::kTrue, "", "yes"));
   auto count = row(1, "E: three or fewer lesions", "liver-lesion-count",
-                   d.covered == "covered" ? Truth::kTrue : Truth::kFalse, "", "4");
+                   d.covered == Covered::kCovered ? Truth::kTrue : Truth::kFalse, "", "4");
   count.evidence.push_back({"Observation/o1", "2026-01-03", "Number of liver lesions 4"});
   s.rows.push_back(count);
   d.sections.push_back(s);
@@ -96,7 +102,7 @@ TEST(CardText, RejectsUnknownOutcomesAndTemplatesWithoutThePayer) {
 }
 
 TEST(CardWords, NotCoveredLeadsWithTheDecidingCriterion) {
-  CardWords w = coverage_card_words(order("not-covered"), bundled());
+  CardWords w = coverage_card_words(order(Covered::kNotCovered), bundled());
   EXPECT_EQ(w.outcome, "not-covered");
   EXPECT_EQ(w.summary, "Medical Mutual: not covered — three or fewer lesions: record shows 4");
   EXPECT_EQ(w.indicator, "warning");
@@ -111,32 +117,32 @@ TEST(CardWords, NotCoveredLeadsWithTheDecidingCriterion) {
 }
 
 TEST(CardWords, IndicatorPerOutcome) {
-  auto covered = order("covered");
-  covered.determination.pa_needed = "no-auth";
+  auto covered = order(Covered::kCovered);
+  covered.determination.pa_needed = PaNeeded::kNoAuth;
   EXPECT_EQ(coverage_card_words(covered, bundled()).indicator, "info");
-  covered.determination.pa_needed = "auth-needed";
+  covered.determination.pa_needed = PaNeeded::kAuthNeeded;
   EXPECT_EQ(coverage_card_words(covered, bundled()).indicator, "warning");
-  auto conditional = order("conditional");
+  auto conditional = order(Covered::kConditional);
   conditional.determination.sections[0].criteria = Truth::kUnknown;
   conditional.determination.sections[0].result = Truth::kUnknown;
   conditional.determination.sections[0].rows[1].value = Truth::kUnknown;
   conditional.determination.sections[0].rows[3].value = Truth::kUnknown;
-  conditional.determination.pa_needed = "no-auth";
+  conditional.determination.pa_needed = PaNeeded::kNoAuth;
   EXPECT_EQ(coverage_card_words(conditional, bundled()).indicator, "warning");
-  auto member_protected = order("not-covered");
+  auto member_protected = order(Covered::kNotCovered);
   member_protected.determination.policy_id = "bcbsri-liver-cryoablation";
   EXPECT_EQ(coverage_card_words(member_protected, bundled()).indicator, "critical");
 }
 
 TEST(CardWords, OneOfGroupsArePhrasedAsOneOf) {
-  auto od = order("conditional");
+  auto od = order(Covered::kConditional);
   auto& s = od.determination.sections[0];
   s.criteria = s.result = Truth::kUnknown;
   s.rows.resize(2);
   s.rows[1] = row(0, "At least one of the following", "", Truth::kUnknown, "any");
   s.rows.push_back(row(1, "The disease cannot be resected", "unresectable", Truth::kUnknown));
   s.rows.push_back(row(1, "Poor candidate for surgery", "poor-candidate", Truth::kUnknown));
-  od.determination.pa_needed = "no-auth";
+  od.determination.pa_needed = PaNeeded::kNoAuth;
   CardWords w = coverage_card_words(od, bundled());
   EXPECT_EQ(w.summary,
             "Medical Mutual: not yet decided — document one of: the disease cannot be resected or "
@@ -145,7 +151,7 @@ TEST(CardWords, OneOfGroupsArePhrasedAsOneOf) {
 }
 
 TEST(CardWords, SummaryNeverCutEvenWithLongLabels) {
-  auto od = order("not-covered");
+  auto od = order(Covered::kNotCovered);
   od.determination.sections[0].rows[3].label = std::string(200, 'x');
   CardWords w = coverage_card_words(od, bundled());
   EXPECT_LT(utf8_length(w.summary), 140u);
@@ -154,7 +160,7 @@ TEST(CardWords, SummaryNeverCutEvenWithLongLabels) {
 }
 
 TEST(CardWords, TextFromTheRecordIsEscapedForCommonMark) {
-  auto od = order("not-covered");
+  auto od = order(Covered::kNotCovered);
   auto& ev = od.determination.sections[0].rows[3].evidence[0];
   ev.text = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) *bold* `code` &amp;";
   od.determination.sections[0].rows[3].observed = "4\n# heading";
@@ -175,11 +181,11 @@ TEST(CardWords, TextFromTheRecordIsEscapedForCommonMark) {
 }
 
 TEST(CardWords, DocumentsAreAChecklistWithDates) {
-  auto od = order("covered");
+  auto od = order(Covered::kCovered);
   auto& d = od.determination;
-  d.pa_needed = "no-auth";
-  d.doc_needed = "clinical";
-  d.doc_purpose = "withclaim";
+  d.pa_needed = PaNeeded::kNoAuth;
+  d.doc_needed = DocNeeded::kClinical;
+  d.doc_purpose = DocPurpose::kWithClaim;
   d.documents.push_back({"Treatment plan", {"18776-5"}, true, false, "", "", ""});
   d.documents.push_back({"History and physical",
                          {"28626-0"},

@@ -19,9 +19,15 @@
 #include "cds/catalog.h"
 #include "cds/hook_adapters.h"
 #include "fhir/json.h"
+#include "tests/support/coverage_codes_printer.h"
 
 namespace cryo::cds {
 namespace {
+
+using policies::Covered;
+using policies::DocNeeded;
+using policies::DocPurpose;
+using policies::PaNeeded;
 
 namespace fs = std::filesystem;
 using fhir::Json;
@@ -185,10 +191,10 @@ TEST_F(CoverageServiceTest, CompletePrefetchIsNeverFetched) {
   EXPECT_TRUE(out.fetched_json.empty());
   ASSERT_EQ(out.orders.size(), 1u);
   const policies::Determination& d = out.orders[0].determination;
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.pa_needed, "no-auth");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withclaim");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
   EXPECT_TRUE(d.notices.empty());
   EXPECT_EQ(out.payer_id, "florida-blue");
   EXPECT_EQ(out.coverage_reference, "Coverage/cov-1");
@@ -207,8 +213,8 @@ TEST_F(CoverageServiceTest, AMissingKeyIsFetchedAndDecidesAsIfItHadBeenSent) {
   EXPECT_EQ(server_.asked, (std::vector<std::string>{"conditions", "questionnaireResponses"}));
   ASSERT_EQ(out.orders.size(), 1u);
   const policies::Determination& d = out.orders[0].determination;
-  EXPECT_EQ(d.covered, "covered");  // the HCC diagnosis came from the FHIR server
-  EXPECT_EQ(d.doc_needed, "clinical");
+  EXPECT_EQ(d.covered, Covered::kCovered);  // the HCC diagnosis came from the FHIR server
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
   EXPECT_TRUE(d.notices.empty());  // optional data that could not be had is no gap
   EXPECT_NE(out.fetched_json.find("c-hcc"), std::string::npos);  // kept with the record
 }
@@ -259,7 +265,7 @@ TEST_F(CoverageServiceTest, ClinicalDataTheServerCannotSupplyIsAnsweredWithWhatC
   ASSERT_EQ(out.status, 200) << out.error;
   ASSERT_EQ(out.orders.size(), 1u);
   const policies::Determination& d = out.orders[0].determination;
-  EXPECT_EQ(d.covered, "conditional");  // no diagnosis: the indication is not documented
+  EXPECT_EQ(d.covered, Covered::kConditional);  // no diagnosis: the indication is not documented
   EXPECT_EQ(
       d.notices,
       (std::vector<std::string>{"Data the EHR could not supply: conditions: connection refused"}));
@@ -280,7 +286,7 @@ TEST_F(CoverageServiceTest, AStoredCallIsDecidedOnItsRecordWithoutFetching) {
   ASSERT_EQ(out.status, 200) << out.error;
   EXPECT_TRUE(server_.asked.empty());
   ASSERT_EQ(out.orders.size(), 1u);
-  EXPECT_EQ(out.orders[0].determination.covered, "covered");
+  EXPECT_EQ(out.orders[0].determination.covered, Covered::kCovered);
 }
 
 TEST_F(CoverageServiceTest, TheCoveragesPayorOrganizationIsReadWhenItCameWithout) {
@@ -332,9 +338,9 @@ TEST_F(CoverageServiceTest, OrderSelectDecidesTheSelectedOrdersAndAsksForNoDocum
   ASSERT_EQ(out.orders.size(), 1u);
   EXPECT_EQ(out.orders[0].order_reference, "ServiceRequest/sr-2");
   const policies::Determination& d = out.orders[0].determination;
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.doc_needed, "");  // advisory: a secondary hook
-  EXPECT_EQ(d.doc_purpose, "");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);  // advisory: a secondary hook
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kAbsent);
 }
 
 TEST_F(CoverageServiceTest, OrderDispatchReadsTheDispatchedOrderFromTheFhirServer) {
@@ -351,7 +357,7 @@ TEST_F(CoverageServiceTest, OrderDispatchReadsTheDispatchedOrderFromTheFhirServe
   EXPECT_EQ(server_.asked,
             (std::vector<std::string>{"questionnaireResponses", "ServiceRequest/sr-1"}));
   ASSERT_EQ(out.orders.size(), 1u);
-  EXPECT_EQ(out.orders[0].determination.doc_needed, "clinical");  // a primary hook
+  EXPECT_EQ(out.orders[0].determination.doc_needed, DocNeeded::kClinical);  // a primary hook
   EXPECT_EQ(updated(out), (std::vector<std::string>{"ServiceRequest/sr-1"}));
 }
 
@@ -401,7 +407,7 @@ TEST_F(CoverageServiceTest, EncounterStartCoversTheEncountersOrdersAndTheEncount
   HookOutcome out = call(request, "encounter-start-crd");
   ASSERT_EQ(out.status, 200) << out.error;
   ASSERT_EQ(out.orders.size(), 1u);
-  EXPECT_EQ(out.orders[0].determination.doc_needed, "");  // advisory
+  EXPECT_EQ(out.orders[0].determination.doc_needed, DocNeeded::kAbsent);  // advisory
   EXPECT_EQ(updated(out), (std::vector<std::string>{"Encounter/enc-1", "ServiceRequest/sr-1"}));
 }
 

@@ -2,16 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/coverage_codes_printer.h"
+
 namespace cryo::cds {
 namespace {
 
+using policies::Covered;
+using policies::DocNeeded;
+using policies::DocPurpose;
+using policies::InfoNeeded;
+using policies::PaNeeded;
+
 policies::Determination conditional() {
   policies::Determination d;
-  d.covered = "conditional";
-  d.pa_needed = "auth-needed";
-  d.info_needed = "OTH";
-  d.doc_needed = "clinical";
-  d.doc_purpose = "withpa";
+  d.covered = Covered::kConditional;
+  d.pa_needed = PaNeeded::kAuthNeeded;
+  d.info_needed = InfoNeeded::kOther;
+  d.doc_needed = DocNeeded::kClinical;
+  d.doc_purpose = DocPurpose::kWithPa;
   d.reasons = {"The record does not say whether the tumor is resectable."};
   return d;
 }
@@ -42,24 +50,42 @@ TEST(CrdVersion, TechnicalFailureIsIndeterminateOnlyIn22) {
 }
 
 TEST(CrdVersion, CodesOutsideTheVersionAreNotSent) {
+  // doc-needed "patient" exists from 2.1 on: the table of each version says so, and
+  // shape_coverage() sends only what the table allows.
+  EXPECT_FALSE(allows(find_crd_version("")->doc_needed, "patient"));
+  EXPECT_TRUE(allows(find_crd_version("2.1")->doc_needed, "patient"));
+  // doc-purpose goes only with a doc-needed the version sends.
   auto d = conditional();
-  d.doc_needed = "patient";  // 2.1+ only
+  d.doc_needed = DocNeeded::kAbsent;
   auto v201 = shape_coverage(d, *find_crd_version(""), {});
   EXPECT_TRUE(v201.doc_needed.empty());
   EXPECT_TRUE(v201.doc_purpose.empty());
   auto v21 = shape_coverage(d, *find_crd_version("2.1"), {});
-  ASSERT_EQ(v21.doc_needed.size(), 1u);
-  EXPECT_EQ(v21.doc_needed.front(), "patient");
+  EXPECT_TRUE(v21.doc_needed.empty());
+  EXPECT_TRUE(v21.doc_purpose.empty());
+}
+
+TEST(CrdVersion, EveryValueADeterminationCarriesIsSentInEveryVersion) {
+  for (const CrdVersion& v : crd_versions()) {
+    for (Covered c : {Covered::kCovered, Covered::kNotCovered, Covered::kConditional})
+      EXPECT_TRUE(allows(v.covered, code(c))) << v.label << " " << code(c);
+    for (PaNeeded p : {PaNeeded::kNoAuth, PaNeeded::kAuthNeeded, PaNeeded::kConditional})
+      EXPECT_TRUE(allows(v.pa_needed, code(p))) << v.label << " " << code(p);
+    EXPECT_TRUE(allows(v.doc_needed, code(DocNeeded::kClinical))) << v.label;
+    for (DocPurpose p : {DocPurpose::kWithPa, DocPurpose::kWithClaim})
+      EXPECT_TRUE(allows(v.doc_purpose, code(p))) << v.label << " " << code(p);
+    EXPECT_TRUE(allows(v.info_needed, code(InfoNeeded::kOther))) << v.label;
+  }
 }
 
 TEST(CrdVersion, InfoNeededGoesWithConditional) {
   auto d = conditional();
-  d.covered = "covered";
-  d.pa_needed = "no-auth";
+  d.covered = Covered::kCovered;
+  d.pa_needed = PaNeeded::kNoAuth;
   auto v = shape_coverage(d, *find_crd_version(""), {});
   EXPECT_TRUE(v.info_needed.empty());  // 2.0.1 q3: info-needed only with a conditional value
   d = conditional();
-  d.info_needed.clear();
+  d.info_needed = InfoNeeded::kAbsent;
   EXPECT_EQ(shape_coverage(d, *find_crd_version("2.2"), {}).info_needed,
             std::vector<std::string>{"OTH"});  // 2.1+ q3
 }

@@ -4,15 +4,20 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "tests/support/coverage_codes_printer.h"
+
 namespace cryo::cds {
 namespace {
+
+using policies::Covered;
+using policies::PaNeeded;
 
 TEST(DeterminationRecord, KeepsEveryCriterionWithItsEvidenceReferences) {
   policies::Determination d;
   d.policy_id = "florida-blue-02-40000-22";
   d.policy_revision = "2024-09-15";
-  d.covered = "covered";
-  d.pa_needed = "no-auth";
+  d.covered = Covered::kCovered;
+  d.pa_needed = PaNeeded::kNoAuth;
   policies::SectionResult s;
   s.id = "hcc";
   s.title = "Hepatocellular carcinoma";
@@ -38,7 +43,9 @@ TEST(DeterminationRecord, KeepsEveryCriterionWithItsEvidenceReferences) {
   audit::DeterminationRecord r =
       make_determination_record("ServiceRequest/sr-1", "ca-9", d, "0.1.0");
   EXPECT_EQ(r.coverage_assertion_id, "ca-9");
+  EXPECT_EQ(r.covered, "covered");  // the CRD codes, as the store keeps them
   EXPECT_EQ(r.pa_needed, "no-auth");
+  EXPECT_EQ(r.doc_needed, "");
   EXPECT_EQ(r.service_version, "0.1.0");
   rapidjson::Document doc;
   doc.Parse(r.criteria_json.c_str());
@@ -57,7 +64,7 @@ TEST(DeterminationRecord, KeepsEveryCriterionWithItsEvidenceReferences) {
   EXPECT_FALSE(rows[1]["evidence"][0].HasMember("text"));
 
   policies::Determination lob;
-  lob.covered = "not-covered";
+  lob.covered = Covered::kNotCovered;
   lob.basis = "line-of-business";
   EXPECT_EQ(criteria_json(lob),
             R"([{"section":"","title":"line-of-business","result":"not-covered","rows":[]}])");

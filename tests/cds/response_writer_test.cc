@@ -4,9 +4,13 @@
 #include <rapidjson/document.h>
 
 #include "fhir/json.h"
+#include "tests/support/coverage_codes_printer.h"
 
 namespace cryo::cds {
 namespace {
+
+using policies::Covered;
+using policies::PaNeeded;
 
 policies::Determination covered_determination() {
   policies::Determination d;
@@ -18,8 +22,8 @@ policies::Determination covered_determination() {
   d.payer_name = "Florida Blue";
   d.line_of_business = "commercial";
   d.billing_code = "47383";
-  d.covered = "covered";
-  d.pa_needed = "no-auth";
+  d.covered = Covered::kCovered;
+  d.pa_needed = PaNeeded::kNoAuth;
   d.basis = "criteria";
   policies::SectionResult s;
   s.title = "Liver malignancy";

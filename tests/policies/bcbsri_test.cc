@@ -14,10 +14,10 @@ TEST(Bcbsri, EveryLineOfBusinessAndCodeIsNotCovered) {
   for (const char* lob : {"commercial", "medicare-advantage", "medicare", "medicaid"}) {
     for (const char* code : {"47371", "47381", "47383"}) {
       Determination d = decide("bcbsri", lob, code, f);
-      EXPECT_EQ(d.covered, "not-covered") << lob << " " << code;
-      EXPECT_EQ(d.pa_needed, "");
-      EXPECT_EQ(d.doc_needed, "");
-      EXPECT_EQ(d.info_needed, "");
+      EXPECT_EQ(d.covered, Covered::kNotCovered) << lob << " " << code;
+      EXPECT_EQ(d.pa_needed, PaNeeded::kAbsent);
+      EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
+      EXPECT_EQ(d.info_needed, InfoNeeded::kAbsent);
       EXPECT_EQ(d.basis, "line-of-business");
       ASSERT_EQ(d.reasons.size(), 1u);
       EXPECT_TRUE(crd_consistent(d));

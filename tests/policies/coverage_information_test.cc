@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "tests/support/coverage_codes_printer.h"
+
 namespace cryo::policies {
 namespace {
 
@@ -100,23 +102,32 @@ TEST(CoverageInformation, ParsesStoredCodes) {
 
 TEST(CoverageInformation, ReadsTheEnginesDeterminationAndRefusesAForbiddenOne) {
   Determination d;
-  d.covered = "conditional";
-  d.pa_needed = "auth-needed";
-  d.doc_needed = "clinical";
-  d.doc_purpose = "withpa";
-  d.info_needed = "OTH";
+  d.covered = Covered::kConditional;
+  d.pa_needed = PaNeeded::kAuthNeeded;
+  d.doc_needed = DocNeeded::kClinical;
+  d.doc_purpose = DocPurpose::kWithPa;
+  d.info_needed = InfoNeeded::kOther;
   auto typed = coverage_information_of(d);
   ASSERT_TRUE(typed) << typed.error().to_string();
   EXPECT_EQ(typed->covered(), Covered::kConditional);
   EXPECT_EQ(typed->doc_purpose(), DocPurpose::kWithPa);
 
-  d.covered = "not-covered";
-  d.info_needed = "";
+  d.covered = Covered::kNotCovered;
+  d.info_needed = InfoNeeded::kAbsent;
   auto refused = coverage_information_of(d);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("not-covered with pa-needed 'auth-needed'"),
             std::string::npos)
       << refused.error().message;
+}
+
+TEST(CoverageInformation, RefusesADeterminationNobodyDecided) {
+  // The engine sets `covered` on every path; one it never set is conditional without
+  // info-needed, which is never sent.
+  auto undecided = coverage_information_of(Determination{});
+  ASSERT_FALSE(undecided);
+  EXPECT_NE(undecided.error().message.find("conditional without info-needed"), std::string::npos)
+      << undecided.error().message;
 }
 
 }  // namespace

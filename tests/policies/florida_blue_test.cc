@@ -31,11 +31,11 @@ TEST(FloridaBlue, UnresectableIsCoveredWithoutPriorAuthorization) {
     Facts f;
     f.tumor("hcc").yes("unresectable").no("poor-surgical-candidate");
     Determination d = decide(kPayer, "commercial", code, f, all_documents());
-    EXPECT_EQ(d.covered, "covered") << code;
-    EXPECT_EQ(d.pa_needed, "no-auth");
-    EXPECT_EQ(d.doc_needed, "");
-    EXPECT_EQ(d.doc_purpose, "");
-    EXPECT_EQ(d.info_needed, "");
+    EXPECT_EQ(d.covered, Covered::kCovered) << code;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
+    EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
+    EXPECT_EQ(d.doc_purpose, DocPurpose::kAbsent);
+    EXPECT_EQ(d.info_needed, InfoNeeded::kAbsent);
     EXPECT_EQ(d.basis, "criteria");
     EXPECT_EQ(d.policy_id, "florida-blue-02-40000-22");
     EXPECT_EQ(d.policy_revision, "2024-09-15");
@@ -49,8 +49,8 @@ TEST(FloridaBlue, PoorSurgicalCandidateAloneIsCovered) {
   Facts f;
   f.tumor("crc-liver-mets").no("unresectable").yes("poor-surgical-candidate");
   Determination d = decide(kPayer, "commercial", "47383", f, all_documents());
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.doc_needed, "");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
   EXPECT_TRUE(crd_consistent(d));
 }
 
@@ -58,17 +58,17 @@ TEST(FloridaBlue, UnknownUnresectableButPoorCandidateIsCovered) {
   Facts f;
   f.tumor("other-liver-mets").yes("poor-surgical-candidate");
   Determination d = decide(kPayer, "commercial", "47381", f, all_documents());
-  EXPECT_EQ(d.covered, "covered");
+  EXPECT_EQ(d.covered, Covered::kCovered);
 }
 
 TEST(FloridaBlue, NeitherCriterionIsNotCoveredWithoutPaOrDocuments) {
   Facts f;
   f.tumor("hcc").no("unresectable").no("poor-surgical-candidate");
   Determination d = decide(kPayer, "commercial", "47383", f, Documents{});
-  EXPECT_EQ(d.covered, "not-covered");
-  EXPECT_EQ(d.pa_needed, "");
-  EXPECT_EQ(d.doc_needed, "");
-  EXPECT_EQ(d.doc_purpose, "");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAbsent);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kAbsent);
   EXPECT_TRUE(d.documents.empty()) << "documents are not assessed for not-covered results";
   ASSERT_FALSE(d.reasons.empty());
   EXPECT_TRUE(contains(d.reasons, "criteria not met")) << all_text(d.reasons);
@@ -79,11 +79,11 @@ TEST(FloridaBlue, UnknownCriteriaAreConditionalNamingTheFactsToDocument) {
   Facts f;
   f.tumor("hcc");
   Determination d = decide(kPayer, "commercial", "47371", f, all_documents());
-  EXPECT_EQ(d.covered, "conditional");
-  EXPECT_EQ(d.info_needed, "OTH");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withclaim");
-  EXPECT_EQ(d.pa_needed, "no-auth");
+  EXPECT_EQ(d.covered, Covered::kConditional);
+  EXPECT_EQ(d.info_needed, InfoNeeded::kOther);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
   ASSERT_EQ(d.missing_facts.size(), 2u);
   EXPECT_TRUE(contains(d.missing_facts, "cannot be resected"));
   EXPECT_TRUE(contains(d.missing_facts, "comorbid disease"));
@@ -96,7 +96,7 @@ TEST(FloridaBlue, NoDiagnosisIsConditionalNeverAssumedFromTheOrder) {
   Facts f;
   f.yes("unresectable");
   Determination d = decide(kPayer, "commercial", "47383", f, all_documents());
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "Diagnosis")) << all_text(d.missing_facts);
   EXPECT_TRUE(crd_consistent(d));
 }
@@ -104,10 +104,10 @@ TEST(FloridaBlue, NoDiagnosisIsConditionalNeverAssumedFromTheOrder) {
 TEST(FloridaBlue, UnspecifiedLiverMalignancyIsAnIndication) {
   Facts f;
   f.unspecified_liver_malignancy().yes("unresectable");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", f, all_documents()).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", f, all_documents()).covered, Covered::kCovered);
   Facts g;
   g.metastases_unknown_primary().yes("unresectable");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", g, all_documents()).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", g, all_documents()).covered, Covered::kCovered);
 }
 
 TEST(FloridaBlue, MissingDocumentsAskForClinicalDocumentationWithTheClaim) {
@@ -117,10 +117,10 @@ TEST(FloridaBlue, MissingDocumentsAskForClinicalDocumentationWithTheClaim) {
   docs.found("28626-0", "2025-11-02").missing("18733-6").found("18776-5").missing("18726-0");
   docs.found("27899-4", "2025-12-24").missing("42126-3");
   Determination d = decide(kPayer, "commercial", "47383", f, docs);
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withclaim");
-  EXPECT_EQ(d.pa_needed, "no-auth");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
   ASSERT_EQ(d.documents.size(), 5u);
   const DocumentCheck* hp = check(d, "history and physical");
   ASSERT_NE(hp, nullptr);
@@ -150,20 +150,20 @@ TEST(FloridaBlue, ComorbidityDocumentRequiredWhenUnresectableIsFalseOrUnknown) {
     Facts f;
     f.tumor("hcc").set("unresectable", t).yes("poor-surgical-candidate");
     Determination d = decide(kPayer, "commercial", "47383", f, docs);
-    EXPECT_EQ(d.covered, "covered");
+    EXPECT_EQ(d.covered, Covered::kCovered);
     const DocumentCheck* comorbid = check(d, "Co-morbidities");
     ASSERT_NE(comorbid, nullptr);
     EXPECT_TRUE(comorbid->required);
     EXPECT_FALSE(comorbid->found);
-    EXPECT_EQ(d.doc_needed, "clinical");
-    EXPECT_EQ(d.doc_purpose, "withclaim");
+    EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+    EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
   }
   Facts f;
   f.tumor("hcc").no("unresectable").yes("poor-surgical-candidate");
   Documents complete = docs;
   complete.found("42126-3");
   Determination d = decide(kPayer, "commercial", "47383", f, complete);
-  EXPECT_EQ(d.doc_needed, "");
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
 }
 
 TEST(FloridaBlue, DocumentsOutsideTheWindowAreNamed) {
@@ -176,7 +176,7 @@ TEST(FloridaBlue, DocumentsOutsideTheWindowAreNamed) {
   ASSERT_NE(hp, nullptr);
   EXPECT_FALSE(hp->found);
   EXPECT_NE(hp->note.find("2024-01-02"), std::string::npos);
-  EXPECT_EQ(d.doc_needed, "clinical");
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
 }
 
 TEST(FloridaBlue, FederalEmployeeAndStateAccountProgramsFollowTheirOwnGuidelines) {
@@ -184,11 +184,11 @@ TEST(FloridaBlue, FederalEmployeeAndStateAccountProgramsFollowTheirOwnGuidelines
     Facts f;
     f.tumor("hcc").yes("unresectable");
     Determination d = decide(kPayer, lob, "47383", f, all_documents());
-    EXPECT_EQ(d.covered, "conditional") << lob;
-    EXPECT_EQ(d.pa_needed, "conditional");
-    EXPECT_EQ(d.info_needed, "OTH");
-    EXPECT_EQ(d.doc_needed, "");
-    EXPECT_EQ(d.doc_purpose, "");
+    EXPECT_EQ(d.covered, Covered::kConditional) << lob;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kConditional);
+    EXPECT_EQ(d.info_needed, InfoNeeded::kOther);
+    EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
+    EXPECT_EQ(d.doc_purpose, DocPurpose::kAbsent);
     EXPECT_EQ(d.basis, "line-of-business");
     EXPECT_EQ(d.line_of_business, lob);
     EXPECT_TRUE(d.sections.empty());
@@ -203,13 +203,13 @@ TEST(FloridaBlue, MedicareAdvantageAndOtherLinesFollowTheGuidelineCriteria) {
     Facts f;
     f.tumor("hcc").no("unresectable").no("poor-surgical-candidate");
     Determination d = decide(kPayer, lob, "47371", f);
-    EXPECT_EQ(d.covered, "not-covered") << lob;
+    EXPECT_EQ(d.covered, Covered::kNotCovered) << lob;
     EXPECT_EQ(d.basis, "criteria");
   }
   Facts f;
   f.tumor("hcc").yes("unresectable");
   Determination d = decide(kPayer, "medicare-advantage", "47371", f, all_documents());
-  EXPECT_EQ(d.covered, "covered");
+  EXPECT_EQ(d.covered, Covered::kCovered);
   EXPECT_TRUE(contains(d.notes, "NCD")) << all_text(d.notes);
 }
 

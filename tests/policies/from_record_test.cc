@@ -128,13 +128,13 @@ TEST_F(FromRecord, MedicalMutualFiftyMillimetresMeetsFiveCentimetres) {
   Record at({condition("c1", "C22.0"), unresectable("r1"),
              crit_bool("l1", "location-accessible", true), size_mm("s1", 50), count("n1", 3)});
   Determination d = run(at, "medical-mutual", "commercial", "47371");
-  EXPECT_EQ(d.covered, "covered") << all_text(d.reasons);
+  EXPECT_EQ(d.covered, Covered::kCovered) << all_text(d.reasons);
   EXPECT_TRUE(crd_consistent(d));
 
   Record above({condition("c1", "C22.0"), unresectable("r1"),
                 crit_bool("l1", "location-accessible", true), size_mm("s1", 50.1), count("n1", 3)});
   Determination n = run(above, "medical-mutual", "commercial", "47371");
-  EXPECT_EQ(n.covered, "not-covered");
+  EXPECT_EQ(n.covered, Covered::kNotCovered);
   EXPECT_TRUE(contains(n.reasons, "5.01")) << all_text(n.reasons);
 }
 
@@ -143,10 +143,10 @@ TEST_F(FromRecord, FloridaBlueUnspecifiedLiverMalignancyWithDocuments) {
             document("d2", "18733-6", "2026-01-20"), document("d3", "18776-5", "2026-01-21"),
             document("d4", "18726-0", "2026-01-05")});
   Determination d = run(r, "florida-blue", "commercial", "47383");
-  EXPECT_EQ(d.covered, "covered") << all_text(d.reasons);
+  EXPECT_EQ(d.covered, Covered::kCovered) << all_text(d.reasons);
   // 2025-07-31 is before 2026-02-01 minus six months (2025-08-01, inclusive).
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withclaim");
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
   ASSERT_EQ(d.documents.size(), 5u);
   EXPECT_FALSE(d.documents[0].found);
   EXPECT_TRUE(d.documents[1].found);
@@ -160,15 +160,15 @@ TEST_F(FromRecord, FloridaBlueWindowIncludesItsFirstDay) {
             document("d2", "18733-6", "2026-02-01"), document("d3", "18776-5", "2026-01-21"),
             document("d4", "27899-4", "2026-01-05")});
   Determination d = run(r, "florida-blue", "commercial", "47383");
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.doc_needed, "") << all_text(d.reasons);
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent) << all_text(d.reasons);
   EXPECT_TRUE(crd_consistent(d));
 }
 
 TEST_F(FromRecord, NoDiagnosisIsConditional) {
   Record r({unresectable("r1")});
   Determination d = run(r, "florida-blue", "commercial", "47383");
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "Diagnosis"));
   EXPECT_TRUE(crd_consistent(d));
 }
@@ -177,9 +177,9 @@ TEST_F(FromRecord, PacificSourceColorectalMetastases) {
   Record r({condition("c1", "C78.7"), condition("c2", "C18.7"), unresectable("r1"),
             size_mm("s1", 30), count("n1", 5), crit_bool("e1", "extrahepatic-disease", false)});
   Determination d = run(r, "pacificsource", "commercial", "47383");
-  EXPECT_EQ(d.covered, "covered") << all_text(d.reasons) << all_text(d.missing_facts);
-  EXPECT_EQ(d.pa_needed, "auth-needed");
-  EXPECT_EQ(d.doc_purpose, "withpa");
+  EXPECT_EQ(d.covered, Covered::kCovered) << all_text(d.reasons) << all_text(d.missing_facts);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithPa);
   EXPECT_TRUE(crd_consistent(d));
 }
 

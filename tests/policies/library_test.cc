@@ -244,7 +244,7 @@ TEST(Decide, PlansTheOrderAsksTheRecordForWhatThePolicyReadsAndEvaluates) {
   EXPECT_EQ(d->determination.policy_id, "florida-blue-02-40000-22");
   EXPECT_EQ(d->determination.billing_code, "47383");
   EXPECT_EQ(d->determination.payer_id, "florida-blue");
-  EXPECT_EQ(d->determination.covered, "conditional");  // the record shows nothing
+  EXPECT_EQ(d->determination.covered, Covered::kConditional);  // the record shows nothing
   EXPECT_TRUE(d->determination.notices.empty());
 }
 
@@ -276,14 +276,14 @@ TEST(Decide, AnAdvisoryAnswerAsksForNoDocumentation) {
   DecisionContext primary = context_for(fb);
   auto asked = library().decide(order.doc, primary, record);
   ASSERT_TRUE(asked);
-  ASSERT_FALSE(asked->determination.doc_needed.empty());
-  ASSERT_FALSE(asked->determination.doc_purpose.empty());
+  ASSERT_FALSE(asked->determination.doc_needed == DocNeeded::kAbsent);
+  ASSERT_FALSE(asked->determination.doc_purpose == DocPurpose::kAbsent);
   DecisionContext advisory = context_for(fb);
   advisory.asks_for_documentation = false;
   auto quiet = library().decide(order.doc, advisory, record);
   ASSERT_TRUE(quiet);
-  EXPECT_EQ(quiet->determination.doc_needed, "");
-  EXPECT_EQ(quiet->determination.doc_purpose, "");
+  EXPECT_EQ(quiet->determination.doc_needed, DocNeeded::kAbsent);
+  EXPECT_EQ(quiet->determination.doc_purpose, DocPurpose::kAbsent);
   EXPECT_EQ(quiet->determination.covered, asked->determination.covered);
 }
 
@@ -296,7 +296,7 @@ TEST(Decide, WhatTheRecordCouldNotGetIsNoticedAndQualifiesAConditionalAnswer) {
   context.unreadable = unreadable;
   auto d = library().decide(liver_order("2026-03-01").doc, context, record);
   ASSERT_TRUE(d);
-  ASSERT_EQ(d->determination.covered, "conditional");
+  ASSERT_EQ(d->determination.covered, Covered::kConditional);
   EXPECT_EQ(d->determination.notices,
             (std::vector<std::string>{
                 "Data the EHR could not supply: conditions: timed out after 1500 ms",

@@ -23,9 +23,10 @@ Facts hcc_met() {
 TEST(MedicalMutualHcc, AllCriteriaAtTheThresholdsAreCovered) {
   for (const char* code : {"47371", "47381"}) {
     Determination d = decide(kPayer, "commercial", code, hcc_met());
-    EXPECT_EQ(d.covered, "covered") << code;
-    EXPECT_EQ(d.pa_needed, "no-auth");
-    EXPECT_EQ(d.doc_needed, "") << "the policy lists no documentation for the liver";
+    EXPECT_EQ(d.covered, Covered::kCovered) << code;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
+    EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent)
+        << "the policy lists no documentation for the liver";
     EXPECT_TRUE(crd_consistent(d));
   }
 }
@@ -34,7 +35,7 @@ TEST(MedicalMutualHcc, LargestLesionAboveFiveCentimetresIsNotCovered) {
   Facts f = hcc_met();
   f.size_cm(5.01);
   Determination d = decide(kPayer, "commercial", "47371", f);
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(contains(d.reasons, "5 cm")) << all_text(d.reasons);
   EXPECT_TRUE(contains(d.reasons, "5.01")) << all_text(d.reasons);
   EXPECT_TRUE(crd_consistent(d));
@@ -43,20 +44,20 @@ TEST(MedicalMutualHcc, LargestLesionAboveFiveCentimetresIsNotCovered) {
 TEST(MedicalMutualHcc, FourLesionsAreNotCovered) {
   Facts f = hcc_met();
   f.count(4);
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", f).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualHcc, AOrBEitherSuffices) {
   Facts poor = hcc_met();
   poor.no("unresectable").yes("poor-surgical-candidate");
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", poor).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", poor).covered, Covered::kCovered);
   Facts ablatable = hcc_met();
   ablatable.no("unresectable").yes("ablatable-with-margin");
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", ablatable).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", ablatable).covered, Covered::kCovered);
   Facts neither = hcc_met();
   neither.no("unresectable");
   Determination d = decide(kPayer, "commercial", "47371", neither);
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(crd_consistent(d));
 }
 
@@ -64,35 +65,35 @@ TEST(MedicalMutualHcc, ANotEnoughWithoutCDAndE) {
   // The literal reading would cover a 10 cm, eight-lesion tumor on A alone.
   Facts f = hcc_met();
   f.size_cm(10).count(8);
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", f).covered, Covered::kNotCovered);
   Facts g = hcc_met();
   g.no("location-accessible");
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", g).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", g).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualHcc, SizeBoundsDecideOnlyWhenTheBoundSettlesIt) {
   Facts below = hcc_met();
   below.measure("largest-liver-lesion", fhir::Interval{-INFINITY, 5, false, false}, "cm");  // <5
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", below).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", below).covered, Covered::kCovered);
   Facts wide = hcc_met();
   wide.measure("largest-liver-lesion", fhir::Interval{-INFINITY, 6, false, false}, "cm");  // <6
   Determination d = decide(kPayer, "commercial", "47371", wide);
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "5 cm")) << all_text(d.missing_facts);
   Facts above = hcc_met();
   above.measure("largest-liver-lesion", fhir::Interval{5, INFINITY, false, false}, "cm");  // >5
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", above).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", above).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualHcc, UnknownSizeIsConditional) {
   Facts f;
   f.tumor("hcc").yes("unresectable").yes("location-accessible").count(1);
   Determination d = decide(kPayer, "commercial", "47381", f);
-  EXPECT_EQ(d.covered, "conditional");
-  EXPECT_EQ(d.info_needed, "OTH");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withclaim");
-  EXPECT_EQ(d.pa_needed, "no-auth");
+  EXPECT_EQ(d.covered, Covered::kConditional);
+  EXPECT_EQ(d.info_needed, InfoNeeded::kOther);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithClaim);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
   ASSERT_EQ(d.missing_facts.size(), 1u) << all_text(d.missing_facts);
   EXPECT_TRUE(contains(d.missing_facts, "5 cm"));
   EXPECT_TRUE(crd_consistent(d));
@@ -100,7 +101,7 @@ TEST(MedicalMutualHcc, UnknownSizeIsConditional) {
 
 TEST(MedicalMutualHcc, PercutaneousCodeIsNotListedForHcc) {
   Determination d = decide(kPayer, "commercial", "47383", hcc_met());
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(contains(d.reasons, "47383 is not listed for Hepatocellular carcinoma"))
       << all_text(d.reasons);
   ASSERT_EQ(d.sections.size(), 1u);
@@ -113,7 +114,7 @@ TEST(MedicalMutualNet, UnresectableAndNearCompleteTreatmentIsCovered) {
   for (const char* code : {"47381", "47383"}) {
     Facts f;
     f.tumor("net-liver-mets").yes("unresectable").yes("near-complete-treatment");
-    EXPECT_EQ(decide(kPayer, "commercial", code, f).covered, "covered") << code;
+    EXPECT_EQ(decide(kPayer, "commercial", code, f).covered, Covered::kCovered) << code;
   }
 }
 
@@ -121,21 +122,21 @@ TEST(MedicalMutualNet, LaparoscopicCodeIsNotListed) {
   Facts f;
   f.tumor("net-liver-mets").yes("unresectable").yes("near-complete-treatment");
   Determination d = decide(kPayer, "commercial", "47371", f);
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(contains(d.reasons, "47371 is not listed for Neuroendocrine")) << all_text(d.reasons);
 }
 
 TEST(MedicalMutualNet, CriteriaBranches) {
   Facts resectable;
   resectable.tumor("net-liver-mets").no("unresectable").yes("near-complete-treatment");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", resectable).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", resectable).covered, Covered::kNotCovered);
   Facts partial;
   partial.tumor("net-liver-mets").yes("unresectable").no("near-complete-treatment");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", partial).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", partial).covered, Covered::kNotCovered);
   Facts unknown;
   unknown.tumor("net-liver-mets").yes("unresectable");
   Determination d = decide(kPayer, "commercial", "47383", unknown);
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "Near-complete"));
 }
 
@@ -144,7 +145,7 @@ TEST(MedicalMutualLiver, OtherIndicationsAreNotAmongTheCoveredIndications) {
     Facts f = hcc_met();
     f.tumor(type).yes("near-complete-treatment");
     Determination d = decide(kPayer, "commercial", "47381", f);
-    EXPECT_EQ(d.covered, "not-covered") << type;
+    EXPECT_EQ(d.covered, Covered::kNotCovered) << type;
     EXPECT_TRUE(contains(d.reasons, "not among the indications")) << all_text(d.reasons);
     EXPECT_TRUE(d.sections.empty());
     EXPECT_TRUE(crd_consistent(d));
@@ -155,15 +156,15 @@ TEST(MedicalMutualLiver, UnknownDiagnosisIsConditional) {
   Facts f;
   f.yes("unresectable").yes("location-accessible").size_cm(2).count(1);
   Determination d = decide(kPayer, "commercial", "47371", f);
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "Diagnosis: Hepatocellular")) << all_text(d.missing_facts);
   Facts unspecified = hcc_met();
   unspecified.unspecified_liver_malignancy();
-  EXPECT_EQ(decide(kPayer, "commercial", "47371", unspecified).covered, "conditional");
+  EXPECT_EQ(decide(kPayer, "commercial", "47371", unspecified).covered, Covered::kConditional);
   Facts unknown_primary = hcc_met();
   unknown_primary.metastases_unknown_primary().yes("near-complete-treatment");
   Determination m = decide(kPayer, "commercial", "47381", unknown_primary);
-  EXPECT_EQ(m.covered, "conditional") << "neuroendocrine metastases are not ruled out";
+  EXPECT_EQ(m.covered, Covered::kConditional) << "neuroendocrine metastases are not ruled out";
   EXPECT_TRUE(crd_consistent(m));
 }
 
@@ -178,13 +179,13 @@ TEST(MedicalMutualLiver, SeveralTumorTypesCombineWithAny) {
   f.yes("near-complete-treatment");
   // 47383 is not listed for HCC but is for the neuroendocrine metastases.
   Determination d = decide(kPayer, "commercial", "47383", f);
-  EXPECT_EQ(d.covered, "covered");
+  EXPECT_EQ(d.covered, Covered::kCovered);
   EXPECT_EQ(d.sections.size(), 2u);
 }
 
 TEST(MedicalMutual, AllLinesOfBusinessAlike) {
   for (const char* lob : {"commercial", "medicare", "medicare-advantage", "medicaid"}) {
-    EXPECT_EQ(decide(kPayer, lob, "47371", hcc_met()).covered, "covered") << lob;
+    EXPECT_EQ(decide(kPayer, lob, "47371", hcc_met()).covered, Covered::kCovered) << lob;
   }
 }
 
@@ -199,8 +200,8 @@ Facts primary(const std::string& stage) {
 TEST(MedicalMutualProstate, PrimaryTreatmentOfT1ToT3WithoutNodesIsCovered) {
   for (const char* stage : {"T1", "T1a", "T1c", "T2", "T2b", "T2c", "T3", "T3a", "T3b"}) {
     Determination d = decide(kPayer, "commercial", "55873", primary(stage));
-    EXPECT_EQ(d.covered, "covered") << stage;
-    EXPECT_EQ(d.pa_needed, "no-auth");
+    EXPECT_EQ(d.covered, Covered::kCovered) << stage;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kNoAuth);
     EXPECT_EQ(d.procedure.empty(), false);
   }
 }
@@ -208,14 +209,14 @@ TEST(MedicalMutualProstate, PrimaryTreatmentOfT1ToT3WithoutNodesIsCovered) {
 TEST(MedicalMutualProstate, PrimaryTreatmentOutsideT1ToT3IsNotCovered) {
   for (const char* stage : {"T0", "T4"}) {
     Determination d = decide(kPayer, "commercial", "55873", primary(stage));
-    EXPECT_EQ(d.covered, "not-covered") << stage;
+    EXPECT_EQ(d.covered, Covered::kNotCovered) << stage;
     EXPECT_TRUE(crd_consistent(d));
   }
 }
 
 TEST(MedicalMutualProstate, StageTxIsUnknown) {
   Determination d = decide(kPayer, "commercial", "55873", primary("TX"));
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "T1 to T3")) << all_text(d.missing_facts);
   EXPECT_TRUE(crd_consistent(d));
 }
@@ -223,10 +224,10 @@ TEST(MedicalMutualProstate, StageTxIsUnknown) {
 TEST(MedicalMutualProstate, LymphNodeInvolvementExcludesPrimaryTreatment) {
   Facts f = primary("T2a");
   f.yes("lymph-node-involvement");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", f).covered, Covered::kNotCovered);
   Facts unknown;
   unknown.no("salvage-after-radiation").stage("T2a");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", unknown).covered, "conditional");
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", unknown).covered, Covered::kConditional);
 }
 
 Facts salvage(double psa, double gleason, const std::string& stage) {
@@ -237,33 +238,34 @@ Facts salvage(double psa, double gleason, const std::string& stage) {
 }
 
 TEST(MedicalMutualProstate, SalvageNeedsOneOfPsaGleasonOrStage) {
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(7.9, 9, "T3a")).covered, "covered");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 8, "T3a")).covered, "covered");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 9, "T2b")).covered, "covered");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 9, "T0")).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(7.9, 9, "T3a")).covered,
+            Covered::kCovered);
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 8, "T3a")).covered, Covered::kCovered);
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 9, "T2b")).covered, Covered::kCovered);
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(8, 9, "T0")).covered, Covered::kCovered);
   Determination d = decide(kPayer, "commercial", "55873", salvage(8, 9, "T2c"));
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(crd_consistent(d));
 }
 
 TEST(MedicalMutualProstate, BareT2LeavesT2bOrBelowUnknown) {
   Determination d = decide(kPayer, "commercial", "55873", salvage(8, 9, "T2"));
-  EXPECT_EQ(d.covered, "conditional");
+  EXPECT_EQ(d.covered, Covered::kConditional);
   EXPECT_TRUE(contains(d.missing_facts, "T2b")) << all_text(d.missing_facts);
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(7, 9, "T2")).covered, "covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", salvage(7, 9, "T2")).covered, Covered::kCovered);
 }
 
 TEST(MedicalMutualProstate, SalvageNeedsLocalizedDisease) {
   Facts f = salvage(5, 6, "T2a");
   f.no("localized-disease");
-  EXPECT_EQ(decide(kPayer, "commercial", "55873", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "55873", f).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualProstate, LiverDiagnosisDoesNotMatterForProstate) {
   Facts f = primary("T2a");
   f.tumor("hcc");
   Determination d = decide(kPayer, "commercial", "55873", f);
-  EXPECT_EQ(d.covered, "covered");
+  EXPECT_EQ(d.covered, Covered::kCovered);
   ASSERT_EQ(d.sections.size(), 1u);
   EXPECT_EQ(d.sections[0].id, "prostate");
 }
@@ -281,17 +283,17 @@ Facts renal(double size_cm) {
 TEST(MedicalMutualRenal, SevenCentimetresIsCoveredWithPriorAuthorization) {
   for (const char* code : {"50250", "50593"}) {
     Determination d = decide(kPayer, "commercial", code, renal(7.0));
-    EXPECT_EQ(d.covered, "covered") << code;
-    EXPECT_EQ(d.pa_needed, "auth-needed");
-    EXPECT_EQ(d.doc_needed, "");
+    EXPECT_EQ(d.covered, Covered::kCovered) << code;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
+    EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
     EXPECT_TRUE(crd_consistent(d));
   }
 }
 
 TEST(MedicalMutualRenal, AboveSevenCentimetresIsNotCoveredAndAsksNoPa) {
   Determination d = decide(kPayer, "commercial", "50593", renal(7.01));
-  EXPECT_EQ(d.covered, "not-covered");
-  EXPECT_EQ(d.pa_needed, "");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAbsent);
   EXPECT_TRUE(crd_consistent(d));
 }
 
@@ -300,30 +302,30 @@ TEST(MedicalMutualRenal, EachOfTheFourReasonsSuffices) {
                              "chronic-renal-insufficiency", "renal-preservation-necessary"}) {
     Facts f = renal(3);
     f.no("solitary-kidney").yes(reason);
-    EXPECT_EQ(decide(kPayer, "commercial", "50250", f).covered, "covered") << reason;
+    EXPECT_EQ(decide(kPayer, "commercial", "50250", f).covered, Covered::kCovered) << reason;
   }
   Facts none = renal(3);
   none.no("solitary-kidney");
-  EXPECT_EQ(decide(kPayer, "commercial", "50250", none).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "50250", none).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualRenal, MetastasisOrMissingHistologyExcludes) {
   Facts meta = renal(3);
   meta.yes("metastatic-disease");
-  EXPECT_EQ(decide(kPayer, "commercial", "50250", meta).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "50250", meta).covered, Covered::kNotCovered);
   Facts histo = renal(3);
   histo.no("rcc-histologic");
-  EXPECT_EQ(decide(kPayer, "commercial", "50250", histo).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "50250", histo).covered, Covered::kNotCovered);
 }
 
 TEST(MedicalMutualRenal, UnknownIsConditionalWithDocumentsForThePaRequest) {
   Facts f = renal(3);
   f.set("metastatic-disease", Truth::kUnknown);
   Determination d = decide(kPayer, "commercial", "50593", f);
-  EXPECT_EQ(d.covered, "conditional");
-  EXPECT_EQ(d.pa_needed, "auth-needed");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withpa");
+  EXPECT_EQ(d.covered, Covered::kConditional);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithPa);
   EXPECT_TRUE(contains(d.missing_facts, "metastasis"));
   EXPECT_TRUE(crd_consistent(d));
 }
@@ -334,14 +336,14 @@ TEST(MedicalMutualSoftTissue, SymptomaticDisseminatedSarcomaIsCoveredWithPa) {
   Facts f;
   f.yes("soft-tissue-sarcoma-trunk-extremity").yes("symptomatic").yes("metastatic-disease");
   Determination d = decide(kPayer, "commercial", "20983", f);
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.pa_needed, "auth-needed");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
   for (const char* missing :
        {"soft-tissue-sarcoma-trunk-extremity", "symptomatic", "metastatic-disease"}) {
     Facts g = f;
     g.no(missing);
     Determination n = decide(kPayer, "commercial", "20983", g);
-    EXPECT_EQ(n.covered, "not-covered") << missing;
+    EXPECT_EQ(n.covered, Covered::kNotCovered) << missing;
     EXPECT_TRUE(crd_consistent(n));
   }
 }

@@ -34,10 +34,10 @@ Facts neuroendocrine() {
 }
 
 void expect_covered_with_pa(const Determination& d) {
-  EXPECT_EQ(d.covered, "covered");
-  EXPECT_EQ(d.pa_needed, "auth-needed");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withpa");
+  EXPECT_EQ(d.covered, Covered::kCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithPa);
   EXPECT_EQ(d.requested_documents.size(), 3u);
   EXPECT_TRUE(contains(d.requested_documents, "unresectable"));
   EXPECT_TRUE(contains(d.requested_documents, "size and number"));
@@ -57,47 +57,47 @@ TEST(PacificSource, PrimaryLiverTumorThresholds) {
   Facts big = primary("hcc");
   big.size_cm(5.01);
   Determination d = decide(kPayer, "commercial", "47383", big);
-  EXPECT_EQ(d.covered, "not-covered");
-  EXPECT_EQ(d.pa_needed, "");
-  EXPECT_EQ(d.doc_needed, "");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAbsent);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
   EXPECT_TRUE(d.requested_documents.empty());
   EXPECT_TRUE(crd_consistent(d));
   Facts many = primary("hcc");
   many.count(4);
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", many).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", many).covered, Covered::kNotCovered);
   Facts resectable = primary("icc");
   resectable.no("unresectable");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", resectable).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", resectable).covered, Covered::kNotCovered);
 }
 
 TEST(PacificSource, ColorectalMetastasesAllowFiveLesionsButNoExtrahepaticDisease) {
   expect_covered_with_pa(decide(kPayer, "commercial", "47383", colorectal()));
   Facts six = colorectal();
   six.count(6);
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", six).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", six).covered, Covered::kNotCovered);
   Facts big = colorectal();
   big.size_cm(5.01);
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", big).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", big).covered, Covered::kNotCovered);
   Facts extra = colorectal();
   extra.yes("extrahepatic-disease");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", extra).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", extra).covered, Covered::kNotCovered);
 }
 
 TEST(PacificSource, NeuroendocrineMetastasesNeedFailedSystemicTherapy) {
   expect_covered_with_pa(decide(kPayer, "commercial", "47381", neuroendocrine()));
   Facts f = neuroendocrine();
   f.no("systemic-therapy-failed");
-  EXPECT_EQ(decide(kPayer, "commercial", "47381", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47381", f).covered, Covered::kNotCovered);
   Facts r = neuroendocrine();
   r.no("unresectable");
-  EXPECT_EQ(decide(kPayer, "commercial", "47381", r).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47381", r).covered, Covered::kNotCovered);
 }
 
 TEST(PacificSource, AwaitingTransplantExcludesAButBridgeIsB) {
   Facts waiting = primary("hcc");
   waiting.yes("awaiting-liver-transplant");
   Determination d = decide(kPayer, "commercial", "47383", waiting);
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_TRUE(contains(d.reasons, "awaiting")) << all_text(d.reasons);
   Facts bridge = waiting;
   bridge.yes("bridge-to-transplant").size_cm(8).count(7);
@@ -108,7 +108,7 @@ TEST(PacificSource, OtherMetastasesOnlyAsBridge) {
   Facts f;
   f.tumor("other-liver-mets").no("awaiting-liver-transplant").no("bridge-to-transplant");
   f.size_cm(2).count(1).yes("unresectable");
-  EXPECT_EQ(decide(kPayer, "commercial", "47383", f).covered, "not-covered");
+  EXPECT_EQ(decide(kPayer, "commercial", "47383", f).covered, Covered::kNotCovered);
   f.yes("bridge-to-transplant");
   expect_covered_with_pa(decide(kPayer, "commercial", "47383", f));
 }
@@ -117,11 +117,11 @@ TEST(PacificSource, UnknownFactsAreConditionalWithPaAndDocuments) {
   Facts f = primary("hcc");
   f.set("unresectable", Truth::kUnknown);
   Determination d = decide(kPayer, "commercial", "47383", f);
-  EXPECT_EQ(d.covered, "conditional");
-  EXPECT_EQ(d.info_needed, "OTH");
-  EXPECT_EQ(d.pa_needed, "auth-needed");
-  EXPECT_EQ(d.doc_needed, "clinical");
-  EXPECT_EQ(d.doc_purpose, "withpa");
+  EXPECT_EQ(d.covered, Covered::kConditional);
+  EXPECT_EQ(d.info_needed, InfoNeeded::kOther);
+  EXPECT_EQ(d.pa_needed, PaNeeded::kAuthNeeded);
+  EXPECT_EQ(d.doc_needed, DocNeeded::kClinical);
+  EXPECT_EQ(d.doc_purpose, DocPurpose::kWithPa);
   EXPECT_EQ(d.requested_documents.size(), 3u);
   EXPECT_TRUE(contains(d.missing_facts, "unresectable")) << all_text(d.missing_facts);
   EXPECT_TRUE(crd_consistent(d));
@@ -134,7 +134,7 @@ TEST(PacificSource, UnspecifiedLiverMalignancy) {
   Facts f = primary("hcc");
   f.unspecified_liver_malignancy();
   Determination d = decide(kPayer, "commercial", "47383", f);
-  EXPECT_EQ(d.covered, "conditional") << "primary or colorectal is not known";
+  EXPECT_EQ(d.covered, Covered::kConditional) << "primary or colorectal is not known";
   EXPECT_TRUE(contains(d.missing_facts, "Diagnosis")) << all_text(d.missing_facts);
 }
 
@@ -145,13 +145,13 @@ TEST(PacificSource, MedicareFollowsTheCommercialCriteria) {
     EXPECT_TRUE(contains(d.notes, "NCD")) << all_text(d.notes);
     Facts big = primary("hcc");
     big.size_cm(6);
-    EXPECT_EQ(decide(kPayer, lob, "47383", big).covered, "not-covered");
+    EXPECT_EQ(decide(kPayer, lob, "47383", big).covered, Covered::kNotCovered);
   }
 }
 
 TEST(PacificSource, OregonMedicaidPercutaneousIsNotCovered) {
   Determination d = decide(kPayer, "medicaid", "47383", primary("hcc"));
-  EXPECT_EQ(d.covered, "not-covered");
+  EXPECT_EQ(d.covered, Covered::kNotCovered);
   EXPECT_EQ(d.basis, "line-of-business");
   EXPECT_TRUE(contains(d.reasons, "Guideline Note 173")) << all_text(d.reasons);
   EXPECT_TRUE(crd_consistent(d));
@@ -160,10 +160,10 @@ TEST(PacificSource, OregonMedicaidPercutaneousIsNotCovered) {
 TEST(PacificSource, OregonMedicaidOpenAndLaparoscopicFollowOhpRules) {
   for (const char* code : {"47371", "47381"}) {
     Determination d = decide(kPayer, "medicaid", code, primary("hcc"));
-    EXPECT_EQ(d.covered, "conditional") << code;
-    EXPECT_EQ(d.pa_needed, "conditional");
-    EXPECT_EQ(d.info_needed, "OTH");
-    EXPECT_EQ(d.doc_needed, "");
+    EXPECT_EQ(d.covered, Covered::kConditional) << code;
+    EXPECT_EQ(d.pa_needed, PaNeeded::kConditional);
+    EXPECT_EQ(d.info_needed, InfoNeeded::kOther);
+    EXPECT_EQ(d.doc_needed, DocNeeded::kAbsent);
     EXPECT_TRUE(d.requested_documents.empty());
     EXPECT_TRUE(contains(d.reasons, "OAR 410-120-1200")) << all_text(d.reasons);
     EXPECT_TRUE(crd_consistent(d));

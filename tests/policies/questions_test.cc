@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/coverage_codes_printer.h"
+
 namespace cryo::policies {
 namespace {
 
@@ -24,7 +26,7 @@ CriterionResult row(int depth, std::string label, std::string fact, Truth v, std
 
 Determination conditional(std::vector<CriterionResult> rows) {
   Determination d;
-  d.covered = "conditional";
+  d.covered = Covered::kConditional;
   d.basis = "criteria";
   SectionResult s;
   s.indication = Truth::kTrue;
@@ -99,7 +101,7 @@ TEST(OpenQuestions, SettledOrProgramRuleAsksNothing) {
   EXPECT_TRUE(settled(program));
   EXPECT_TRUE(open_questions(program).empty());
   Determination covered = d;
-  covered.covered = "covered";
+  covered.covered = Covered::kCovered;
   EXPECT_TRUE(open_questions(covered).empty());
 }
 

@@ -22,6 +22,7 @@
 #include "mappings/mapping_set.h"
 #include "policies/fact_vocabulary.h"
 #include "policies/policy_library.h"
+#include "tests/support/coverage_codes_printer.h"
 
 namespace cryo::policies::testing {
 
@@ -276,25 +277,39 @@ namespace cryo::policies::testing {
 inline ::testing::AssertionResult crd_consistent(const Determination& d) {
   auto fail = [&](std::string_view why) {
     return ::testing::AssertionFailure()
-           << why << " [covered=" << d.covered << " pa=" << d.pa_needed << " doc=" << d.doc_needed
-           << " purpose=" << d.doc_purpose << " info=" << d.info_needed << "]";
+           << why << " [covered=" << code(d.covered) << " pa=" << code(d.pa_needed)
+           << " doc=" << code(d.doc_needed) << " purpose=" << code(d.doc_purpose)
+           << " info=" << code(d.info_needed) << "]";
   };
-  if (d.covered != "covered" && d.covered != "not-covered" && d.covered != "conditional") {
+  if (d.covered != Covered::kCovered && d.covered != Covered::kNotCovered &&
+      d.covered != Covered::kConditional) {
     return fail("covered is not a CRD code");
   }
-  if (d.covered == "not-covered" && !d.pa_needed.empty()) return fail("q2: not-covered with pa");
-  if (d.covered == "not-covered" && !d.doc_needed.empty()) return fail("not-covered with doc");
-  if (d.covered == "conditional" && d.info_needed.empty()) return fail("q3: no info-needed");
-  if (d.info_needed == "OTH" && d.reasons.empty()) return fail("q6: OTH without reason");
-  if (d.covered != "covered" && d.reasons.empty()) return fail("no reason");
-  if (d.doc_needed.empty() != d.doc_purpose.empty()) return fail("doc-purpose without doc");
-  if (!d.doc_needed.empty() && d.doc_needed != "clinical") return fail("doc-needed not clinical");
-  if (d.doc_purpose == "withpa" && d.pa_needed != "auth-needed") return fail("withpa without PA");
-  if (d.doc_purpose == "withclaim" && d.pa_needed == "auth-needed") return fail("withclaim w/ PA");
-  if (d.covered == "covered" && d.pa_needed != "no-auth" && d.pa_needed != "auth-needed") {
+  const bool no_pa = d.pa_needed == PaNeeded::kAbsent;
+  const bool no_doc = d.doc_needed == DocNeeded::kAbsent;
+  const bool no_purpose = d.doc_purpose == DocPurpose::kAbsent;
+  if (d.covered == Covered::kNotCovered && !no_pa) return fail("q2: not-covered with pa");
+  if (d.covered == Covered::kNotCovered && !no_doc) return fail("not-covered with doc");
+  if (d.covered == Covered::kConditional && d.info_needed == InfoNeeded::kAbsent) {
+    return fail("q3: no info-needed");
+  }
+  if (d.info_needed == InfoNeeded::kOther && d.reasons.empty()) {
+    return fail("q6: OTH without reason");
+  }
+  if (d.covered != Covered::kCovered && d.reasons.empty()) return fail("no reason");
+  if (no_doc != no_purpose) return fail("doc-purpose without doc");
+  if (!no_doc && d.doc_needed != DocNeeded::kClinical) return fail("doc-needed not clinical");
+  if (d.doc_purpose == DocPurpose::kWithPa && d.pa_needed != PaNeeded::kAuthNeeded) {
+    return fail("withpa without PA");
+  }
+  if (d.doc_purpose == DocPurpose::kWithClaim && d.pa_needed == PaNeeded::kAuthNeeded) {
+    return fail("withclaim w/ PA");
+  }
+  if (d.covered == Covered::kCovered && d.pa_needed != PaNeeded::kNoAuth &&
+      d.pa_needed != PaNeeded::kAuthNeeded) {
     return fail("covered without a pa-needed value");
   }
-  if (d.pa_needed == "conditional" && (d.covered != "conditional" || !d.doc_needed.empty())) {
+  if (d.pa_needed == PaNeeded::kConditional && (d.covered != Covered::kConditional || !no_doc)) {
     return fail("program rule must be conditional without doc-needed");
   }
   for (const std::string& r : d.reasons) {
