@@ -157,28 +157,26 @@ void Runner::write_junit() {
 
 }  // namespace detail
 
+namespace {
+
+int count(const std::vector<Check>& checks, Check::Outcome outcome) {
+  return static_cast<int>(std::count_if(checks.begin(), checks.end(),
+                                        [&](const Check& c) { return c.outcome == outcome; }));
+}
+
+}  // namespace
+
 int Report::passed() const {
-  return static_cast<int>(std::count_if(checks.begin(), checks.end(), [](const Check& c) {
-    return c.outcome == Check::Outcome::kPass;
-  }));
+  return count(checks, Check::Outcome::kPass);
 }
-
 int Report::failed() const {
-  return static_cast<int>(std::count_if(checks.begin(), checks.end(), [](const Check& c) {
-    return c.outcome == Check::Outcome::kFail;
-  }));
+  return count(checks, Check::Outcome::kFail);
 }
-
 int Report::skipped() const {
-  return static_cast<int>(std::count_if(checks.begin(), checks.end(), [](const Check& c) {
-    return c.outcome == Check::Outcome::kSkip;
-  }));
+  return count(checks, Check::Outcome::kSkip);
 }
-
 int Report::warnings() const {
-  return static_cast<int>(std::count_if(checks.begin(), checks.end(), [](const Check& c) {
-    return c.outcome == Check::Outcome::kWarn;
-  }));
+  return count(checks, Check::Outcome::kWarn);
 }
 
 std::vector<const Check*> Report::failures(const std::string& name_part,
