@@ -122,6 +122,9 @@ class Runner {
   };
 
   void add(const std::string& group, const std::string& name, const Problems& problems);
+  // Parses a 200 answer's body into `res`; a body that is not JSON is a failed check.
+  bool parse_answer(const std::string& group, const std::string& name, const std::string& body,
+                    Document& res);
   httplib::Client& client();
   std::string audience(const std::string& path) const;
   httplib::Headers headers(const std::string& path, std::optional<RequestSigner::Variant> variant);

@@ -287,6 +287,14 @@ bool Runner::build_request(const Scenario& s, Document& req, const Service*& svc
   return true;
 }
 
+bool Runner::parse_answer(const std::string& group, const std::string& name,
+                          const std::string& body, Document& res) {
+  res.Parse(body.c_str());
+  if (!res.HasParseError()) return true;
+  add(group, name + "response is JSON", false, "body does not parse: " + body.substr(0, 200));
+  return false;
+}
+
 void Runner::scenarios() {
   auto list = load_scenarios();
   for (auto& s : list) {
@@ -335,11 +343,7 @@ void Runner::run_hook_variant(const Scenario& s, const HookVariant& v) {
           : "status " + std::to_string(ans.status) + " body: " + ans.body.substr(0, 200));
   if (ans.status != 200) return;
   Document res;
-  res.Parse(ans.body.c_str());
-  if (res.HasParseError()) {
-    add(group, n + "response is JSON", false, "body does not parse: " + ans.body.substr(0, 200));
-    return;
-  }
+  if (!parse_answer(group, n, ans.body, res)) return;
   validate_full_response(group, n, req, res, &*doc);
   if (is_encounter_hook(v)) {
     const Json* cards = get(res, "cards");
@@ -396,11 +400,7 @@ void Runner::run_scenario(const Scenario& s) {
   }
   if (a.status != 200) return;
   Document res;
-  res.Parse(a.body.c_str());
-  if (res.HasParseError()) {
-    add(group, n + "response is JSON", false, "body does not parse: " + a.body.substr(0, 200));
-    return;
-  }
+  if (!parse_answer(group, n, a.body, res)) return;
   validate_full_response(group, n, req, res);
   check_expected(group, n, *s.doc, req, res);
   if (!s.verbatim) check_configuration(group, n, s, req, res, path);

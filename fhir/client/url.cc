@@ -1,12 +1,9 @@
 #include "fhir/client/url.h"
 
 #include <cctype>
+#include <utility>
 
 namespace cryo::fhir::client {
-
-std::string BaseUrl::origin() const {
-  return scheme + "://" + host + ":" + std::to_string(port);
-}
 
 std::string BaseUrl::url_of(std::string_view relative) const {
   while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
@@ -16,9 +13,9 @@ std::string BaseUrl::url_of(std::string_view relative) const {
 std::optional<BaseUrl> parse_base_url(std::string_view url) {
   std::optional<HttpUrl> parsed = parse_http_url(url);
   if (!parsed || parsed->query) return std::nullopt;
-  std::string_view path = parsed->path;
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  return BaseUrl{parsed->scheme, parsed->host, parsed->port, std::string(path)};
+  BaseUrl base{std::move(*parsed)};
+  while (!base.path.empty() && base.path.back() == '/') base.path.pop_back();
+  return base;
 }
 
 std::optional<std::string> same_server_target(const BaseUrl& base, std::string_view link) {

@@ -17,14 +17,9 @@
 
 namespace cryo::fhir::client {
 
-struct BaseUrl {
-  std::string scheme;  // "http" or "https" (lower case)
-  std::string host;    // lower case; IPv6 literals keep their brackets: "[::1]"
-  int port = 0;        // explicit or the scheme's default
-  std::string path;    // "" or "/fhir/R4": no trailing slash
-
-  // "https://ehr.example.org:443": what a connection pool is keyed by.
-  std::string origin() const;
+// A parsed base URL (scheme, host, port, origin() as in base/url.h) whose path is "" or
+// "/fhir/R4" (no trailing slash) and which has no query.
+struct BaseUrl : HttpUrl {
   // origin() + path + "/" + relative (relative without a leading slash).
   std::string url_of(std::string_view relative) const;
 };
