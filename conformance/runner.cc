@@ -203,6 +203,9 @@ httplib::Client& Runner::client() {
   if (!http_) {
     http_ = std::make_unique<httplib::Client>(endpoint_.scheme_host_port);
     http_->set_keep_alive(true);
+    // A POST goes out as two writes (headers, body): without this the body waits for the
+    // server's delayed ACK, about 40 ms a call.
+    http_->set_tcp_nodelay(true);
     http_->set_connection_timeout(opt_.timeout_seconds, 0);
     http_->set_read_timeout(opt_.timeout_seconds, 0);
     http_->set_write_timeout(opt_.timeout_seconds, 0);
