@@ -113,6 +113,19 @@ ListenerOptions listener_options(const ServerOptions& o) {
 }
 
 // The client's X-Request-Id when it is a short token, else a new one.
+// The id in `<prefix><id><suffix>` when the path is exactly that and the id is made of
+// letters, digits, '.', '_' and '-'; empty otherwise.
+std::string_view route_id(std::string_view path, std::string_view prefix,
+                          std::string_view suffix = {}) {
+  if (!path.starts_with(prefix) || !path.ends_with(suffix)) return {};
+  if (path.size() <= prefix.size() + suffix.size()) return {};
+  std::string_view id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return {};
+  }
+  return id;
+}
+
 std::string request_id_of(const HttpRequest& req) {
   std::string id(req.header("x-request-id"));
   bool ok = !id.empty() && id.size() <= 64;
@@ -133,9 +146,6 @@ struct HttpServer::Impl {
   std::vector<std::pair<std::regex, PostHandler>> extra_posts;
   std::unique_ptr<HttpListener> listener;
   CallObserver observer;
-  const std::regex hook_route{R"(/cds-services/([A-Za-z0-9._-]+))"};
-  const std::regex feedback_route{R"(/cds-services/([A-Za-z0-9._-]+)/feedback)"};
-  const std::regex policy_route{R"(/policies/([A-Za-z0-9._-]+))"};
 
   Impl(const CoverageService& s, ServerOptions o) : service(s), options(std::move(o)) {}
 
@@ -277,10 +287,10 @@ struct HttpServer::Impl {
   HttpResponse route(HttpRequest& req) {
     const std::string& m = req.method;
     const std::string& path = req.path;
-    std::smatch match;
     if (m == "OPTIONS") return preflight(req);
-    if (m == "POST" && std::regex_match(path, match, hook_route)) {
-      std::string service_id = match[1].str(), hook, instance, issuer;
+    std::string_view id;
+    if (m == "POST" && !(id = route_id(path, "/cds-services/")).empty()) {
+      std::string service_id(id), hook, instance, issuer;
       std::optional<HookOutcome> outcome;
       auto start = std::chrono::steady_clock::now();
       const std::string request_id = request_id_of(req);
@@ -301,7 +311,7 @@ struct HttpServer::Impl {
                          {"latency_ms", std::to_string(static_cast<double>(us) / 1000.0)}});
       return res;
     }
-    HttpResponse res = route_other(req, match);
+    HttpResponse res = route_other(req);
     // One line per request; hook calls log their own line (above). Headers (where tokens
     // travel) and query strings are never logged.
     log::info(
@@ -310,11 +320,12 @@ struct HttpServer::Impl {
     return res;
   }
 
-  HttpResponse route_other(HttpRequest& req, std::smatch& match) {
+  HttpResponse route_other(HttpRequest& req) {
     const std::string& m = req.method;
     const std::string& path = req.path;
-    if (m == "POST" && std::regex_match(path, match, feedback_route)) {
-      return handle_feedback(req, match[1].str());
+    std::string_view id;
+    if (m == "POST" && !(id = route_id(path, "/cds-services/", "/feedback")).empty()) {
+      return handle_feedback(req, std::string(id));
     }
     if (m == "GET") {
       if (path == "/cds-services") {
@@ -326,10 +337,10 @@ struct HttpServer::Impl {
       if (path == "/CodeSystem/criteria") {
         return {200, kFhirJson, {}, service.mappings().criteria_codesystem_json()};
       }
-      if (std::regex_match(path, match, policy_route)) {
-        std::string html = service.library().policy_page_html(match[1].str());
+      if (!(id = route_id(path, "/policies/")).empty()) {
+        std::string html = service.library().policy_page_html(std::string(id));
         if (html.empty()) {
-          return outcome_response(404, "not-found", "no policy '" + match[1].str() + "'");
+          return outcome_response(404, "not-found", "no policy '" + std::string(id) + "'");
         }
         return {200, "text/html; charset=utf-8", {}, std::move(html)};
       }

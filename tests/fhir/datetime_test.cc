@@ -33,6 +33,14 @@ TEST(DateTime, PartialDatesAreRanges) {
   EXPECT_EQ(instant.end - instant.begin, seconds{1});
 }
 
+TEST(DateTime, DayTextIsTheUtcCalendarDay) {
+  EXPECT_EQ(day_text(d("2024-02-29T23:59:59Z").begin), "2024-02-29");
+  EXPECT_EQ(day_text(d("2025-12-31T23:59:59Z").begin), "2025-12-31");
+  EXPECT_EQ(day_text(d("0999-07-09").begin), "0999-07-09");
+  EXPECT_EQ(day_text(d("1970-01-01T00:00:00Z").begin), "1970-01-01");
+  EXPECT_EQ(day_text(d("1969-12-31T23:00:00Z").begin), "1969-12-31");
+}
+
 TEST(DateTime, OffsetsAreApplied) {
   DateRange a = d("2025-03-04T23:30:00-05:00");
   DateRange b = d("2025-03-05T04:30:00Z");
