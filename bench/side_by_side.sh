@@ -79,8 +79,7 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 
-ROWS=()
-declare -A FLOOR_RPS OFF_RPS
+declare -A ROWS FLOOR_RPS OFF_RPS  # ROWS: a server's table rows
 
 # run LABEL KIND CLIENTS URL BODY: one wrk run; appends a table row.
 run() {
@@ -104,20 +103,11 @@ run() {
     SQLite*|PostgreSQL*)
       off_ratio=$(awk -v a="$rps" -v b="$off" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') ;;
   esac
-  ROWS+=("$(awk -v l="$label ($kind)" -v c="$c" -v r="$rps" -v p50="$p50" -v p90="$p90" \
+  ROWS["$label"]+="$(awk -v l="$label ($kind)" -v c="$c" -v r="$rps" -v p50="$p50" -v p90="$p90" \
            -v p99="$p99" -v e="$errors" -v q="$ratio" -v o="$off_ratio" \
-           'BEGIN { printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %s | %s |", l, c, r,
-                    p50 / 1000, p90 / 1000, p99 / 1000, e, q, o }')")
+           'BEGIN { printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %s | %s |\n", l, c, r,
+                    p50 / 1000, p90 / 1000, p99 / 1000, e, q, o }')"$'\n'
   echo "  $label ($kind) c=$c: $rps calls/s p50 ${p50}us p99 ${p99}us errors $errors" >&2
-}
-
-# drive LABEL PORT: every client count with the example, then the large chart.
-drive() {
-  local label=$1 port=$2 path=$3
-  local url="http://127.0.0.1:$port$path"
-  wrk -t1 -c4 -d1s -s "$LUA" "$url" -- "$BODY" >/dev/null  # warm-up
-  for c in $CLIENTS; do run "$label" example "$c" "$url" "$BODY"; done
-  run "$label" "large chart" "$LARGE_CLIENTS" "$url" "$WORK/large.json"
 }
 
 # ---- one fdatasync on this disk ---------------------------------------------------------------
@@ -142,29 +132,34 @@ echo "one fdatasync (4 kB append, median of 200): ${FSYNC_US} us" >&2
 "$BUILD_DIR/bench/bench_order_sign" --write-large-chart "$WORK/large.json"
 
 # ---- floor, store off, SQLite, PostgreSQL -----------------------------------------------------
+# All four run at once and take turns at each client count, so that the ratios of a row
+# compare runs seconds apart, not minutes (a shared machine's speed drifts).
+SERVERS=()
+declare -A URL_OF
 start floor "$FLOOR" --port 0
-drive floor "$PORT" "$SERVICE_PATH"
-stop "$LAST_PID"
-
+SERVERS+=(floor); URL_OF[floor]="http://127.0.0.1:$PORT$SERVICE_PATH"
 start off "$CRYO" serve --bind 127.0.0.1 --port 0 --no-store
-drive "store off" "$PORT" "$SERVICE_PATH"
-stop "$LAST_PID"
-
+SERVERS+=("store off"); URL_OF["store off"]="http://127.0.0.1:$PORT$SERVICE_PATH"
 mkdir -p "$WORK/sqlite"
 start sqlite "$CRYO" serve --bind 127.0.0.1 --port 0 --data "$WORK/sqlite"
-drive "SQLite store" "$PORT" "$SERVICE_PATH"
-stop "$LAST_PID"
-
+SERVERS+=("SQLite store"); URL_OF["SQLite store"]="http://127.0.0.1:$PORT$SERVICE_PATH"
 if "$BUILD_DIR/tests/audit/audit_test_pg" start "$PG_STATE" --durable >"$WORK/pg.log" 2>&1; then
   PG_URL=$(head -1 "$PG_STATE")
   start pg "$CRYO" serve --bind 127.0.0.1 --port 0 --db "$PG_URL"
-  drive "PostgreSQL store" "$PORT" "$SERVICE_PATH"
-  stop "$LAST_PID"
-  "$BUILD_DIR/tests/audit/audit_test_pg" stop "$PG_STATE" >/dev/null 2>&1 || true
+  SERVERS+=("PostgreSQL store"); URL_OF["PostgreSQL store"]="http://127.0.0.1:$PORT$SERVICE_PATH"
 else
   echo "side_by_side: PostgreSQL could not start; its rows are left out:" >&2
   cat "$WORK/pg.log" >&2
 fi
+for label in "${SERVERS[@]}"; do
+  wrk -t1 -c4 -d1s -s "$LUA" "${URL_OF[$label]}" -- "$BODY" >/dev/null  # warm-up
+done
+for c in $CLIENTS; do
+  for label in "${SERVERS[@]}"; do run "$label" example "$c" "${URL_OF[$label]}" "$BODY"; done
+done
+for label in "${SERVERS[@]}"; do
+  run "$label" "large chart" "$LARGE_CLIENTS" "${URL_OF[$label]}" "$WORK/large.json"
+done
 
 # ---- missing prefetch: the record is read from a FHIR server answering after a delay ---------
 MISSING_ROW=""
@@ -228,6 +223,6 @@ echo "One fdatasync on this disk: $(awk -v u="$FSYNC_US" 'BEGIN { printf "%.2f",
 echo
 echo "| server (body) | clients | calls/s | p50 ms | p90 ms | p99 ms | errors | vs floor | vs store off |"
 echo "|---|---|---|---|---|---|---|---|---|"
-printf '%s\n' "${ROWS[@]}"
+for label in "${SERVERS[@]}"; do printf '%s' "${ROWS[$label]}" | sed '/^$/d'; done
 [ -n "$MISSING_ROW" ] && echo "$MISSING_ROW"
 exit 0
