@@ -75,7 +75,7 @@ Status read_server(const json::Node& node, ServerConfig& c) {
   }
   return read_ints(*s, c,
                    {{"port", &ServerConfig::port, 0, 65535},
-                    {"threads", &ServerConfig::threads, 1, 1024},
+                    {"threads", &ServerConfig::threads, 0, 1024},
                     {"max_body_bytes", &ServerConfig::max_body_bytes, 1024, 256 * 1024 * 1024},
                     {"read_timeout_seconds", &ServerConfig::read_timeout_seconds, 1, 600},
                     {"write_timeout_seconds", &ServerConfig::write_timeout_seconds, 1, 600},
@@ -299,7 +299,7 @@ Status apply_overrides(ServerConfig& c,
     else if (name == "--mappings")
       c.mappings_dir = from_working_directory(value);
     else if (name == "--threads")
-      s = number(c.threads, 1, 1024);
+      s = number(c.threads, 0, 1024);
     else if (name == "--max-body")
       s = number(c.max_body_bytes, 1024, 256 * 1024 * 1024);
     else if (name == "--tls-cert")

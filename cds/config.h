@@ -53,7 +53,9 @@ struct ServerConfig {
   std::string bind = "127.0.0.1";
   int port = 8080;
   std::string base_url;  // "" -> http(s)://bind:port
-  int threads = 8;
+  // Worker threads; 0: 32 with an audit store (a worker waits for its call's group commit, and
+  // more waiting workers share each commit), 8 without one (the work is all CPU).
+  int threads = 0;
   int max_body_bytes = 5 * 1024 * 1024;
   int read_timeout_seconds = 10;  // total deadline for a request body
   int write_timeout_seconds = 10;

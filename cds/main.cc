@@ -95,7 +95,7 @@ policies, mappings and trust settings (a broken file keeps the running set).
   --base-url URL         public URL clients call (card links, token audiences)
   --policies DIR         policy files (default: the installed or build tree data directory)
   --mappings DIR         mapping files (same default)
-  --threads N            worker threads (default 8)
+  --threads N            worker threads (default 32 with a store, 8 with --no-store)
   --max-body BYTES       largest request body (default 5 MiB)
   --tls-cert FILE        certificate chain (PEM) for HTTPS, with --tls-key FILE
   --data DIR             audit store directory (SQLite; default ./var)
@@ -398,12 +398,21 @@ class RetentionPurger {
   std::thread thread_;
 };
 
+// Default worker pools. With a store each hook call's worker waits for the group commit that
+// makes its record durable, so the pool bounds how many calls share one commit: measured on
+// 2 cores at 32 clients, 32 workers answered 40-55% more calls than 8 on SQLite and 83% more
+// on PostgreSQL; without a store the work is all CPU and 8 did as well or better.
+constexpr size_t kWorkersWithStore = 32;
+constexpr size_t kWorkersWithoutStore = 8;
+
 // The server's options from its configuration.
 cds::ServerOptions server_options_for(const cds::ServerConfig& config) {
   cds::ServerOptions o;
   o.bind = config.bind;
   o.port = config.port;
-  o.threads = static_cast<size_t>(config.threads);
+  o.threads = config.threads > 0     ? static_cast<size_t>(config.threads)
+              : config.store_enabled ? kWorkersWithStore
+                                     : kWorkersWithoutStore;
   o.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   o.read_timeout_seconds = config.read_timeout_seconds;
   o.write_timeout_seconds = config.write_timeout_seconds;
