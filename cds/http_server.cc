@@ -112,7 +112,6 @@ ListenerOptions listener_options(const ServerOptions& o) {
   return l;
 }
 
-// The client's X-Request-Id when it is a short token, else a new one.
 // The id in `<prefix><id><suffix>` when the path is exactly that and the id is made of
 // letters, digits, '.', '_' and '-'; empty otherwise.
 std::string_view route_id(std::string_view path, std::string_view prefix,
@@ -126,6 +125,7 @@ std::string_view route_id(std::string_view path, std::string_view prefix,
   return id;
 }
 
+// The client's X-Request-Id when it is a short token, else a new one.
 std::string request_id_of(const HttpRequest& req) {
   std::string id(req.header("x-request-id"));
   bool ok = !id.empty() && id.size() <= 64;

@@ -1,6 +1,7 @@
 #include "fhir/datetime.h"
 
 #include <cctype>
+#include <cstdio>
 
 namespace cryo::fhir {
 namespace {
@@ -175,18 +176,12 @@ std::string day_text(Instant instant) {
   // "YYYY-MM-DD" from calendar arithmetic (a stream and its locale cost more than the rest of
   // a call's date handling together).
   const date::year_month_day ymd(floor<days>(instant));
-  int year = static_cast<int>(ymd.year());
-  const unsigned month = static_cast<unsigned>(ymd.month());
-  const unsigned day = static_cast<unsigned>(ymd.day());
-  if (year < 0 || year > 9999) return date::format("%F", floor<days>(instant));
-  std::string out(10, '-');
-  for (int i = 3; i >= 0; --i, year /= 10)
-    out[static_cast<size_t>(i)] = static_cast<char>('0' + year % 10);
-  out[5] = static_cast<char>('0' + month / 10);
-  out[6] = static_cast<char>('0' + month % 10);
-  out[8] = static_cast<char>('0' + day / 10);
-  out[9] = static_cast<char>('0' + day % 10);
-  return out;
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) return date::format("%F", ymd);
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", year, static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()));
+  return text;
 }
 
 }  // namespace cryo::fhir
