@@ -148,6 +148,8 @@ struct Job {
 
   Status status;
   bool done = false;
+  // Its caller waits on this, so that a commit wakes only the callers it concerns.
+  CondVar done_cv;
   bool abandoned = false;  // its caller stopped waiting (deadline): skip it if not yet begun
 };
 
@@ -820,7 +822,7 @@ class Store final : public AuditStore {
     while (!job->done) {
       auto slice =
           std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
-      done_cv_.wait_until(lock, slice, [&] { return job->done; });
+      job->done_cv.wait_until(lock, slice, [&] { return job->done; });
       if (job->done) break;
       const bool late = std::chrono::steady_clock::now() >= deadline;
       if (late || !health_.up()) {
@@ -870,7 +872,7 @@ class Store final : public AuditStore {
         MutexLock lock(mu_);
         for (Job* j : batch) j->done = true;
       }
-      done_cv_.notify_all();
+      for (Job* j : batch) j->done_cv.notify_one();
       if (!batch.empty() && writer_conn_) {
         const std::int64_t start = steady_ms();
         writer_busy_since_.store(start);
@@ -1007,7 +1009,6 @@ class Store final : public AuditStore {
 
   Mutex mu_;
   CondVar queue_cv_;
-  CondVar done_cv_;
   std::deque<std::shared_ptr<Job>> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<std::int64_t> writer_busy_since_{0};
