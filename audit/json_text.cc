@@ -4,6 +4,8 @@
 
 #include <date/date.h>
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -116,14 +118,28 @@ std::string lookup_with_cards(std::string lookup_json, std::string_view response
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+namespace {
+
+// Whether `text` is one JSON value that opens with `open` ('[' or '{'): checked by a SAX pass,
+// without building a document.
+bool is_one_value_opening_with(std::string_view text, char open) {
+  std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text[first] != open) return false;
+  rapidjson::MemoryStream bytes(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  rapidjson::Reader reader;
+  rapidjson::BaseReaderHandler<> ignore;
+  return static_cast<bool>(reader.Parse(in, ignore));
+}
+
+}  // namespace
+
 bool is_array(std::string_view text) {
-  rapidjson::Document doc;
-  return parse(text, doc) && doc.IsArray();
+  return is_one_value_opening_with(text, '[');
 }
 
 bool is_object(std::string_view text) {
-  rapidjson::Document doc;
-  return parse(text, doc) && doc.IsObject();
+  return is_one_value_opening_with(text, '{');
 }
 
 }  // namespace json

@@ -730,7 +730,25 @@ TEST_P(AuditStoreTest, MalformedCallsAreRefusedAndNothingIsStored) {
   HookRecord bad_response = make_call("bad-2");
   bad_response.response_json = "[]";
   EXPECT_FALSE(store->record(bad_response).ok());
+  // Criteria and fetched data must each be one JSON array: not an object, not cut short, not
+  // followed by more.
+  int n = 3;
+  for (const char* criteria : {R"({"a":1})", "[1,2", "[1] [2]", "[] x", ""}) {
+    HookRecord bad_criteria = make_call("bad-" + std::to_string(n++));
+    bad_criteria.determinations.at(0).criteria_json = criteria;
+    EXPECT_FALSE(store->record(bad_criteria).ok()) << criteria;
+  }
+  for (const char* fetched : {R"({"resourceType":"Bundle"})", "[{}", "[] []"}) {
+    HookRecord bad_fetched = make_call("bad-" + std::to_string(n++));
+    bad_fetched.fetched_json = fetched;
+    EXPECT_FALSE(store->record(bad_fetched).ok()) << fetched;
+  }
   EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), 0);
+  HookRecord good = make_call("good-1");
+  good.determinations.at(0).criteria_json = " [ ] ";
+  good.fetched_json = R"([{"resourceType":"Bundle","type":"searchset"}])";
+  EXPECT_TRUE(store->record(good).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM hook_calls"), 1);
 }
 
 }  // namespace
