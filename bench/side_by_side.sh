@@ -14,8 +14,9 @@
 #                synchronous_commit=on)
 # at each client count, with the docs example order-sign; then the large chart (the 197 kB
 # record of bench_order_sign) at 8 clients; then the missing-prefetch path (no prefetch, data
-# read from the Node.js FHIR server of tests/fhir-server answering after FHIR_DELAY_MS) as a
-# ratio to one round trip to that server. It measures one fdatasync on the disk the stores
+# read after FHIR_DELAY_MS from the Node.js FHIR server of tests/fhir-server and from
+# bench_fhir_responder, a fixed-delay server with negligible work per request) as a ratio to
+# one round trip to that server. It measures one fdatasync on the disk the stores
 # live on (BENCH_DIR, default the system temp dir) and prints it.
 #
 # Output: one Markdown table (calls/s, p50, p90, p99, errors, ratio of calls/s to the floor at
@@ -37,7 +38,8 @@ command -v wrk >/dev/null || { echo "side_by_side: wrk is missing (scripts/insta
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD_DIR" --target cryo-crd bench_floor_server bench_order_sign audit_test_pg \
+cmake --build "$BUILD_DIR" --target cryo-crd bench_floor_server bench_fhir_responder \
+  bench_order_sign audit_test_pg \
   -j"${JOBS:-2}" >/dev/null
 CRYO="$BUILD_DIR/cryo-crd"
 FLOOR="$BUILD_DIR/bench/bench_floor_server"
@@ -162,9 +164,11 @@ for label in "${SERVERS[@]}"; do
 done
 
 # ---- missing prefetch: the record is read from a FHIR server answering after a delay ---------
-MISSING_ROW=""
-if command -v node >/dev/null && [ -d "$ROOT/tests/fhir-server/node_modules" ]; then
-  python3 - "$BODY" "$WORK" <<'EOF'
+# Twice: from the Node.js FHIR server of the tests (Medplum's router in one process: a few ms
+# of CPU per search, so eight searches at once take longer than one, from any client), and
+# from bench_fhir_responder (the same record, the same delay, negligible work per request),
+# whose row is what the service adds to one round trip.
+python3 - "$BODY" "$WORK" <<'EOF'
 import json, sys
 req = json.load(open(sys.argv[1]))
 resources = []
@@ -180,41 +184,60 @@ req.pop("prefetch")
 req["fhirServer"] = "FHIR_BASE"
 req["fhirAuthorization"] = {"access_token": "bench-token", "token_type": "Bearer",
                             "expires_in": 300, "scope": "patient/*.read", "subject": "cryo-crd"}
-json.dump(req, open(sys.argv[2] + "/missing.json", "w"))
+json.dump(req, open(sys.argv[2] + "/missing.json.in", "w"))
 EOF
-  start fhir node "$ROOT/tests/fhir-server/server.mjs" --port 0 --load "$WORK/record.json" \
-    --delay-ms "$FHIR_DELAY_MS"
-  FHIR_PORT=$PORT
-  sed -i "s#FHIR_BASE#http://127.0.0.1:$FHIR_PORT/fhir#" "$WORK/missing.json"
-  # One round trip: a search the service would send, median of 20, keep-alive like the service.
-  ROUND_TRIP_US=$(python3 - "$FHIR_PORT" <<'EOF'
+echo '{"fhir": {"query_missing_data": true}}' >"$WORK/fhir-config.json"
+MISSING_ROWS=""
+
+# missing_row LABEL CMD...: starts the FHIR server CMD, measures one round trip to it and the
+# service's calls that read the record from it; appends a row.
+missing_row() {
+  local label=$1
+  shift
+  start fhir "$@"
+  local fhir_pid=$LAST_PID fhir_port=$PORT
+  sed "s#FHIR_BASE#http://127.0.0.1:$fhir_port/fhir#" "$WORK/missing.json.in" >"$WORK/missing.json"
+  # One round trip: a search the service sends, keep-alive like the service; the median of 20
+  # after 20 that warm the server up.
+  local round_trip_us
+  round_trip_us=$(python3 - "$fhir_port" <<'EOF'
 import http.client, sys, time, statistics
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
 samples = []
-for _ in range(20):
+for _ in range(40):
     t = time.perf_counter()
     c.request("GET", "/fhir/Condition?patient=pat-1", headers={"Authorization": "Bearer bench-token"})
     c.getresponse().read()
     samples.append((time.perf_counter() - t) * 1e6)
-print(int(statistics.median(samples)))
+print(int(statistics.median(samples[20:])))
 EOF
 )
-  echo '{"fhir": {"query_missing_data": true}}' >"$WORK/fhir-config.json"
   start missing "$CRYO" serve --bind 127.0.0.1 --port 0 --no-store --config "$WORK/fhir-config.json"
+  local out
   out=$(wrk -t1 -c1 -d"${DURATION}s" --timeout 10s -s "$LUA" \
         "http://127.0.0.1:$PORT$SERVICE_PATH" -- "$WORK/missing.json" | grep '^RESULT')
   stop "$LAST_PID"
+  stop "$fhir_pid"
+  local m_p50 m_p99 m_rps m_err
   m_p50=$(sed -E 's/.* p50=([0-9]+).*/\1/' <<<"$out")
   m_p99=$(sed -E 's/.* p99=([0-9]+).*/\1/' <<<"$out")
   m_rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$out")
   m_err=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$out")
-  MISSING_ROW=$(awk -v r="$m_rps" -v p50="$m_p50" -v p99="$m_p99" -v e="$m_err" \
-    -v rt="$ROUND_TRIP_US" -v d="$FHIR_DELAY_MS" \
-    'BEGIN { printf "| missing prefetch, FHIR server %d ms (store off) | 1 | %.0f | %.2f | - | %.2f | %d | p50 = %.2f x one round trip (%.2f ms) | |",
-             d, r, p50 / 1000, p99 / 1000, e, p50 / rt, rt / 1000 }')
+  echo "  missing prefetch ($label): p50 ${m_p50}us, one round trip ${round_trip_us}us" >&2
+  MISSING_ROWS+="$(awk -v l="$label" -v r="$m_rps" -v p50="$m_p50" -v p99="$m_p99" -v e="$m_err" \
+    -v rt="$round_trip_us" -v d="$FHIR_DELAY_MS" \
+    'BEGIN { printf "| missing prefetch, %s, %d ms delay (store off) | 1 | %.0f | %.2f | - | %.2f | %d | p50 = %.2f x one round trip (%.2f ms) | |",
+             l, d, r, p50 / 1000, p99 / 1000, e, p50 / rt, rt / 1000 }')"$'\n'
+}
+
+if command -v node >/dev/null && [ -d "$ROOT/tests/fhir-server/node_modules" ]; then
+  missing_row "Node.js FHIR server" node "$ROOT/tests/fhir-server/server.mjs" --port 0 \
+    --load "$WORK/record.json" --delay-ms "$FHIR_DELAY_MS"
 else
-  echo "side_by_side: node or tests/fhir-server/node_modules missing; no missing-prefetch row" >&2
+  echo "side_by_side: node or tests/fhir-server/node_modules missing; no Node.js FHIR server row" >&2
 fi
+missing_row "fixed-delay FHIR responder" "$BUILD_DIR/bench/bench_fhir_responder" --port 0 \
+  --load "$WORK/record.json" --delay-ms "$FHIR_DELAY_MS"
 
 # ---- the table --------------------------------------------------------------------------------
 echo
@@ -224,5 +247,5 @@ echo
 echo "| server (body) | clients | calls/s | p50 ms | p90 ms | p99 ms | errors | vs floor | vs store off |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for label in "${SERVERS[@]}"; do printf '%s' "${ROWS[$label]}" | sed '/^$/d'; done
-[ -n "$MISSING_ROW" ] && echo "$MISSING_ROW"
+printf '%s' "$MISSING_ROWS" | sed '/^$/d'
 exit 0
