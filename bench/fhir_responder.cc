@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/listen_backlog.h"
+
 namespace {
 
 httplib::Server* g_server = nullptr;
@@ -201,10 +203,15 @@ int main(int argc, char** argv) {
     res.set_content(text->second, content_type);
   });
 
+  ListenSocket listen_socket(server);
   int bound = port == 0 ? server.bind_to_any_port("127.0.0.1")
                         : (server.bind_to_port("127.0.0.1", port) ? port : -1);
   if (bound < 0) {
     std::fprintf(stderr, "bench_fhir_responder: cannot bind 127.0.0.1:%d\n", port);
+    return 1;
+  }
+  if (!listen_socket.deepen_backlog()) {
+    std::fprintf(stderr, "bench_fhir_responder: cannot deepen the listen backlog\n");
     return 1;
   }
   g_server = &server;

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <string>
 
+#include "bench/listen_backlog.h"
+
 namespace {
 
 constexpr const char* kAnswer = R"({"cards":[],"systemActions":[]})";
@@ -80,10 +82,15 @@ int main(int argc, char** argv) {
     res.set_content(kAnswer, "application/json");
   });
 
+  ListenSocket listen_socket(server);
   int bound =
       port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
   if (bound < 0) {
     std::fprintf(stderr, "bench_floor_server: cannot bind %s:%d\n", bind.c_str(), port);
+    return 1;
+  }
+  if (!listen_socket.deepen_backlog()) {
+    std::fprintf(stderr, "bench_floor_server: cannot deepen the listen backlog\n");
     return 1;
   }
   g_server = &server;
