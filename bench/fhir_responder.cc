@@ -22,7 +22,6 @@
 #include <rapidjson/writer.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -32,15 +31,9 @@
 #include <thread>
 #include <vector>
 
-#include "bench/listen_backlog.h"
+#include "bench/bench_server.h"
 
 namespace {
-
-httplib::Server* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
 
 int usage() {
   std::fprintf(stderr,
@@ -203,22 +196,5 @@ int main(int argc, char** argv) {
     res.set_content(text->second, content_type);
   });
 
-  ListenSocket listen_socket(server);
-  int bound = port == 0 ? server.bind_to_any_port("127.0.0.1")
-                        : (server.bind_to_port("127.0.0.1", port) ? port : -1);
-  if (bound < 0) {
-    std::fprintf(stderr, "bench_fhir_responder: cannot bind 127.0.0.1:%d\n", port);
-    return 1;
-  }
-  if (!listen_socket.deepen_backlog()) {
-    std::fprintf(stderr, "bench_fhir_responder: cannot deepen the listen backlog\n");
-    return 1;
-  }
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::printf("PORT=%d\n", bound);
-  std::fflush(stdout);
-  server.listen_after_bind();
-  return 0;
+  return bench::serve(server, "127.0.0.1", port, "bench_fhir_responder");
 }

@@ -13,23 +13,16 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include "bench/listen_backlog.h"
+#include "bench/bench_server.h"
 
 namespace {
 
 constexpr const char* kAnswer = R"({"cards":[],"systemActions":[]})";
-
-httplib::Server* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
 
 int usage() {
   std::fprintf(stderr, "usage: bench_floor_server [--port N] [--threads N] [--bind ADDR]\n");
@@ -82,22 +75,5 @@ int main(int argc, char** argv) {
     res.set_content(kAnswer, "application/json");
   });
 
-  ListenSocket listen_socket(server);
-  int bound =
-      port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
-  if (bound < 0) {
-    std::fprintf(stderr, "bench_floor_server: cannot bind %s:%d\n", bind.c_str(), port);
-    return 1;
-  }
-  if (!listen_socket.deepen_backlog()) {
-    std::fprintf(stderr, "bench_floor_server: cannot deepen the listen backlog\n");
-    return 1;
-  }
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::printf("PORT=%d\n", bound);
-  std::fflush(stdout);
-  server.listen_after_bind();
-  return 0;
+  return bench::serve(server, bind, port, "bench_floor_server");
 }
