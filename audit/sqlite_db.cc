@@ -180,8 +180,12 @@ class SqliteConn final : public Conn {
     return {};
   }
 
-  // About 16 MiB of 4 KiB pages: the WAL the writer lets grow before it checkpoints itself.
-  static constexpr int kWalCheckpointFrames = 4096;
+  // About 2 MiB of 4 KiB pages: the WAL the writer lets grow before it checkpoints itself (the
+  // background checkpoint copies most of it; only the writer's can start the WAL again). The
+  // commits queued meanwhile wait for that copy, so the smaller the WAL, the shorter each
+  // wait: against 16 MiB (4,096 frames) the p99 fell from 8 to 3.8 ms at 8 clients and from
+  // 24 to 12 ms at 32, for about 9% fewer calls/s at 8 clients (the same at 32).
+  static constexpr int kWalCheckpointFrames = 512;
 
   sqlite3* db_;
   std::string file_;
