@@ -14,7 +14,8 @@
 //                            (search parameters are not evaluated: the record is one patient's),
 //                            plus, for _include=Coverage:payor, the payor Organizations it
 //                            holds (search.mode include);
-//   anything else            400 with an OperationOutcome.
+//   anything else            404 with an OperationOutcome (a GET outside {base} or of a
+//                            resource the record lacks; any other method).
 // Prints "PORT=<n>" on stdout once it accepts connections, then serves until SIGINT/SIGTERM.
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "bench/bench_server.h"
+#include "cds/operation_outcome.h"
 
 namespace {
 
@@ -47,22 +49,6 @@ std::string text_of(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(b);
   v.Accept(w);
   return {b.GetString(), b.GetSize()};
-}
-
-std::string outcome(const std::string& code, const std::string& text) {
-  rapidjson::Document d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  rapidjson::Value issue(rapidjson::kObjectType);
-  issue.AddMember("severity", "error", a);
-  issue.AddMember("code", rapidjson::Value(code.c_str(), a), a);
-  rapidjson::Value details(rapidjson::kObjectType);
-  details.AddMember("text", rapidjson::Value(text.c_str(), a), a);
-  issue.AddMember("details", details, a);
-  rapidjson::Value issues(rapidjson::kArrayType);
-  issues.PushBack(issue, a);
-  d.AddMember("resourceType", "OperationOutcome", a);
-  d.AddMember("issue", issues, a);
-  return text_of(d);
 }
 
 // The record, by type and by "Type/id", as the JSON text each answer is built from.
@@ -173,7 +159,8 @@ int main(int argc, char** argv) {
     const std::string content_type = "application/fhir+json";
     if (req.path.rfind(base + "/", 0) != 0) {
       res.status = 404;
-      res.set_content(outcome("not-found", "no FHIR endpoint at this path"), content_type);
+      res.set_content(cryo::cds::operation_outcome("not-found", "no FHIR endpoint at this path"),
+                      content_type);
       return;
     }
     std::string rel = req.path.substr(base.size() + 1);
@@ -190,10 +177,18 @@ int main(int argc, char** argv) {
     auto text = record.text_by_ref.find(rel);
     if (text == record.text_by_ref.end() || rel.find('/', slash + 1) != std::string::npos) {
       res.status = 404;
-      res.set_content(outcome("not-found", "no such resource in the record"), content_type);
+      res.set_content(cryo::cds::operation_outcome("not-found", "no such resource in the record"),
+                      content_type);
       return;
     }
     res.set_content(text->second, content_type);
+  });
+
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      res.set_content(cryo::cds::operation_outcome("not-supported", "not a FHIR read or search"),
+                      "application/fhir+json");
+    }
   });
 
   return bench::serve(server, "127.0.0.1", port, "bench_fhir_responder");
